@@ -1,0 +1,45 @@
+"""`curate ingest SOURCE... --name NAME`."""
+
+from __future__ import annotations
+
+import typer
+
+from . import common
+
+
+def ingest(
+    sources: list[str] = typer.Argument(..., help="Files (csv, tsv, json, jsonl, parquet), save_to_disk folders "
+                                        "or Hub ids owner/name[:config][@split]."),
+    name: str = typer.Option(..., "--name", "-n", help="Name of the dataset in the workspace."),
+    prompt_col: str = typer.Option(None, "--prompt-col"),
+    response_col: str = typer.Option(None, "--response-col"),
+    label_col: str = typer.Option(None, "--label-col"),
+    lang_col: str = typer.Option(None, "--lang-col"),
+    category_col: str = typer.Option(None, "--category-col"),
+    label: str = typer.Option(None, "--label", help="Label every row (harmful / benign)."),
+    max_chars: int = typer.Option(None, "--max-chars", help="Drop prompts longer than this."),
+    no_near_dedupe: bool = typer.Option(False, "--no-near-dedupe"),
+    threshold: float = typer.Option(None, "--threshold", help="Near-duplicate cosine threshold."),
+) -> None:
+    """Read prompt sets into one normalized, deduplicated dataset."""
+    from ..ingest import IngestConfig, run
+
+    s = common.settings()
+    cfg = IngestConfig(prompt_col=prompt_col, response_col=response_col, label_col=label_col, lang_col=lang_col,
+                       category_col=category_col, label=label, max_chars=max_chars or s.max_prompt_chars,
+                       near_dedupe=not no_near_dedupe, near_threshold=threshold or s.near_dup_threshold,
+                       embedding_model=s.embedding_model, batch_size=s.batch_size, device=s.device)
+    ws = common.workspace()
+    kept, removed, report = run(sources, cfg, ws.root)
+    ws.save_dataset(kept, name)
+    ws.save_dataset(removed, f"{name}.duplicates")
+    ws.log_event("ingest", name=name, sources=sources, report=report.as_dict())
+    common.table(f"ingest → {name}", ["read", "empty", "too long", "exact dup", "near dup", "kept"],
+                 [(report.read, report.empty, report.too_long, report.exact_duplicates,
+                   report.near_duplicates, report.kept)])
+    common.console.print(f"saved {report.kept} rows to {ws.dataset_path(name)}"
+                         f" ({len(removed)} duplicates in '{name}.duplicates')")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)

@@ -1,0 +1,31 @@
+"""Column names shared by all stages, defined once."""
+
+ID = "id"
+PROMPT = "prompt"
+RESPONSE = "response"
+SOURCE = "source"
+SOURCE_ROW = "source_row"
+LANGUAGE = "language"
+CATEGORY = "category"
+LABEL = "label"
+META = "meta"
+DUPLICATE_OF = "duplicate_of"
+
+# judge
+JUDGE_LABEL = "judge_label"
+JUDGE_SCORE = "judge_score"
+JUDGE_NAME = "judge_name"
+GENERATED_BY = "generated_by"
+
+# triggers
+TRIGGER_SPANS = "trigger_spans"
+
+# boundary
+BOUNDARY_SCORE = "boundary_score"
+P_REFUSE = "p_refuse"
+IN_BAND = "in_band"
+SCORER = "scorer"
+
+LABELS = ("harmful", "benign", "unknown")
+JUDGE_LABELS = ("full_compliance", "full_refusal", "partial_refusal")
+NORMALIZED_COLUMNS = (ID, PROMPT, RESPONSE, SOURCE, SOURCE_ROW, LANGUAGE, CATEGORY, LABEL, META)

