@@ -40,3 +40,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"reference data not found at {SHARED_DATA} (../shared/data is optional)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_path(tmp_path_factory) -> Path:
+    """A tiny random Llama with a chat template, saved once per session."""
+    from tiny_lm import build_tiny_lm
+
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm") / "model")
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_plain_path(tmp_path_factory) -> Path:
+    """The same tiny model without a chat template (plain prompt format)."""
+    from tiny_lm import build_tiny_lm
+
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm_plain") / "model", chat_template=False)
