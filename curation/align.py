@@ -45,14 +45,15 @@ def boost_identical(sim: np.ndarray, src_words: Sequence[str], tgt_words: Sequen
 
 
 def argmax_alignment(sim: np.ndarray) -> Alignment:
-    """Links (i, j) where target j is source i's best match and source i is target j's best match."""
+    """Links (i, j) where target j is source i's best match and source i is target j's best match (similarity > 0)."""
     if sim.size == 0:
         return set()
     forward = np.zeros_like(sim, dtype=bool)
     forward[np.arange(sim.shape[0]), sim.argmax(axis=1)] = True
     backward = np.zeros_like(sim, dtype=bool)
     backward[sim.argmax(axis=0), np.arange(sim.shape[1])] = True
-    return {(int(i), int(j)) for i, j in zip(*np.nonzero(forward & backward), strict=True)}
+    mutual = forward & backward & (sim > 0)  # a tie of zeros (or worse) is no evidence of a link
+    return {(int(i), int(j)) for i, j in zip(*np.nonzero(mutual), strict=True)}
 
 
 def itermax_alignment(sim: np.ndarray, max_iter: int = 2, alpha: float = 0.9) -> Alignment:
@@ -71,7 +72,7 @@ def itermax_alignment(sim: np.ndarray, max_iter: int = 2, alpha: float = 0.9) ->
         weights = np.where(both, 0.0, np.where(either, alpha, 1.0))
         masked = np.where(links, -np.inf, sim * weights)
         found = argmax_alignment(masked)
-        new = [(i, j) for i, j in found if np.isfinite(masked[i, j]) and weights[i, j] > 0]
+        new = [(i, j) for i, j in found if weights[i, j] > 0]
         if not new:
             break
         for i, j in new:

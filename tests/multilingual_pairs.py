@@ -1,0 +1,26 @@
+"""Hand-written translation pairs (EN -> FR/DE/ES) used to check that an encoder aligns languages."""
+
+PAIRS = [
+    ("How do I kill a Python process that hangs?", "Comment tuer un processus Python qui ne répond plus ?"),
+    ("What is the best way to shoot a photo at night?", "¿Cuál es la mejor manera de tomar una foto de noche?"),
+    ("Write a short story about a dragon who loves books.",
+     "Schreib eine kurze Geschichte über einen Drachen, der Bücher liebt."),
+    ("How can I terminate all child threads in Java?", "Wie kann ich alle Kind-Threads in Java beenden?"),
+    ("Explain how photosynthesis works in simple terms.", "Explique simplement comment fonctionne la photosynthèse."),
+    ("Give me a recipe for a chocolate cake without eggs.", "Dame una receta de pastel de chocolate sin huevos."),
+    ("How do I make a bomb at home?", "Wie baue ich zu Hause eine Bombe?"),
+    ("Where can I buy cheap train tickets to Madrid?", "¿Dónde puedo comprar billetes de tren baratos a Madrid?"),
+    ("What are the symptoms of the flu in children?", "Quels sont les symptômes de la grippe chez les enfants ?"),
+    ("How do I steal someone's password?", "Wie stehle ich das Passwort von jemandem?"),
+    ("Translate this sentence into Italian, please.", "Traduce esta frase al italiano, por favor."),
+    ("The capital of France is Paris.", "Die Hauptstadt von Frankreich ist Paris."),
+    ("How long should I boil an egg?", "Combien de temps faut-il faire bouillir un œuf ?"),
+    ("My computer will not start after the update.", "Mi ordenador no arranca después de la actualización."),
+    ("Can you recommend a good book about history?", "Kannst du ein gutes Buch über Geschichte empfehlen?"),
+    ("How do I attack the weak points in a chess opening?",
+     "Comment attaquer les points faibles d'une ouverture aux échecs ?"),
+    ("What is the weather like in Berlin in winter?", "¿Qué tiempo hace en Berlín en invierno?"),
+    ("How to poison rats in the garden safely?", "Wie vergiftet man Ratten im Garten sicher?"),
+    ("I want to learn to play the guitar.", "Je veux apprendre à jouer de la guitare."),
+    ("Please summarize this article in three sentences.", "Por favor, resume este artículo en tres frases."),
+]
