@@ -16,6 +16,7 @@ from typing import Any
 from datasets import Dataset, DatasetDict, load_from_disk
 
 from .errors import CurationError, InputError
+from .progress import datasets_progress, is_long
 
 DATASETS = "datasets"
 ARTIFACTS = "artifacts"
@@ -103,8 +104,9 @@ class Workspace:
         """Save atomically: write to a temp dir, then rename; a failed save leaves the old copy intact."""
         target = self.dataset_path(name)
         self.dir(DATASETS)
+        rows = ds.num_rows if isinstance(ds, Dataset) else sum(ds.num_rows.values())
         try:
-            with atomic_dir(target) as tmp:
+            with atomic_dir(target) as tmp, datasets_progress(is_long(rows)):
                 ds.save_to_disk(str(tmp))
         except OSError as err:
             raise CurationError(

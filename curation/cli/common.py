@@ -49,10 +49,10 @@ def report_error(err: BaseException, debug: bool) -> int:
         err.show()
         return 2 if isinstance(err, click.UsageError) else err.exit_code
     if isinstance(err, CurationError):
-        err_console.print(f"error: {err}", markup=False)
+        err_console.print(f"error: {err}", markup=False, soft_wrap=True)
         return err.exit_code
     err_console.print(f"error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-                      " (run with --debug for the traceback)", markup=False)
+                      " (run with --debug for the traceback)", markup=False, soft_wrap=True)
     return 1
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import columns as C
 from ..embeddings import DEFAULT_MODEL, embed, get_encoder, workspace_cache
 from ..errors import InputError
+from ..progress import datasets_progress, is_long
 from .dedupe import exact_duplicates, near_duplicates
 from .langid import detect_languages
 from .normalize import normalize_source
@@ -65,8 +66,10 @@ def load_prompts(raw_sources: Sequence[str], cfg: IngestConfig | None = None) ->
         raise InputError("no source given", "pass at least one file, folder or Hub id")
     parts = []
     for raw in raw_sources:
-        spec, ds = read_source(raw)
-        parts.append(normalize_source(ds, spec.name, cfg.mapping(), cfg.label))
+        with datasets_progress(False):
+            spec, ds = read_source(raw)
+        with datasets_progress(is_long(len(ds))):
+            parts.append(normalize_source(ds, spec.name, cfg.mapping(), cfg.label))
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
 
@@ -74,6 +77,12 @@ def run(raw_sources: Sequence[str], cfg: IngestConfig, workspace_root: Path | No
         ) -> tuple[Dataset, Dataset, IngestReport]:
     """Return (kept rows, dropped duplicate rows with `duplicate_of`, report)."""
     ds = load_prompts(raw_sources, cfg)
+    with datasets_progress(is_long(len(ds))):
+        return _filter_and_dedupe(ds, cfg, workspace_root)
+
+
+def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | None) -> tuple[
+        Dataset, Dataset, IngestReport]:
     report = IngestReport(read=len(ds))
     for name in ds.unique(C.SOURCE):
         report.per_source[name] = 0

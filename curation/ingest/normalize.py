@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from datasets import Dataset
+from datasets import Dataset, Features, Value
 
 from .. import columns as C
 from ..errors import InputError
@@ -17,8 +17,13 @@ LABEL_CANDIDATES = ("label", "harmful", "is_harmful", "safety_label", "type")
 LANGUAGE_CANDIDATES = ("language", "lang", "locale")
 CATEGORY_CANDIDATES = ("category", "categories", "behavior", "topic", "harm_category")
 
+# explicit types, so an all-empty optional column is still a string column (not `null`) and sources concatenate
+NORMALIZED_FEATURES = Features({name: Value("int64" if name == C.SOURCE_ROW else "string")
+                                for name in C.NORMALIZED_COLUMNS})
+
 LABEL_VALUES = {
-    "harmful": {"harmful", "unsafe", "toxic", "1", "true", "yes", "should_refuse", "refuse", "malicious", "contrast_harmful"},
+    "harmful": {"harmful", "unsafe", "toxic", "1", "true", "yes", "should_refuse", "refuse", "malicious",
+                "contrast_harmful"},
     "benign": {"benign", "harmless", "safe", "0", "false", "no", "should_answer", "answer", "contrast_benign"},
     "unknown": {"", "unknown", "none", "null", "nan", "ambiguous"},
 }
@@ -99,5 +104,6 @@ def normalize_source(
         ]
         return out
 
-    return raw.map(convert, batched=True, with_indices=True, remove_columns=raw.column_names,
-                   desc=f"normalize {source}", features=None)
+    out = raw.map(convert, batched=True, with_indices=True, remove_columns=raw.column_names,
+                  desc=f"normalize {source}", features=NORMALIZED_FEATURES)
+    return out.select_columns(list(C.NORMALIZED_COLUMNS))

@@ -8,8 +8,10 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 
 from ..errors import InputError, ServiceError
+from ..progress import datasets_progress
 from ..registry import resolve, sources
 
+LONG_FILE_BYTES = 20 * 2**20  # files this big get datasets' own progress bar while parsing
 FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}
 
 
@@ -64,9 +66,11 @@ def check_utf8(path: Path) -> None:
 
 def _text_reader(builder: str, **kwargs: object):
     def read(spec: SourceSpec) -> Dataset:
-        check_utf8(Path(spec.location))
+        path = Path(spec.location)
+        check_utf8(path)
         try:
-            return load_dataset(builder, data_files=spec.location, split="train", **kwargs)
+            with datasets_progress(path.stat().st_size > LONG_FILE_BYTES):
+                return load_dataset(builder, data_files=spec.location, split="train", **kwargs)
         except Exception as err:  # noqa: BLE001 - parser errors are user input errors here
             raise InputError(f"could not parse {spec.location}: {str(err).splitlines()[0]}",
                              f"check that it is valid {builder.upper()}") from None
