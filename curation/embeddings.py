@@ -158,7 +158,8 @@ class USEMultilingualEncoder:
     def encode(self, texts: Sequence[str], batch_size: int = 64, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        chunks = [self.model.encode(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
+        step = max(batch_size, 2048)  # USE runs a list as one flat batch; bigger batches amortize weight streaming
+        chunks = [self.model.encode(list(texts[i : i + step])) for i in range(0, len(texts), step)]
         return _l2_normalize(np.concatenate(chunks).astype(np.float32))
 
 

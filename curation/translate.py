@@ -153,12 +153,14 @@ class ChatTranslator:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the no-chat-template warning is said once, at load time
             outs = generate(self.lm, prompts, max_new_tokens=self.cfg.max_new_tokens, batch_size=self.cfg.batch_size)
-        return [clean_chat_output(o) for o in outs]
+        return [clean_chat_output(o, t) for o, t in zip(outs, texts, strict=True)]
 
 
-def clean_chat_output(text: str) -> str:
-    """Strip the wrapping quotes and the 'Translation:' label chat models like to add."""
+def clean_chat_output(text: str, source: str = "") -> str:
+    """Strip the 'Translation:' label, the commentary after a one-paragraph source and wrapping quotes."""
     text = text.strip()
+    if "\n\n" not in source:
+        text = text.split("\n\n")[0].strip()
     for label in ("Translation:", "Traduction :", "Traduction:", "Übersetzung:", "Traducción:"):
         if text.startswith(label):
             text = text[len(label) :].strip()

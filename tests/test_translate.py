@@ -166,6 +166,8 @@ def test_clean_chat_output() -> None:
     assert clean_chat_output('  "Bonjour le monde"  ') == "Bonjour le monde"
     assert clean_chat_output("Translation: Hallo") == "Hallo"
     assert clean_chat_output("l'eau") == "l'eau"
+    assert clean_chat_output("Hallo Welt.\n\nIn German, this means...", "Hello world.") == "Hallo Welt."
+    assert clean_chat_output("A\n\nB", "a\n\nb") == "A\n\nB"
 
 
 def test_cli_translate(seq2seq_path, tmp_path) -> None:
