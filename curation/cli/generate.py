@@ -40,7 +40,7 @@ def generate(
     left = len(pending_rows(result, model))
     ws.log_event("generate", name=name, out=target, model=model, answered=before - left, pending=left)
     common.console.print(f"answered {before - left} prompts with {model} ({len(ds) - before} already done, "
-                         f"{left} pending); saved '{target}' to {ws.dataset_path(target)}")
+                         f"{left} pending); saved '{target}' to {ws.dataset_path(target)}", soft_wrap=True)
 
 
 def _parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ def ingest(
                  [(report.read, report.empty, report.too_long, report.exact_duplicates,
                    report.near_duplicates, report.kept)])
     common.console.print(f"saved {report.kept} rows to {ws.dataset_path(name)}"
-                         f" ({len(removed)} duplicates in '{name}.duplicates')")
+                         f" ({len(removed)} duplicates in '{name}.duplicates')", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,7 +14,8 @@ def ls() -> None:
     ws = common.workspace()
     infos = ws.list_datasets()
     if not infos:
-        common.console.print(f"workspace {ws.root} holds no datasets yet (start with `curate ingest`)")
+        common.console.print(f"workspace {ws.root} holds no datasets yet (start with `curate ingest`)",
+                             soft_wrap=True)
         return
     common.table(f"workspace {ws.root}", ["name", "rows", "columns", "modified"],
                  [(i.name, i.rows, ", ".join(i.columns), time.strftime("%Y-%m-%d %H:%M", time.localtime(i.modified)))

@@ -34,7 +34,8 @@ def exact_duplicates(prompts: Sequence[str]) -> list[Duplicate]:
 def near_duplicates(vectors: np.ndarray, threshold: float = 0.95, k: int = 16) -> list[Duplicate]:
     """Rows with cosine >= threshold to an earlier kept row, via a usearch HNSW index (O(n log n), O(n) memory).
 
-    `vectors` must be L2-normalized. Greedy in row order, so the earliest row of a cluster is kept.
+    `vectors` must be L2-normalized. Neighbour lists are symmetrized (a pair found from either end counts), which
+    lifts the recall of the approximate search. Greedy in row order, so the earliest row of a cluster is kept.
     """
     n = len(vectors)
     if n < 2:
@@ -43,20 +44,18 @@ def near_duplicates(vectors: np.ndarray, threshold: float = 0.95, k: int = 16) -
 
     index = Index(ndim=vectors.shape[1], metric="cos", dtype="f32", connectivity=16, expansion_add=128,
                   expansion_search=max(64, 2 * k))
-    keys = np.arange(n, dtype=np.uint64)
-    index.add(keys, vectors, threads=0)
+    index.add(np.arange(n, dtype=np.uint64), vectors, threads=0)
     matches = index.search(vectors, min(k, n), threads=0)
-    neighbour_keys = np.asarray(matches.keys).reshape(n, -1)
-    similarities = 1.0 - np.asarray(matches.distances).reshape(n, -1)
+    neighbours = np.asarray(matches.keys).reshape(n, -1).astype(np.int64)
+    similarities = 1.0 - np.asarray(matches.distances, dtype=np.float64).reshape(n, -1)
+    rows = np.repeat(np.arange(n), neighbours.shape[1]).reshape(n, -1)
+    close = (similarities >= threshold) & (neighbours != rows) & (neighbours >= 0) & (neighbours < n)
+    later = np.maximum(rows[close], neighbours[close])
+    earlier = np.minimum(rows[close], neighbours[close])
+    sims = similarities[close]
+    order = np.lexsort((earlier, later))  # by later row, then earliest candidate first
     dropped: dict[int, Duplicate] = {}
-    for i in range(n):
-        best: tuple[int, float] | None = None
-        for j, sim in zip(neighbour_keys[i], similarities[i], strict=True):
-            j = int(j)
-            if j >= i or sim < threshold or j in dropped:
-                continue
-            if best is None or j < best[0]:
-                best = (j, float(sim))
-        if best is not None:
-            dropped[i] = Duplicate(i, best[0], "near", best[1])
+    for a, b, sim in zip(later[order].tolist(), earlier[order].tolist(), sims[order].tolist(), strict=True):
+        if a not in dropped and b not in dropped:
+            dropped[a] = Duplicate(a, b, "near", float(sim))
     return sorted(dropped.values(), key=lambda d: d.index)

@@ -64,10 +64,11 @@ def check_utf8(path: Path) -> None:
                 ) from None
 
 
-def _text_reader(builder: str, **kwargs: object):
+def _text_reader(builder: str, text: bool = True, **kwargs: object):
     def read(spec: SourceSpec) -> Dataset:
         path = Path(spec.location)
-        check_utf8(path)
+        if text:  # parquet is binary: its strings are checked by the parser
+            check_utf8(path)
         try:
             with datasets_progress(path.stat().st_size > LONG_FILE_BYTES):
                 return load_dataset(builder, data_files=spec.location, split="train", **kwargs)
@@ -81,7 +82,7 @@ sources.register("csv", func=_text_reader("csv"))
 sources.register("tsv", func=_text_reader("csv", sep="\t"))
 sources.register("json", func=_text_reader("json"))
 sources.register("jsonl", func=_text_reader("json"))
-sources.register("parquet", func=_text_reader("parquet"))
+sources.register("parquet", func=_text_reader("parquet", text=False))
 
 
 @sources.register("disk")
