@@ -37,3 +37,7 @@ BACK_TRANSLATION = "back_translation"
 BACK_SIMILARITY = "back_similarity"
 NEEDS_REVIEW = "needs_review"
 SPANS_DROPPED = "spans_dropped"
+
+# boundary (provenance and selection)
+BOUNDARY_PROVENANCE = "boundary_provenance"
+SELECT_RANK = "select_rank"

@@ -1,0 +1,197 @@
+"""Boundary stage: score prompts by how close they sit to a model's refusal decision boundary (RASS-style),
+calibrate scores to P(refuse) on judged rows, select diverse near-boundary prompts, and mine new ones.
+
+`score(ds, cfg, workspace_root)` adds `boundary_score`, `p_refuse`, `in_band`, `scorer`, `boundary_provenance`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import Dataset
+from pydantic import BaseModel, ConfigDict, Field
+
+from .. import columns as C
+from ..errors import InputError, ModelError
+from .calibrate import Calibration, fit_calibration, in_band, refusal_targets
+from .scorers import BoundaryScorer, get_scorer
+
+__all__ = ["BoundaryConfig", "ScoreReport", "score", "score_with_report", "SelectConfig", "select",
+           "score_threshold", "BOUNDARY_COLUMNS"]
+
+BOUNDARY_COLUMNS = (C.BOUNDARY_SCORE, C.P_REFUSE, C.IN_BAND, C.SCORER, C.BOUNDARY_PROVENANCE)
+
+
+class BoundaryConfig(BaseModel):
+    """Options of `curate boundary score`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scorer: str = Field("probe", description="Registered scorer: probe or direction.")
+    artifact: str = Field("default", description="Name of the probe / direction in the workspace.")
+    path: str | None = Field(None, description="Explicit probe folder or direction file/folder.")
+    model: str | None = Field(None, description="direction: the model it must have been fit on.")
+    layer: int | None = Field(None, description="direction: score at this layer instead of the selected one.")
+    band_width: float = Field(0.15, gt=0, le=0.5, description="in_band = |p_refuse - 0.5| <= band_width.")
+    calibrate: bool | None = Field(None, description="Fit P(refuse) on judge labels: None = when present.")
+    device: str = "cpu"
+    batch_size: int = Field(16, ge=1)
+
+    def scorer_options(self) -> dict[str, Any]:
+        return {"name": self.artifact, "path": self.path, "model": self.model, "layer": self.layer,
+                "device": self.device, "batch_size": self.batch_size}
+
+
+@dataclass
+class ScoreReport:
+    scorer: str
+    rows: int
+    in_band: int
+    threshold: float
+    band: tuple[float, float]
+    calibration: str  # "fitted", "loaded" or "none"
+    calibration_auroc: float | None = None
+    label_auroc: float | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def score_threshold(p_fn: Callable[[np.ndarray], np.ndarray], target: float, scores: np.ndarray) -> float:
+    """The score where the (increasing) P(refuse) map reaches `target`, by bisection over a wide bracket."""
+    finite = scores[np.isfinite(scores)] if len(scores) else np.zeros(1)
+    span = float(np.ptp(finite)) + 1.0 if len(finite) else 1.0
+    lo, hi = float(finite.min()) - 50 * span, float(finite.max()) + 50 * span
+    increasing = p_fn(np.array([hi]))[0] >= p_fn(np.array([lo]))[0]
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        above = p_fn(np.array([mid]))[0] >= target
+        if above == increasing:
+            hi = mid
+        else:
+            lo = mid
+    return (lo + hi) / 2
+
+
+def _calibration(ds: Dataset, scores: np.ndarray, scorer: BoundaryScorer, cfg: BoundaryConfig
+                 ) -> tuple[Calibration | None, str]:
+    """Fit on judge labels when asked (or when present and sufficient), else load the saved one, else none."""
+    if cfg.calibrate is not False and C.JUDGE_LABEL in ds.column_names:
+        labels = ds[C.JUDGE_LABEL]
+        _, y = refusal_targets(labels)
+        enough = min(int(y.sum()), int(len(y) - y.sum())) >= 3
+        if cfg.calibrate or enough:
+            cal = fit_calibration(scores, labels, scorer.artifact)
+            cal.save(scorer.artifact_dir)
+            return cal, "fitted"
+    if cfg.calibrate:
+        raise InputError(f"cannot calibrate: the dataset has no '{C.JUDGE_LABEL}' column",
+                         "run `curate generate` and `curate judge` on it first, or drop --calibrate")
+    cal = Calibration.load(scorer.artifact_dir, scorer.artifact)
+    return cal, ("loaded" if cal else "none")
+
+
+def score_texts(texts: list[str], scorer: BoundaryScorer, calibration: Calibration | None, band_width: float
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw scores, P(refuse), in band) for plain texts with an already-built scorer."""
+    scores = np.asarray(scorer.score(texts), dtype=np.float64)
+    if not np.isfinite(scores).all():
+        raise ModelError(f"scorer {scorer.name} returned NaN scores", "check the model and the artifact")
+    p = calibration.p_refuse(scores) if calibration else scorer.default_p_refuse(scores)
+    return scores, p, in_band(p, band_width)
+
+
+def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str,
+                      scorer: BoundaryScorer | None = None) -> tuple[Dataset, ScoreReport]:
+    """Add the boundary columns to every row; re-scoring replaces them. Returns the dataset and a report."""
+    if C.PROMPT not in ds.column_names:
+        raise InputError(f"boundary: the dataset has no '{C.PROMPT}' column; columns found: "
+                         f"{', '.join(ds.column_names)}", "ingest it with `curate ingest SOURCE --name NAME`")
+    scorer = scorer or get_scorer(cfg.scorer, Path(workspace_root), **cfg.scorer_options())
+    prompts = [p or "" for p in ds[C.PROMPT]]
+    raw = np.asarray(scorer.score(prompts), dtype=np.float64)
+    if not np.isfinite(raw).all():
+        raise ModelError(f"scorer {scorer.name} returned NaN scores", "check the model and the artifact")
+    cal, how = _calibration(ds, raw, scorer, cfg)
+    p_fn = cal.p_refuse if cal else scorer.default_p_refuse
+    p = p_fn(raw)
+    band_mask = in_band(p, cfg.band_width)
+    threshold = score_threshold(p_fn, 0.5, raw)
+    band = (score_threshold(p_fn, 0.5 - cfg.band_width, raw), score_threshold(p_fn, 0.5 + cfg.band_width, raw))
+    provenance = {**scorer.provenance(), "calibration": how, "threshold": threshold, "band_width": cfg.band_width,
+                  **({"calibration_n": cal.n, "calibration_auroc": cal.auroc} if cal else {})}
+    label_auroc = None
+    if C.LABEL in ds.column_names:
+        labels = ds[C.LABEL]
+        known = [i for i, lab in enumerate(labels) if lab in ("harmful", "benign")]
+        ys = [labels[i] == "harmful" for i in known]
+        if 0 < sum(ys) < len(ys):
+            from sklearn.metrics import roc_auc_score
+
+            label_auroc = float(roc_auc_score(ys, raw[known]))
+    out = ds.remove_columns([c for c in BOUNDARY_COLUMNS if c in ds.column_names])
+    prov_text = json.dumps(provenance, sort_keys=True, default=str)
+    out = out.add_column(C.BOUNDARY_SCORE, raw.tolist())
+    out = out.add_column(C.P_REFUSE, p.tolist())
+    out = out.add_column(C.IN_BAND, band_mask.tolist())
+    out = out.add_column(C.SCORER, [scorer.name] * len(out))
+    out = out.add_column(C.BOUNDARY_PROVENANCE, [prov_text] * len(out))
+    report = ScoreReport(scorer.name, len(out), int(band_mask.sum()), threshold, band, how,
+                         cal.auroc if cal else None, label_auroc, provenance)
+    return out, report
+
+
+def score(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str) -> Dataset:
+    """Dataset in, dataset out: the rows with `boundary_score`, `p_refuse`, `in_band`, `scorer`, provenance."""
+    return score_with_report(ds, cfg, workspace_root)[0]
+
+
+class SelectConfig(BaseModel):
+    """Options of `curate boundary select`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: int = Field(..., ge=1)
+    method: str = Field("k-center", description="k-center or mmr.")
+    pool_factor: float = Field(4.0, ge=1, description="Candidates = the budget x this many rows nearest 0.5.")
+    balance: bool = Field(True, description="Balance picks across category x language groups.")
+    mmr_lambda: float = Field(0.5, ge=0, le=1)
+    only_in_band: bool = Field(False, description="Consider only rows flagged in_band.")
+    embedding_model: str = "all-MiniLM-L6-v2"
+    device: str = "cpu"
+
+
+def select(ds: Dataset, cfg: SelectConfig, workspace_root: Path | str) -> tuple[Dataset, Any]:
+    """The selected rows (in pick order, with `select_rank`) and a coverage report."""
+    from ..embeddings import embed, get_encoder, workspace_cache
+    from .select import select_indices
+
+    if C.P_REFUSE not in ds.column_names:
+        raise InputError(f"boundary select: the dataset has no '{C.P_REFUSE}' column",
+                         "score it first with `curate boundary score NAME --scorer probe`")
+    base = ds
+    if cfg.only_in_band and C.IN_BAND in ds.column_names:
+        keep = [i for i, flag in enumerate(ds[C.IN_BAND]) if flag]
+        base = ds.select(keep)
+    if len(base) == 0:
+        raise InputError("boundary select: no rows to choose from", "drop --only-in-band or widen the band")
+    encoder = get_encoder(cfg.embedding_model, device=cfg.device)
+    cache = workspace_cache(Path(workspace_root), encoder.model_id)
+    try:
+        vectors = embed([p or "" for p in base[C.PROMPT]], encoder, cache)
+    finally:
+        cache.close()
+    cats = base[C.CATEGORY] if C.CATEGORY in base.column_names else None
+    langs = base[C.LANGUAGE] if C.LANGUAGE in base.column_names else None
+    chosen, report = select_indices(base[C.P_REFUSE], vectors, cats, langs, cfg.budget, cfg.method,
+                                    cfg.pool_factor, cfg.balance, cfg.mmr_lambda)
+    out = base.select(chosen)
+    if C.SELECT_RANK in out.column_names:
+        out = out.remove_columns(C.SELECT_RANK)
+    return out.add_column(C.SELECT_RANK, list(range(len(out)))), report

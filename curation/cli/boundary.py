@@ -1,0 +1,223 @@
+"""`curate boundary fit-direction|score|select|generate`: prompts near a model's refusal boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import common
+
+boundary_app = typer.Typer(help="Score, select and mine prompts near a model's refusal boundary.",
+                           no_args_is_help=True)
+
+
+def _texts(sources: list[str], max_per_class: int | None, seed: int) -> list[str]:
+    from ..ingest import IngestConfig, load_prompts
+
+    ds = load_prompts(sources, IngestConfig())
+    if max_per_class and len(ds) > max_per_class:
+        ds = ds.shuffle(seed=seed).select(range(max_per_class))
+    return list(ds["prompt"])
+
+
+@boundary_app.command("fit-direction")
+def fit_direction_cmd(
+    model: str = typer.Option("smollm2", "--model", "-m", help="Hub id, local folder, .gguf file or 'smollm2'."),
+    harmful: list[str] = typer.Option(..., "--harmful", help="Source(s) of harmful prompts."),
+    harmless: list[str] = typer.Option(..., "--harmless", help="Source(s) of harmless prompts."),
+    harmful_val: list[str] = typer.Option(None, "--harmful-val", help="Validation harmful prompts (else a split)."),
+    harmless_val: list[str] = typer.Option(None, "--harmless-val", help="Validation harmless prompts."),
+    name: str = typer.Option("default", "--name", help="Direction name in the workspace."),
+    max_per_class: int = typer.Option(None, "--max-per-class", help="Subsample each set (seeded)."),
+    layer: int = typer.Option(None, "--layer", help="Use this layer instead of selecting one."),
+    select_by: str = typer.Option("auroc", "--select-by", help="auroc or effect_size."),
+    ablation_check: bool = typer.Option(False, "--ablation-check",
+                                        help="Also pick the layer whose ablation removes most refusals."),
+    position: str = typer.Option("mean", "--position", help="mean or last of the post-instruction tokens."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    device: str = typer.Option(None, "--device", help="torch device (default: settings)."),
+) -> None:
+    """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
+    from ..boundary.activations import workspace_activation_cache
+    from ..boundary.direction import DirectionConfig, default_direction_dir, fit_direction
+    from ..lm import load_lm
+
+    s = common.settings()
+    ws = common.workspace()
+    cfg = DirectionConfig(model=model, device=device or s.device, position=position, layer=layer,
+                          select_by=select_by, ablation_check=ablation_check, batch_size=batch_size, seed=s.seed)
+    sets = [_texts(src, max_per_class, s.seed) if src else None for src in (harmful, harmless, harmful_val,
+                                                                           harmless_val)]
+    lm = load_lm(model) if cfg.device == "cpu" else load_lm(model, cfg.device)
+    cache = workspace_activation_cache(ws.root, lm)
+    try:
+        direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True)
+    finally:
+        cache.close()
+    path = direction.save(default_direction_dir(ws.root, name))
+    m = direction.metrics
+    rows = [(x["layer"], x["auroc"], x["effect_size"], x["diff_norm"]) for x in m["per_layer"]]
+    common.table(f"refusal direction '{name}' ({direction.model_id})", ["layer", "val AUROC", "effect size",
+                                                                           "|mean diff|"], rows)
+    line = f"separation picks layer {m['separation_layer']}"
+    if "ablation" in m:
+        ab = m["ablation"]
+        rates = ", ".join(f"L{k}: {v:.2f}" for k, v in ab["refusal_rate_by_layer"].items())
+        line += (f"; ablation picks layer {ab['ablation_layer']} (refusal rate {ab['baseline_refusal_rate']:.2f} "
+                 f"without ablation; {rates})")
+    common.console.print(f"{line}; using layer {direction.layer} ({m['selected_by']}); saved to {path}")
+    ws.log_event("boundary.fit-direction", name=name, model=model, layer=direction.layer,
+                 separation_layer=m["separation_layer"], auroc=m["auroc"])
+
+
+def _plot(ds, path: Path, threshold: float, band: tuple[float, float], title: str, highlight=None) -> None:
+    from .. import columns as C
+    from ..boundary.plot import plot_scores
+
+    labels = ds[C.JUDGE_LABEL] if C.JUDGE_LABEL in ds.column_names else (
+        ds[C.LABEL] if C.LABEL in ds.column_names else [None] * len(ds))
+    plot_scores(ds[C.BOUNDARY_SCORE], labels, path, threshold, band, title, highlight)
+    common.console.print(f"plot written to {path}")
+
+
+@boundary_app.command("score")
+def score_cmd(
+    name: str = typer.Argument(..., help="Workspace dataset (or save_to_disk folder) with a prompt column."),
+    scorer: str = typer.Option("probe", "--scorer", "-s", help="probe or direction."),
+    artifact: str = typer.Option("default", "--artifact", help="Probe / direction name in the workspace."),
+    path: str = typer.Option(None, "--path", help="Explicit probe folder or direction file/folder."),
+    model: str = typer.Option(None, "--model", "-m", help="direction: the model it must have been fit on."),
+    layer: int = typer.Option(None, "--layer", help="direction: score at this layer."),
+    band_width: float = typer.Option(0.15, "--band-width", help="in_band = |p_refuse - 0.5| <= W."),
+    calibrate: bool = typer.Option(None, "--calibrate/--no-calibrate",
+                                   help="Fit P(refuse) on judge_label (default: when present)."),
+    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
+    plot: Path = typer.Option(None, "--plot", help="Write a PNG histogram of scores by label."),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    device: str = typer.Option(None, "--device"),
+) -> None:
+    """Add boundary_score, p_refuse, in_band, scorer and provenance columns to every prompt."""
+    from ..boundary import BoundaryConfig, score_with_report
+
+    s = common.settings()
+    ws = common.workspace()
+    cfg = BoundaryConfig(scorer=scorer, artifact=artifact, path=path, model=model, layer=layer,
+                         band_width=band_width, calibrate=calibrate, device=device or s.device,
+                         batch_size=batch_size)
+    ds = ws.load_dataset(name)
+    result, report = score_with_report(ds, cfg, ws.root)
+    target = out or name.rstrip("/").split("/")[-1]
+    ws.save_dataset(result, target)
+    ws.log_event("boundary.score", name=name, out=target, **report.as_dict())
+    common.table(f"boundary score → {target}", ["scorer", "rows", "in band", "threshold", "band", "calibration",
+                                                "label AUROC"],
+                 [(report.scorer, report.rows, report.in_band, report.threshold,
+                   f"{report.band[0]:.3g} .. {report.band[1]:.3g}",
+                   report.calibration + (f" (AUROC {report.calibration_auroc:.3f})" if report.calibration_auroc
+                                         is not None else ""),
+                   "-" if report.label_auroc is None else report.label_auroc)])
+    if plot:
+        _plot(result, plot, report.threshold, report.band, f"{report.scorer} on {name}")
+
+
+@boundary_app.command("select")
+def select_cmd(
+    name: str = typer.Argument(..., help="A scored dataset (see `curate boundary score`)."),
+    budget: int = typer.Option(..., "--budget", "-n", help="How many prompts to pick."),
+    out: str = typer.Option(None, "--out", "-o", help="Save as (default: NAME.selected)."),
+    method: str = typer.Option("k-center", "--method", help="k-center or mmr."),
+    pool_factor: float = typer.Option(4.0, "--pool-factor", help="Pick among budget x F rows nearest 0.5."),
+    no_balance: bool = typer.Option(False, "--no-balance", help="Do not balance category x language groups."),
+    only_in_band: bool = typer.Option(False, "--only-in-band", help="Consider in_band rows only."),
+    plot: Path = typer.Option(None, "--plot", help="PNG histogram with the selected rows marked."),
+    device: str = typer.Option(None, "--device"),
+) -> None:
+    """Pick the BUDGET prompts nearest the boundary, diverse and balanced; print coverage against top-N."""
+    import json
+
+    from .. import columns as C
+    from ..boundary import SelectConfig, score_threshold, select
+
+    s = common.settings()
+    ws = common.workspace()
+    cfg = SelectConfig(budget=budget, method=method, pool_factor=pool_factor, balance=not no_balance,
+                       only_in_band=only_in_band, embedding_model=s.embedding_model, device=device or s.device)
+    ds = ws.load_dataset(name)
+    chosen, report = select(ds, cfg, ws.root)
+    target = out or f"{name.rstrip('/').split('/')[-1]}.selected"
+    ws.save_dataset(chosen, target)
+    ws.log_event("boundary.select", name=name, out=target, **report.as_dict())
+    r = report
+    common.table(f"boundary select → {target}", ["picked", "pool", "categories", "languages", "mean dist",
+                                                 "top-N mean dist", "min dist", "top-N min dist", "closeness"],
+                 [(f"{r.selected}/{r.budget}", r.pool, f"{r.categories_covered:.0%}", f"{r.languages_covered:.0%}",
+                   r.mean_distance, r.mean_distance_top_n, r.min_distance, r.min_distance_top_n,
+                   f"{r.mean_closeness:.3f} (top-N {r.mean_closeness_top_n:.3f})")])
+    if plot:
+        import numpy as np
+
+        prov = json.loads(ds[0][C.BOUNDARY_PROVENANCE]) if C.BOUNDARY_PROVENANCE in ds.column_names else {}
+        scores, p = np.asarray(ds[C.BOUNDARY_SCORE], dtype=float), np.asarray(ds[C.P_REFUSE], dtype=float)
+        order = np.argsort(scores)
+
+        def p_fn(x: np.ndarray) -> np.ndarray:
+            return np.interp(x, scores[order], np.maximum.accumulate(p[order]))
+
+        width = float(prov.get("band_width", 0.15))
+        threshold = float(prov.get("threshold", score_threshold(p_fn, 0.5, scores)))
+        band = (score_threshold(p_fn, 0.5 - width, scores), score_threshold(p_fn, 0.5 + width, scores))
+        ids = {i: k for k, i in enumerate(ds[C.ID])} if C.ID in ds.column_names else {}
+        highlight = [ids[i] for i in chosen[C.ID] if i in ids] if ids else None
+        _plot(ds, plot, threshold, band, f"selection from {name}", highlight)
+
+
+@boundary_app.command("generate")
+def generate_cmd(
+    seeds: str = typer.Argument(..., help="Dataset of seed prompts (e.g. the output of `boundary select`)."),
+    out: str = typer.Option(..., "--out", "-o", help="Save the kept candidates under this name."),
+    direction: str = typer.Option("default", "--direction", help="Direction name in the workspace."),
+    direction_path: str = typer.Option(None, "--direction-path", help="Explicit direction file/folder."),
+    model: str = typer.Option(None, "--model", "-m", help="Must be the direction's model ('smollm2', a folder...)."),
+    layer: int = typer.Option(None, "--layer", help="Steer at this layer instead of the direction's."),
+    alphas: str = typer.Option("0,0.5,1", "--alphas", help="Comma-separated steering strengths (x mean gap)."),
+    template: str = typer.Option("rewrite", "--template", help="rewrite, new, or a text containing {seed}."),
+    max_seeds: int = typer.Option(None, "--max-seeds", help="Use the first N seeds."),
+    against: list[str] = typer.Option(None, "--against", help="Also dedupe against these datasets."),
+    keep_all: bool = typer.Option(False, "--keep-all", help="Keep out-of-band candidates (flagged)."),
+    band_width: float = typer.Option(0.15, "--band-width"),
+    max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
+    batch_size: int = typer.Option(8, "--batch-size"),
+    device: str = typer.Option(None, "--device"),
+) -> None:
+    """Rewrite seeds with the local LM steered along the refusal direction; keep in-band, new candidates."""
+    from .. import columns as C
+    from ..boundary.candidates import CandidateConfig, generate_candidates
+    from ..errors import InputError
+
+    s = common.settings()
+    ws = common.workspace()
+    try:
+        alpha_values = [float(a) for a in alphas.split(",") if a.strip()]
+    except ValueError:
+        raise InputError(f"--alphas expects comma-separated numbers, got {alphas!r}", "e.g. --alphas 0,0.5,1") from None
+    cfg = CandidateConfig(direction=direction, direction_path=direction_path, model=model, layer=layer,
+                          alphas=alpha_values, template=template, keep_all=keep_all, band_width=band_width,
+                          max_new_tokens=max_new_tokens, batch_size=batch_size, embedding_model=s.embedding_model,
+                          device=device or s.device)
+    seed_ds = ws.load_dataset(seeds)
+    if max_seeds:
+        seed_ds = seed_ds.select(range(min(max_seeds, len(seed_ds))))
+    existing = [p for other in (against or []) for p in ws.load_dataset(other)[C.PROMPT]]
+    result, report = generate_candidates(seed_ds, cfg, ws.root, existing)
+    ws.save_dataset(result, out)
+    ws.log_event("boundary.generate", seeds=seeds, out=out, **report.as_dict())
+    common.table(f"boundary generate → {out}", ["alpha", "generated", "kept"],
+                 [(a, v["generated"], v["kept"]) for a, v in report.per_alpha.items()])
+    common.console.print(f"{report.generated} candidates from {report.seeds} seeds: {report.empty} empty, "
+                         f"{report.duplicates} duplicates, {report.out_of_band} out of band, {report.kept} kept "
+                         f"in '{out}'")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(boundary_app, name="boundary")
