@@ -14,7 +14,7 @@ app = typer.Typer(help="Curate refusal-training and over-refusal evaluation data
                   pretty_exceptions_enable=False, add_completion=False)
 
 # command modules: each exposes `register(app)`; adding a stage = adding a name here
-COMMAND_MODULES = ("workspace", "ingest", "probe", "generate", "translate")
+COMMAND_MODULES = ("workspace", "ingest", "probe", "generate", "translate", "boundary")
 
 
 @app.callback()
