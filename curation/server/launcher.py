@@ -1,0 +1,43 @@
+"""`python -m curation.server.launcher start|worker|init|...`: argilla-server's own CLI with the compat engine.
+
+Importing `search_compat` registers the noida-db-safe search engine in this process (and in rq's forked worker
+children) before argilla-server reads ARGILLA_SEARCH_ENGINE. `init` migrates the database and creates the owner
+from CURATE_OWNER_PASSWORD / CURATE_OWNER_API_KEY (kept out of the process list) in one interpreter start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from .constants import OWNER_API_KEY_ENV, OWNER_PASSWORD_ENV
+
+
+def init() -> None:
+    """Migrate the database to head and create the owner `argilla` (no-op when it already exists)."""
+    from argilla_server.cli.database.migrate import migrate_db
+    from argilla_server.cli.database.users.create_default import _create_default
+
+    password, api_key = os.environ.get(OWNER_PASSWORD_ENV), os.environ.get(OWNER_API_KEY_ENV)
+    if not password or not api_key:
+        sys.exit(f"init needs {OWNER_PASSWORD_ENV} and {OWNER_API_KEY_ENV} in the environment")
+    migrate_db(revision="head")
+    asyncio.run(_create_default(api_key=api_key, password=password, quiet=True))
+    print("database migrated; owner ready")
+
+
+def main() -> None:
+    """Register the compat search engine, then hand the command line to argilla-server's typer app."""
+    from argilla_server.cli import app
+
+    from . import search_compat  # noqa: F401 - registration side effect
+
+    if sys.argv[1:2] == ["init"]:
+        init()
+        return
+    app()
+
+
+if __name__ == "__main__":
+    main()
