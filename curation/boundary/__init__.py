@@ -21,7 +21,7 @@ from ..errors import InputError, ModelError
 from .calibrate import Calibration, fit_calibration, in_band, refusal_targets
 from .scorers import BoundaryScorer, get_scorer
 
-__all__ = ["BoundaryConfig", "ScoreReport", "score", "score_with_report", "SelectConfig", "select",
+__all__ = ["BoundaryConfig", "ScoreReport", "score", "score_with_report", "SelectConfig", "select_prompts",
            "score_threshold", "BOUNDARY_COLUMNS"]
 
 BOUNDARY_COLUMNS = (C.BOUNDARY_SCORE, C.P_REFUSE, C.IN_BAND, C.SCORER, C.BOUNDARY_PROVENANCE)
@@ -167,7 +167,7 @@ class SelectConfig(BaseModel):
     device: str = "cpu"
 
 
-def select(ds: Dataset, cfg: SelectConfig, workspace_root: Path | str) -> tuple[Dataset, Any]:
+def select_prompts(ds: Dataset, cfg: SelectConfig, workspace_root: Path | str) -> tuple[Dataset, Any]:
     """The selected rows (in pick order, with `select_rank`) and a coverage report."""
     from ..embeddings import embed, get_encoder, workspace_cache
     from .select import select_indices

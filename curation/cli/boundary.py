@@ -137,14 +137,14 @@ def select_cmd(
     import json
 
     from .. import columns as C
-    from ..boundary import SelectConfig, score_threshold, select
+    from ..boundary import SelectConfig, score_threshold, select_prompts
 
     s = common.settings()
     ws = common.workspace()
     cfg = SelectConfig(budget=budget, method=method, pool_factor=pool_factor, balance=not no_balance,
                        only_in_band=only_in_band, embedding_model=s.embedding_model, device=device or s.device)
     ds = ws.load_dataset(name)
-    chosen, report = select(ds, cfg, ws.root)
+    chosen, report = select_prompts(ds, cfg, ws.root)
     target = out or f"{name.rstrip('/').split('/')[-1]}.selected"
     ws.save_dataset(chosen, target)
     ws.log_event("boundary.select", name=name, out=target, **report.as_dict())
