@@ -14,7 +14,10 @@ app = typer.Typer(help="Curate refusal-training and over-refusal evaluation data
                   pretty_exceptions_enable=False, add_completion=False)
 
 # command modules: each exposes `register(app)`; adding a stage = adding a name here
-COMMAND_MODULES = ("workspace", "ingest", "probe", "generate", "translate", "boundary")
+COMMAND_MODULES = (
+    "workspace", "ingest", "probe", "generate", "translate", "boundary", "qa", "adjudicate", "build", "version",
+    "publish", "server", "annotate", "users",
+)
 
 
 @app.callback()

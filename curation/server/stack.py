@@ -111,7 +111,7 @@ def _http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 
         resp = httpx.get(url, headers=headers, timeout=timeout)
     except httpx.HTTPError as err:
         return 0, type(err).__name__
-    return resp.status_code, resp.text[:300]
+    return resp.status_code, resp.text[:2000]
 
 
 def _tail(path: Path, lines: int = 5) -> str:
@@ -286,7 +286,7 @@ class LocalStack:
             creds = self.credentials() or {}
             code, body = _http_get(f"http://{HOST}:{port}/api/v1/me", {"X-Argilla-Api-Key": creds.get("api_key", "")})
             if code == 200:
-                return True, f"argilla-server API and UI at http://{HOST}:{port}"
+                return True, "API and UI up"
             if code == 401:
                 return False, "the stored API key is rejected"
             return False, f"HTTP {code}" if code else body

@@ -1,0 +1,88 @@
+"""`curate annotate push|pull|status`: send records to Argilla and bring annotations back."""
+
+from __future__ import annotations
+
+import typer
+
+from . import common
+
+annotate_app = typer.Typer(help="Annotate in Argilla: push records with suggestions, pull responses.",
+                           no_args_is_help=True)
+
+API_URL = typer.Option(None, "--api-url", envvar="ARGILLA_API_URL", help="Argilla URL (default: the local stack).")
+API_KEY = typer.Option(None, "--api-key", envvar="ARGILLA_API_KEY", help="Argilla API key (default: local stack).")
+ARGILLA_WS = typer.Option("argilla", "--workspace", help="Argilla workspace.")
+
+
+def client(api_url: str | None, api_key: str | None):
+    from ..annotate.client import connect
+
+    return connect(api_url, api_key, workspace=common.workspace())
+
+
+@annotate_app.command("push")
+def push(
+    dataset: str = typer.Argument(..., help="Workspace dataset name or save_to_disk folder."),
+    schema: str = typer.Option("trigger_spans", "--schema", help="Annotation schema name or YAML path."),
+    to: str = typer.Option(..., "--to", help="Argilla dataset name (created or updated)."),
+    workspace: str = ARGILLA_WS,
+    min_submitted: int = typer.Option(1, "--min-submitted", min=1, help="Submitted responses per record."),
+    batch_size: int = typer.Option(250, "--batch-size", min=1, max=500),
+    api_url: str = API_URL,
+    api_key: str = API_KEY,
+) -> None:
+    """Create or update the Argilla dataset and upsert every row (by content-hash id) with suggestions."""
+    from ..annotate.push import push_records
+    from ..embeddings import get_encoder, workspace_cache
+
+    ws = common.workspace()
+    ds = ws.load_dataset(dataset)
+    rg_client = client(api_url, api_key)
+    s = common.settings()
+    encoder = get_encoder(s.embedding_model, device=s.device)
+    result = push_records(ds, schema, to, rg_client, workspace_name=workspace, min_submitted=min_submitted,
+                          batch_size=batch_size, encoder=encoder,
+                          vector_cache=workspace_cache(ws.root, encoder.model_id))
+    ws.log_event("annotate.push", dataset=dataset, schema=schema, to=to, rows=len(ds), url=rg_client.api_url)
+    common.console.print(f"pushed {len(ds)} records to '{to}' (workspace {workspace}): "
+                         f"{rg_client.api_url}/dataset/{result.id}/annotation-mode", markup=False)
+
+
+@annotate_app.command("pull")
+def pull(
+    name: str = typer.Argument(..., help="Argilla dataset name."),
+    workspace: str = ARGILLA_WS,
+    save_as: str = typer.Option(None, "--save-as", help="Workspace dataset name (default NAME.annotations)."),
+    api_url: str = API_URL,
+    api_key: str = API_KEY,
+) -> None:
+    """Save every record with all responses per annotator as the workspace dataset NAME.annotations."""
+    from ..annotate.pull import pull_records
+
+    ds = pull_records(client(api_url, api_key), name, workspace)
+    target = save_as or f"{name}.annotations"
+    path = common.workspace().save_dataset(ds, target)
+    responses = sum(len(r) for r in ds["responses"])
+    common.workspace().log_event("annotate.pull", name=name, rows=len(ds), responses=responses)
+    common.console.print(f"pulled {len(ds)} records, {responses} responses -> '{target}' ({path})", markup=False)
+
+
+@annotate_app.command("status")
+def status(
+    name: str = typer.Argument(..., help="Argilla dataset name."),
+    workspace: str = ARGILLA_WS,
+    api_url: str = API_URL,
+    api_key: str = API_KEY,
+) -> None:
+    """Progress per annotator and pending counts."""
+    from ..annotate.status import annotation_status
+
+    st = annotation_status(client(api_url, api_key), name, workspace)
+    common.console.print(f"{name}: {st['completed']}/{st['total']} records completed, {st['pending']} pending "
+                         f"(min_submitted={st['min_submitted']})", markup=False)
+    common.table("annotators", ["user", "submitted", "draft", "discarded", "to do"],
+                 [(a["user"], a["submitted"], a["draft"], a["discarded"], a["to_do"]) for a in st["annotators"]])
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(annotate_app, name="annotate")
