@@ -44,7 +44,9 @@ class Calibration:
         return float(-self.intercept / self.coef) if self.coef else float("nan")
 
     def p_refuse(self, scores: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(self.coef * np.asarray(scores, dtype=np.float64) + self.intercept)))
+        from scipy.special import expit
+
+        return expit(self.coef * np.asarray(scores, dtype=np.float64) + self.intercept)
 
     def save(self, folder: Path | str) -> Path:
         path = Path(folder) / CALIBRATION_FILE

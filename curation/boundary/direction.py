@@ -109,11 +109,13 @@ class RefusalDirection:
 
     def uncalibrated_p_refuse(self, scores: np.ndarray) -> np.ndarray:
         """A logistic map centred between the validation class means (0.88 at the harmful mean)."""
+        from scipy.special import expit
+
         hi, lo = self.metrics.get("harmful_mean"), self.metrics.get("harmless_mean")
+        values = np.asarray(scores, dtype=np.float64)
         if hi is None or lo is None or hi == lo:
-            return 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
-        slope = 4.0 / (hi - lo)
-        return 1.0 / (1.0 + np.exp(-slope * (np.asarray(scores, dtype=np.float64) - (hi + lo) / 2)))
+            return expit(values)
+        return expit(4.0 / (hi - lo) * (values - (hi + lo) / 2))
 
     def with_layer(self, layer: int) -> RefusalDirection:
         """The same artifact pointed at another layer."""

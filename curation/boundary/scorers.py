@@ -59,7 +59,9 @@ class ProbeScorer:
             cache.close()
 
     def default_p_refuse(self, scores: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
+        from scipy.special import expit
+
+        return expit(np.asarray(scores, dtype=np.float64))
 
     def provenance(self) -> dict[str, Any]:
         return {"scorer": "probe", "artifact": str(self.artifact_dir), "encoder": self.probe.model_id,

@@ -211,7 +211,7 @@ def generate_cmd(
     existing = [p for other in (against or []) for p in ws.load_dataset(other)[C.PROMPT]]
     result, report = generate_candidates(seed_ds, cfg, ws.root, existing)
     ws.save_dataset(result, out)
-    ws.log_event("boundary.generate", seeds=seeds, out=out, **report.as_dict())
+    ws.log_event("boundary.generate", seed_dataset=seeds, out=out, **report.as_dict())
     common.table(f"boundary generate → {out}", ["alpha", "generated", "kept"],
                  [(a, v["generated"], v["kept"]) for a, v in report.per_alpha.items()])
     common.console.print(f"{report.generated} candidates from {report.seeds} seeds: {report.empty} empty, "
