@@ -1,0 +1,85 @@
+"""`curate adjudicate run | pull`: gold values from annotations; disagreements go to an Argilla review dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import common
+
+adjudicate_app = typer.Typer(help="Decide gold values from annotations and review disagreements in Argilla.",
+                             no_args_is_help=True)
+
+
+def _snapshot_name(ws, name: str) -> str:  # noqa: ANN001
+    return f"{name}.annotations" if ws.has_dataset(f"{name}.annotations") else name
+
+
+def _connect(api_url: str | None, api_key: str | None):  # noqa: ANN202
+    from ..annotate.client import connect
+
+    return connect(api_url, api_key, workspace=common.workspace())
+
+
+@adjudicate_app.command("run")
+def run_command(
+    name: str = typer.Argument(..., help="Snapshot name: reads NAME.annotations, writes NAME.gold."),
+    rule: str = typer.Option(None, "--rule", help="majority | unanimity | a named adjudicator (trusted_annotator.v1)."),
+    trusted: list[str] = typer.Option(None, "--trusted", help="Users for trusted_annotator.v1, most senior first."),
+    config: Path = typer.Option(None, "--config", help="YAML with rule, rule_args, questions."),
+    review: bool = typer.Option(True, "--review/--no-review", help="Push disagreements to Argilla for review."),
+    argilla_workspace: str = typer.Option("argilla", "--argilla-workspace"),
+    api_url: str = typer.Option(None, "--api-url"),
+    api_key: str = typer.Option(None, "--api-key"),
+) -> None:
+    """Apply the rule to every question; save NAME.gold; send what it cannot decide to NAME's review dataset."""
+    from .. import adjudicate
+    from ..build.config import read_yaml_model
+
+    ws = common.workspace()
+    cfg = read_yaml_model(config, adjudicate.AdjudicateConfig) if config else adjudicate.AdjudicateConfig()
+    if rule:
+        cfg = cfg.model_copy(update={"rule": rule})
+    if trusted:
+        cfg = cfg.model_copy(update={"rule_args": {**cfg.rule_args, "users": list(trusted)}})
+    snapshot = ws.load_dataset(_snapshot_name(ws, name))
+    previous = ws.load_dataset(f"{name}.gold") if ws.has_dataset(f"{name}.gold") else None
+    gold = adjudicate.run(snapshot, cfg, name=name, previous=previous)
+    counts = adjudicate.counts(gold)
+    pushed = ""
+    if review and counts.get(adjudicate.NEEDS_REVIEW):
+        review_name, n = adjudicate.push_review(gold, _connect(api_url, api_key), name, argilla_workspace)
+        pushed = f"; {n} disagreement(s) sent to Argilla dataset '{review_name}' (then `curate adjudicate pull {name}`)"
+    ws.save_dataset(gold, f"{name}.gold")
+    ws.write_json(ws.artifact_dir("adjudication", name) / "config.json", cfg.model_dump())
+    ws.log_event("adjudicate", dataset=name, rule=cfg.rule, **counts)
+    common.table(f"{name}.gold ({cfg.rule_label})", ["status", "records"], sorted(counts.items()))
+    common.console.print(f"saved {name}.gold{pushed}")
+
+
+@adjudicate_app.command("pull")
+def pull_command(
+    name: str = typer.Argument(..., help="Snapshot name whose NAME.gold gets the reviewers' answers."),
+    argilla_workspace: str = typer.Option("argilla", "--argilla-workspace"),
+    api_url: str = typer.Option(None, "--api-url"),
+    api_key: str = typer.Option(None, "--api-key"),
+) -> None:
+    """Pull the review dataset from Argilla and merge the final answers into NAME.gold (decision_rule=review)."""
+    from .. import adjudicate
+    from ..annotate.pull import pull_records
+
+    ws = common.workspace()
+    gold = ws.load_dataset(f"{name}.gold")
+    review_name = adjudicate.review_dataset_name(gold, name)
+    review = pull_records(_connect(api_url, api_key), review_name, workspace_name=argilla_workspace)
+    merged = adjudicate.merge_review(gold, review, review_name)
+    ws.save_dataset(review, f"{name}.review")
+    ws.save_dataset(merged, f"{name}.gold")
+    counts = adjudicate.counts(merged)
+    ws.log_event("adjudicate.pull", dataset=name, review=review_name, **counts)
+    common.table(f"{name}.gold after review", ["status", "records"], sorted(counts.items()))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(adjudicate_app, name="adjudicate")
