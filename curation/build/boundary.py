@@ -1,0 +1,88 @@
+"""`boundary` and `morbench` configs: prompts near the refusal boundary with the gold should-refuse decision."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from datasets import Dataset, Features, Value
+from pydantic import Field
+
+from .. import columns as C
+from ..errors import InputError
+from ..registry import builders
+from .config import SourceConfig
+from .context import BuildContext, Builder, column, require_gold
+
+REFUSE_VALUES = {"refuse": True, "yes": True, "answer": False, "no": False}
+QUESTIONS = ("decision", "should_refuse")
+
+
+class BoundaryBuild(SourceConfig):
+    """Options of the `boundary` config."""
+
+    label_question: Literal["auto", "decision", "should_refuse"] = Field(
+        "auto", description="Gold question giving should_refuse: decision (answer/refuse) or should_refuse (yes/no).")
+
+
+class MorbenchBuild(BoundaryBuild):
+    """Options of the `morbench` config."""
+
+    languages: list[str] | None = Field(None, description="Keep only these languages (default: all).")
+
+
+def _question(cfg: BoundaryBuild, gold: Dataset, name: str) -> str:
+    if cfg.label_question != "auto":
+        return cfg.label_question
+    for question in QUESTIONS:
+        if C.GOLD_PREFIX + question in gold.column_names:
+            return question
+    raise InputError(f"gold missing for required field 'decision' (or 'should_refuse') in '{name}'",
+                     "annotate it with the boundary_review or trigger_spans schema, then `curate adjudicate run`")
+
+
+def _gold_rows(cfg: BoundaryBuild, ctx: BuildContext, config: str) -> list[dict]:
+    rows = []
+    for name in cfg.from_:
+        gold = ctx.load(name)
+        question = _question(cfg, gold, name)
+        gold = require_gold(gold, name, [question], config, cfg.skip_unresolved)
+        for row in gold:
+            value = str(row[C.GOLD_PREFIX + question]).lower()
+            if value not in REFUSE_VALUES:
+                raise InputError(f"config '{config}': gold {question} '{value}' of record {row[C.ID]} is not one of "
+                                 f"{', '.join(REFUSE_VALUES)}", "fix the annotation schema or the gold dataset")
+            rows.append({C.ID: row[C.ID], C.PROMPT: row[C.PROMPT], C.LANGUAGE: column(row, C.LANGUAGE, "en"),
+                         C.CATEGORY: column(row, C.CATEGORY), C.SHOULD_REFUSE: REFUSE_VALUES[value],
+                         C.BOUNDARY_SCORE: column(row, C.BOUNDARY_SCORE, None),
+                         C.P_REFUSE: column(row, C.P_REFUSE, None),
+                         C.SOURCE: column(row, C.SOURCE, name)})
+    return rows
+
+
+BOUNDARY_FEATURES = Features({
+    C.ID: Value("string"), C.PROMPT: Value("string"), C.LANGUAGE: Value("string"), C.CATEGORY: Value("string"),
+    C.SHOULD_REFUSE: Value("bool"), C.BOUNDARY_SCORE: Value("float64"), C.P_REFUSE: Value("float64"),
+    C.SOURCE: Value("string"),
+})
+MORBENCH_FEATURES = Features({
+    C.ID: Value("string"), C.PROMPT: Value("string"), C.LANGUAGE: Value("string"), C.CATEGORY: Value("string"),
+    C.LABEL: Value("string"), C.BOUNDARY_SCORE: Value("float64"), C.SOURCE: Value("string"),
+})
+
+
+def build_boundary(cfg: BoundaryBuild, ctx: BuildContext) -> Dataset:
+    """prompt, language, category, gold should_refuse, boundary_score, p_refuse, source."""
+    return Dataset.from_list(_gold_rows(cfg, ctx, "boundary"), features=BOUNDARY_FEATURES)
+
+
+def build_morbench(cfg: MorbenchBuild, ctx: BuildContext) -> Dataset:
+    """Multilingual over-refusal evaluation rows: label should_answer / should_refuse."""
+    rows = [{C.ID: r[C.ID], C.PROMPT: r[C.PROMPT], C.LANGUAGE: r[C.LANGUAGE], C.CATEGORY: r[C.CATEGORY],
+             C.LABEL: "should_refuse" if r[C.SHOULD_REFUSE] else "should_answer",
+             C.BOUNDARY_SCORE: r[C.BOUNDARY_SCORE], C.SOURCE: r[C.SOURCE]}
+            for r in _gold_rows(cfg, ctx, "morbench") if not cfg.languages or r[C.LANGUAGE] in cfg.languages]
+    return Dataset.from_list(rows, features=MORBENCH_FEATURES)
+
+
+builders.register("boundary", func=Builder(BoundaryBuild, build_boundary, C.SHOULD_REFUSE))
+builders.register("morbench", func=Builder(MorbenchBuild, build_morbench, C.LABEL))
