@@ -1,0 +1,165 @@
+"""`curate triggers DATASET | inventory | export`: propose refusal-trigger spans, inventory and export them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from . import common
+
+
+class _DefaultToRun(TyperGroup):
+    """`curate triggers DATASET ...` means `curate triggers run DATASET ...`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+triggers_app = typer.Typer(cls=_DefaultToRun, no_args_is_help=True,
+                           help="Propose the spans most likely to make a model refuse each prompt "
+                                "(`curate triggers DATASET`), inventory and export them.")
+
+
+@triggers_app.command("run")
+def run_cmd(
+    name: str = typer.Argument(..., help="Workspace dataset (or save_to_disk folder) with a prompt column."),
+    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
+    config: Path = typer.Option(None, "--config", help="YAML file with TriggersConfig options (flags win)."),
+    lexicon: list[str] = typer.Option(None, "--lexicon", help="Extra lexicon file or folder (repeatable)."),
+    proposer: list[str] = typer.Option(None, "--proposer", "-p",
+                                       help="Proposers to run (repeatable; default lexicon, syntactic, probe)."),
+    top_k: int = typer.Option(None, "--top-k", "-k", help="Spans kept per prompt (default 3)."),
+    probe: str = typer.Option(None, "--probe", help="Probe name in the workspace (default 'default')."),
+    probe_path: str = typer.Option(None, "--probe-path", help="Explicit probe folder."),
+    require_probe: bool = typer.Option(None, "--require-probe/--no-require-probe",
+                                       help="Fail when no probe is fit (default: run without, flagged)."),
+    direction: str = typer.Option(None, "--direction", help="Refusal direction file/folder: adds model-internal "
+                                                            "occlusion (direction_occlusion.v1)."),
+    max_chars: int = typer.Option(None, "--max-chars", help="Truncate longer prompts (default 2000)."),
+    batch_size: int = typer.Option(None, "--batch-size"),
+    device: str = typer.Option(None, "--device"),
+) -> None:
+    """Add trigger_spans (best first) and trigger_flags to every prompt of NAME."""
+    import warnings
+
+    from .. import columns as C
+    from ..triggers import TRIGGER_FLAGS, TriggersConfig, run
+
+    s = common.settings()
+    ws = common.workspace()
+    base = _load_config(config) if config else {}
+    flags = {"lexicons": lexicon or None, "proposers": proposer or None, "top_k": top_k, "probe": probe,
+             "probe_path": probe_path, "require_probe": require_probe, "direction": direction,
+             "max_chars": max_chars, "batch_size": batch_size, "device": device}
+    base.setdefault("spacy_model", s.spacy_model)
+    base.setdefault("device", s.device)
+    cfg = _config(TriggersConfig, {**base, **{k: v for k, v in flags.items() if v is not None}})
+    ds = ws.load_dataset(name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run(ds, cfg, ws.root)
+    for w in caught:
+        if str(w.message).startswith("triggers:"):
+            common.err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
+    target = out or name.rstrip("/").split("/")[-1]
+    ws.save_dataset(result, target)
+    labels = Counter(s["label"] for row in result[C.TRIGGER_SPANS] for s in row)
+    flag_counts = Counter(f for row in result[TRIGGER_FLAGS] for f in row)
+    with_spans = sum(1 for row in result[C.TRIGGER_SPANS] if row)
+    top = Counter(row[0]["text"].lower() for row in result[C.TRIGGER_SPANS] if row).most_common(8)
+    ws.log_event("triggers", name=name, out=target, rows=len(result), with_spans=with_spans, labels=dict(labels),
+                 flags=dict(flag_counts), proposers=cfg.proposer_names())
+    common.table(f"triggers → {target}", ["rows", "with spans", "labels", "flags", "top triggers"],
+                 [(len(result), with_spans, ", ".join(f"{k} {v}" for k, v in labels.most_common()) or "-",
+                   ", ".join(f"{k} {v}" for k, v in flag_counts.most_common()) or "-",
+                   ", ".join(f"{t} ({n})" for t, n in top) or "-")])
+
+
+@triggers_app.command("inventory")
+def inventory_cmd(
+    name: str = typer.Argument(..., help="A dataset with trigger_spans (see `curate triggers NAME`)."),
+    out: str = typer.Option(None, "--out", "-o", help="Save the inventory as (default: NAME.triggers)."),
+    plot: Path = typer.Option(None, "--plot", help="Write a PNG chart of the most frequent triggers."),
+    top: int = typer.Option(20, "--top", help="Rows shown in the table and the chart."),
+    min_count: int = typer.Option(1, "--min-count", help="Drop triggers seen fewer times."),
+) -> None:
+    """Lemmatized triggers across the corpus: count, share, refusal lift (when judged) and embedding clusters."""
+    from ..triggers.inventory import InventoryConfig, inventory, plot_inventory
+
+    s = common.settings()
+    ws = common.workspace()
+    cfg = _config(InventoryConfig, {"min_count": min_count, "embedding_model": s.embedding_model, "device": s.device})
+    inv = inventory(ws.load_dataset(name), cfg, ws.root)
+    target = out or f"{name.rstrip('/').split('/')[-1]}.triggers"
+    ws.save_dataset(inv, target)
+    ws.log_event("triggers.inventory", name=name, out=target, triggers=len(inv))
+    shown = inv.select(range(min(top, len(inv))))
+    common.table(f"trigger inventory → {target} ({len(inv)} triggers)",
+                 ["trigger", "count", "share", "harmful", "benign", "refused with", "refused without", "lift",
+                  "cluster"],
+                 [(r["trigger"], r["count"], f"{r['share']:.1%}", r["harmful_cue"], r["benign_homonym"],
+                   "-" if r["refusal_rate_with"] is None else f"{r['refusal_rate_with']:.2f}",
+                   "-" if r["refusal_rate_without"] is None else f"{r['refusal_rate_without']:.2f}",
+                   "-" if r["lift"] is None else f"{r['lift']:.2f}", f"{r['cluster']} ({r['cluster_name']})")
+                  for r in shown])
+    if plot:
+        plot_inventory(inv, plot, top, f"triggers in {name}")
+        common.console.print(f"chart written to {plot}")
+
+
+@triggers_app.command("export")
+def export_cmd(
+    name: str = typer.Argument(..., help="A dataset with trigger_spans."),
+    docbin: Path = typer.Option(None, "--docbin", help="Write a spaCy DocBin (.spacy), spans in doc.spans[triggers]."),
+    jsonl: Path = typer.Option(None, "--jsonl", help="Write JSONL (id, prompt, language, trigger_spans, flags)."),
+) -> None:
+    """Export trigger spans for span-categorizer training (DocBin) or other tools (JSONL)."""
+    from ..errors import InputError
+    from ..triggers.export import write_docbin, write_jsonl
+
+    if not docbin and not jsonl:
+        raise InputError("triggers export: nothing to write", "pass --docbin PATH and/or --jsonl PATH")
+    ds = common.workspace().load_dataset(name)
+    if docbin:
+        common.console.print(f"{len(ds)} docs written to {write_docbin(ds, docbin)}")
+    if jsonl:
+        common.console.print(f"{len(ds)} rows written to {write_jsonl(ds, jsonl)}")
+
+
+def _load_config(path: Path) -> dict:
+    import yaml
+
+    from ..errors import ConfigError
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot read triggers config {path}: {str(err).splitlines()[0]}",
+                          "pass a readable YAML mapping of TriggersConfig options") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"triggers config {path} must be a YAML mapping", "e.g. `top_k: 3`")
+    return data
+
+
+def _config(model: type, values: dict):
+    from pydantic import ValidationError
+
+    from ..errors import ConfigError
+
+    try:
+        return model(**values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid triggers option '{where}': {first['msg']}", "fix the flag or the config file"
+                          ) from None
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(triggers_app, name="triggers")

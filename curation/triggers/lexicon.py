@@ -1,0 +1,172 @@
+"""Harm-cue lexicons: data files per language and category, matched with spaCy PhraseMatcher on LOWER and LEMMA."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+
+LEXICON_ROOT = Path(__file__).resolve().parent.parent / "data" / "lexicons"
+_CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cue: a base-form word or phrase, its category, its strength in (0, 1], and where it came from."""
+
+    phrase: str
+    category: str
+    weight: float
+    origin: str
+
+
+@dataclass
+class Lexicon:
+    """All entries of one language (shipped files plus any `--lexicon` extensions)."""
+
+    language: str
+    entries: list[Entry] = field(default_factory=list)
+
+    def categories(self) -> list[str]:
+        return sorted({e.category for e in self.entries})
+
+    def extend(self, entries: Iterable[Entry]) -> Lexicon:
+        return Lexicon(self.language, [*self.entries, *entries])
+
+
+def parse_lexicon_file(path: Path, category: str | None = None) -> list[Entry]:
+    """Read one lexicon file: an entry per line (`phrase` or `phrase | weight`), `#` comments.
+
+    Raises InputError naming the file and line of the first bad entry."""
+    path = Path(path)
+    category = category or path.stem.lower().replace("-", "_")
+    if not _CATEGORY.match(category):
+        raise InputError(f"lexicon file {path}: category name '{category}' (from the file name) is not valid",
+                         "name lexicon files like violence.txt or self_harm.txt (letters, digits, '_')")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"lexicon file {path} does not exist", "pass an existing .txt file or folder") from None
+    except UnicodeDecodeError as err:
+        line = path.read_bytes()[: err.start].count(b"\n") + 1
+        raise InputError(f"lexicon file {path}, line {line}: not valid UTF-8", "save the file as UTF-8") from None
+    entries = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        phrase, sep, weight_text = (part.strip() for part in line.partition("|"))
+        where = f"lexicon file {path}, line {number}"
+        if _BAD_CHARS.search(phrase) or "|" in weight_text:
+            raise InputError(f"{where}: {raw.strip()!r} has control characters or more than one '|'",
+                             "write one phrase per line, optionally followed by '| weight'")
+        if not re.search(r"\w", phrase):
+            raise InputError(f"{where}: {raw.strip()!r} has no word characters", "write a word or phrase")
+        weight = 1.0
+        if sep:
+            try:
+                weight = float(weight_text)
+            except ValueError:
+                raise InputError(f"{where}: weight {weight_text!r} is not a number",
+                                 "write e.g. 'shoot | 0.7' (a weight in (0, 1])") from None
+            if not 0 < weight <= 1:
+                raise InputError(f"{where}: weight {weight} is outside (0, 1]", "use a weight in (0, 1]")
+        entries.append(Entry(phrase, category, weight, f"{path.name}:{number}"))
+    return entries
+
+
+def read_lexicon_path(path: Path | str) -> list[Entry]:
+    """Entries of a lexicon file, or of every .txt file in a folder (category = file name)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.txt"))
+        if not files:
+            raise InputError(f"lexicon folder {path} has no .txt files", "add files like violence.txt")
+        return [e for f in files for e in parse_lexicon_file(f)]
+    if not path.exists():
+        raise InputError(f"lexicon file {path} does not exist", "pass an existing .txt file or folder")
+    return parse_lexicon_file(path)
+
+
+def shipped_languages() -> list[str]:
+    return sorted(p.name for p in LEXICON_ROOT.iterdir() if p.is_dir())
+
+
+def load_lexicon(language: str, extra: Sequence[Path | str] = ()) -> tuple[Lexicon, bool]:
+    """The shipped lexicon of `language` (English when none is shipped) plus extensions; the bool says whether
+    the language had its own lexicon."""
+    own = (LEXICON_ROOT / language).is_dir()
+    folder = LEXICON_ROOT / (language if own else "en")
+    lexicon = Lexicon(language, read_lexicon_path(folder))
+    for path in extra:
+        lexicon = lexicon.extend(read_lexicon_path(path))
+    return lexicon, own
+
+
+@dataclass(frozen=True)
+class Match:
+    """A lexicon hit in a doc: token span, character span, the strongest category and its weight."""
+
+    token_start: int
+    token_end: int
+    start: int
+    end: int
+    category: str
+    weight: float
+
+
+class LexiconMatcher:
+    """PhraseMatchers on LOWER and (when the pipeline lemmatizes) LEMMA, so inflections match base forms."""
+
+    def __init__(self, nlp, lexicon: Lexicon, lemma_pipe_names: Sequence[str] = ()) -> None:
+        from spacy.matcher import PhraseMatcher
+
+        self.lexicon = lexicon
+        self.weights: dict[tuple[str, str], float] = {}
+        by_category: dict[str, list[str]] = {}
+        for entry in lexicon.entries:
+            key = (entry.category, entry.phrase.lower())
+            self.weights[key] = max(self.weights.get(key, 0.0), entry.weight)
+            by_category.setdefault(entry.category, []).append(entry.phrase.lower())
+        self.lower = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.lemma = PhraseMatcher(nlp.vocab, attr="LEMMA") if lemma_pipe_names else None
+        self._phrase_weight: dict[tuple[str, str], float] = {}
+        for category, phrases in by_category.items():
+            phrases = list(dict.fromkeys(phrases))
+            self.lower.add(category, [nlp.make_doc(p) for p in phrases])
+            if self.lemma is not None:
+                with nlp.select_pipes(enable=list(lemma_pipe_names)):
+                    docs = list(nlp.pipe(phrases, batch_size=256))
+                self.lemma.add(category, docs)
+                for phrase, doc in zip(phrases, docs, strict=True):
+                    lemma_key = (category, " ".join(t.lemma_.lower() for t in doc))
+                    self._phrase_weight[lemma_key] = max(self._phrase_weight.get(lemma_key, 0.0),
+                                                         self.weights[(category, phrase)])
+            for phrase in phrases:
+                key = (category, " ".join(t.lower_ for t in nlp.make_doc(phrase)))
+                self._phrase_weight[key] = max(self._phrase_weight.get(key, 0.0), self.weights[(category, phrase)])
+
+    def _weight(self, category: str, span) -> float:
+        lower = " ".join(t.lower_ for t in span)
+        lemma = " ".join(t.lemma_.lower() for t in span)
+        return max(self._phrase_weight.get((category, lower), 0.0),
+                   self._phrase_weight.get((category, lemma), 0.0)) or 1.0
+
+    def __call__(self, doc) -> list[Match]:
+        """Matches of one doc; a span hit by several categories keeps the strongest (weight, then name)."""
+        best: dict[tuple[int, int], Match] = {}
+        hits = list(self.lower(doc))
+        if self.lemma is not None and doc.has_annotation("LEMMA"):
+            hits += list(self.lemma(doc))
+        for match_id, start, end in hits:
+            category = doc.vocab.strings[match_id]
+            span = doc[start:end]
+            weight = self._weight(category, span)
+            old = best.get((start, end))
+            if old is None or (weight, category) > (old.weight, old.category):
+                best[(start, end)] = Match(start, end, span.start_char, span.end_char, category, weight)
+        return sorted(best.values(), key=lambda m: (m.start, m.end))

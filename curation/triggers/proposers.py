@@ -1,0 +1,285 @@
+"""Trigger-span proposers, registered by versioned name. Each votes on candidate spans of a batch of rows:
+lexicon and syntactic proposers add candidates from the spaCy doc, occlusion proposers score them."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from ..errors import ModelError
+from ..registry import proposers
+from .attribution import ScoreFn, occlusion_drops, probe_score_fn
+from .candidates import Row
+from .lexicon import LexiconMatcher, load_lexicon, read_lexicon_path
+
+log = logging.getLogger(__name__)
+
+LEXICON_FALLBACK_FLAG = "english_lexicon"
+NO_PROBE_FLAG = "no_probe"
+
+# Verbs that wrap a request ("tell me how to ...", "can you help me ...") rather than carry it.
+WRAPPER_VERBS = frozenset({
+    "be", "do", "have", "can", "could", "would", "should", "will", "may", "might", "must", "shall", "tell",
+    "explain", "show", "help", "give", "write", "describe", "want", "need", "know", "teach", "list", "provide",
+    "let", "please", "try", "like", "wonder", "ask", "suggest", "recommend", "learn", "say", "think", "mean",
+    "outline", "detail", "share", "create", "generate", "draft", "compose", "find", "use", "go", "work", "keep",
+})
+# Nouns that frame a request ("the best way to", "step-by-step instructions") rather than carry its content.
+FRAME_NOUNS = frozenset({
+    "way", "ways", "step", "steps", "instruction", "instructions", "method", "methods", "guide", "tutorial", "tip",
+    "tips", "list", "example", "examples", "idea", "ideas", "thing", "things", "something", "someone", "anyone",
+    "anything", "detail", "details", "question", "answer", "plan", "advice", "technique", "techniques", "kind",
+    "sort", "type", "lot", "bit", "time", "people", "person", "home", "help", "information", "info", "option",
+})
+OBJECT_DEPS = frozenset({"dobj", "obj", "attr", "oprd", "nsubjpass", "obl"})
+CONTENT_POS = frozenset({"NOUN", "VERB", "ADJ", "PROPN", "X", ""})
+# Evidence a syntactic role gives (the combine weight of the syntactic agent scales it further).
+SYNTACTIC_EVIDENCE = {"verb": 0.6, "target": 0.5, "entity": 0.35, "chunk": 0.3, "word": 0.25}
+
+
+class Proposer(Protocol):
+    """Votes on the candidates of a batch of rows, in place."""
+
+    name: str
+
+    def __call__(self, rows: list[Row]) -> None: ...
+
+
+@dataclass
+class ProposerContext:
+    """What factories may need: the stage config, the workspace, objects injected by the caller."""
+
+    cfg: Any
+    workspace_root: Path | None = None
+    direction: Any = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+# lexicon ------------------------------------------------------------------------------------------------------
+class LexiconProposer:
+    """Harm-cue lexicon hits (LOWER and LEMMA PhraseMatchers), evidence = the entry's weight."""
+
+    def __init__(self, name: str, extra_paths: Sequence[str]) -> None:
+        self.name = name
+        self.extra_paths = tuple(str(p) for p in extra_paths)
+        for path in self.extra_paths:  # fail on a bad file before any work, naming file and line
+            read_lexicon_path(path)
+        self._matchers: dict[str, tuple[LexiconMatcher, bool]] = {}
+
+    def matcher(self, row: Row) -> tuple[LexiconMatcher, bool]:
+        key = f"{row.pipeline.language}:{row.pipeline.model}"
+        if key not in self._matchers:
+            lexicon, own = load_lexicon(row.pipeline.language, self.extra_paths)
+            self._matchers[key] = (LexiconMatcher(row.pipeline.nlp, lexicon, row.pipeline.lemma_pipes), own)
+        return self._matchers[key]
+
+    def __call__(self, rows: list[Row]) -> None:
+        for row in rows:
+            if row.doc is None:
+                continue
+            matcher, own = self.matcher(row)
+            if not own:
+                row.flag(LEXICON_FALLBACK_FLAG)
+            for m in matcher(row.doc):
+                cand = row.candidate(m.start, m.end, "cue", m.token_end - m.token_start)
+                if m.weight >= cand.evidence.get(self.name, 0.0):
+                    cand.category = m.category
+                cand.vote(self.name, m.weight)
+
+
+@proposers.register("lexicon.v1")
+def make_lexicon_proposer(ctx: ProposerContext, lexicons: Sequence[str] = ()) -> Proposer:
+    """Shipped lexicons of the row's language plus `lexicons` (and the stage's `--lexicon` paths)."""
+    return LexiconProposer("lexicon.v1", [*getattr(ctx.cfg, "lexicons", []), *lexicons])
+
+
+# syntactic ----------------------------------------------------------------------------------------------------
+def _trimmed(span) -> tuple[int, int] | None:
+    """Token bounds of a span without leading determiners, pronouns and stopwords; None when nothing is left."""
+    start, end = span.start, span.end
+    while start < end and (span.doc[start].pos_ in ("DET", "PRON") or span.doc[start].is_stop
+                           or not span.doc[start].text.strip() or span.doc[start].is_punct):
+        start += 1
+    while end > start and (span.doc[end - 1].is_punct or not span.doc[end - 1].text.strip()):
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def main_verbs(doc) -> list:
+    """The verb carrying each sentence's request: the shallowest non-wrapper verb under the root."""
+    found = []
+    for sent in doc.sents:
+        queue, seen = [sent.root], set()
+        while queue:
+            tok = queue.pop(0)
+            if tok.i in seen:
+                continue
+            seen.add(tok.i)
+            if tok.pos_ == "VERB" and tok.lemma_.lower() not in WRAPPER_VERBS and not tok.is_stop:
+                found.append(tok)
+                break
+            queue.extend(tok.children)
+    return found
+
+
+def verb_objects(verb) -> list:
+    """Direct objects of a verb, or objects of its prepositions ("kill" -> "process", "break into" -> "house")."""
+    objs = [c for c in verb.children if c.dep_ in OBJECT_DEPS and c.pos_ in ("NOUN", "PROPN")]
+    if not objs:
+        objs = [g for c in verb.children if c.dep_ in ("prep", "prt", "case")
+                for g in c.children if g.dep_ in ("pobj", "obj") and g.pos_ in ("NOUN", "PROPN")]
+    return objs
+
+
+class SyntacticProposer:
+    """Main verb + its object (from the dependency parse), noun chunks, entities and content words."""
+
+    def __init__(self, name: str, content_words: bool = True) -> None:
+        self.name = name
+        self.content_words = content_words
+
+    def _add(self, row: Row, start_tok: int, end_tok: int, role: str) -> None:
+        doc = row.doc
+        span = doc[start_tok:end_tok]
+        cand = row.candidate(span.start_char, span.end_char, role, end_tok - start_tok)
+        cand.vote(self.name, SYNTACTIC_EVIDENCE[role])
+
+    def __call__(self, rows: list[Row]) -> None:
+        for row in rows:
+            doc = row.doc
+            if doc is None:
+                continue
+            if self.content_words:
+                for tok in doc:
+                    if (tok.is_alpha and not tok.is_stop and len(tok) > 1 and tok.pos_ in CONTENT_POS
+                            and tok.lower_ not in FRAME_NOUNS and tok.lemma_.lower() not in WRAPPER_VERBS):
+                        self._add(row, tok.i, tok.i + 1, "word")
+            if doc.has_annotation("DEP"):
+                for chunk in doc.noun_chunks:
+                    bounds = _trimmed(chunk)
+                    if bounds and bounds[1] - bounds[0] > 1:
+                        self._add(row, *bounds, "chunk")
+                for verb in main_verbs(doc):
+                    self._add(row, verb.i, verb.i + 1, "verb")
+                    for obj in verb_objects(verb):
+                        if not obj.is_stop:
+                            self._add(row, obj.i, obj.i + 1, "target")
+            for ent in doc.ents:
+                bounds = _trimmed(ent)
+                if bounds and ent.label_ not in ("CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "DATE", "TIME"):
+                    self._add(row, *bounds, "entity")
+
+
+@proposers.register("syntactic.v1")
+def make_syntactic_proposer(ctx: ProposerContext, content_words: bool = True) -> Proposer:
+    return SyntacticProposer("syntactic.v1", content_words)
+
+
+# occlusion (shared by the probe and the refusal direction) ----------------------------------------------------
+class OcclusionProposer:
+    """Masks each candidate and scores the drop of `score_fn`; evidence = drop per sqrt(tokens), relative to the
+    prompt's largest drop (floored at `tau`, so tiny drops stay tiny)."""
+
+    def __init__(self, name: str, score_fn: ScoreFn, max_candidates: int = 16, tau: float = 0.5,
+                 min_drop: float = 0.02, proba_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+        self.name = name
+        self.score_fn = score_fn
+        self.max_candidates = max_candidates
+        self.tau = tau
+        self.min_drop = min_drop
+        self.proba_fn = proba_fn
+
+    def __call__(self, rows: list[Row]) -> None:
+        live = [r for r in rows if r.candidates]
+        if not live:
+            return
+        chosen = [sorted(r.candidates.values(), key=lambda c: (-c.prior, c.start))[: self.max_candidates]
+                  for r in live]
+        full, drops = occlusion_drops([r.text for r in live], [[(c.start, c.end) for c in cs] for cs in chosen],
+                                      self.score_fn)
+        probas = self.proba_fn(full) if self.proba_fn is not None else None
+        for i, (row, cands, drop) in enumerate(zip(live, chosen, drops, strict=True)):
+            per_token = np.array([d / c.n_tokens for c, d in zip(cands, drop, strict=True)])
+            top = max(float(per_token.max(initial=0.0)), self.tau)
+            for cand, raw, norm in zip(cands, drop, per_token, strict=True):
+                cand.attribution[self.name] = float(raw)
+                if norm > self.min_drop * top:
+                    cand.vote(self.name, min(1.0, float(norm) / top))
+            if probas is not None and row.p_harmful is None:
+                row.p_harmful = float(probas[i])
+
+
+@proposers.register("probe_occlusion.v1")
+def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, max_candidates: int | None = None,
+                         tau: float = 0.5, min_drop: float = 0.02) -> Proposer | None:
+    """Occlusion on the embedding probe's margin. Without a fitted probe: an error when the config requires
+    one, else None (the stage runs without it and flags rows `no_probe`)."""
+    from ..embeddings import encoder_from_spec, workspace_cache
+    from ..probe import Probe, default_probe_dir
+
+    cfg = ctx.cfg
+    path = probe_path or cfg.probe_path or (default_probe_dir(ctx.workspace_root, cfg.probe)
+                                            if ctx.workspace_root else None)
+    if path is None or not (Path(path) / "probe.json").exists():
+        where = path or "(no workspace)"
+        if cfg.require_probe:
+            raise ModelError(f"triggers: no harmfulness probe at {where}",
+                             "fit one with `curate probe fit --harmful X --harmless Y`, or drop probe_occlusion.v1")
+        warnings.warn(f"triggers: no harmfulness probe at {where}; running without occlusion attribution "
+                      "(rows flagged 'no_probe'; fit one with `curate probe fit`)", stacklevel=2)
+        ctx.missing.append(NO_PROBE_FLAG)
+        return None
+    probe = Probe.load(Path(path))
+    encoder = encoder_from_spec(probe.model_id, cfg.device)
+    cache = workspace_cache(ctx.workspace_root, encoder.model_id) if ctx.workspace_root else None
+    if cache is not None:
+        ctx.closers.append(cache.close)
+    return OcclusionProposer("probe_occlusion.v1", probe_score_fn(probe, encoder, cache, cfg.embed_batch_size),
+                             max_candidates or cfg.max_candidates, tau, min_drop,
+                             proba_fn=lambda m: 1.0 / (1.0 + np.exp(-m)))
+
+
+@proposers.register("direction_occlusion.v1")
+def make_direction_occlusion(ctx: ProposerContext, path: str | None = None, max_candidates: int | None = None,
+                             tau: float | None = None, min_drop: float = 0.02, batch_size: int = 16) -> Proposer:
+    """Occlusion on a model's refusal-direction projection (`curate boundary fit-direction`)."""
+    cfg = ctx.cfg
+    direction = ctx.direction
+    if direction is None:
+        from ..boundary.direction import RefusalDirection
+
+        path = path or cfg.direction
+        if not path:
+            raise ModelError("triggers: direction_occlusion.v1 needs a refusal direction",
+                             "pass --direction PATH (see `curate boundary fit-direction`)")
+        direction = RefusalDirection.load(path, cfg.device)
+    score_fn = _direction_score_fn(direction, ctx, batch_size)
+    metrics = getattr(direction, "metrics", {}) or {}
+    if tau is None:
+        hi, lo = metrics.get("harmful_mean"), metrics.get("harmless_mean")
+        tau = 0.25 * abs(hi - lo) if hi is not None and lo is not None and hi != lo else 0.5
+    proba_fn = getattr(direction, "uncalibrated_p_refuse", None)
+    return OcclusionProposer("direction_occlusion.v1", score_fn, max_candidates or cfg.max_candidates, tau, min_drop,
+                             proba_fn)
+
+
+def _direction_score_fn(direction: Any, ctx: ProposerContext, batch_size: int) -> ScoreFn:
+    """`direction.score_texts`, with the workspace activation cache when it is a real RefusalDirection."""
+    if ctx.workspace_root is not None and hasattr(direction, "load_model"):
+        try:
+            from ..boundary.activations import workspace_activation_cache
+
+            lm = direction.load_model()
+            cache = workspace_activation_cache(ctx.workspace_root, lm)
+            ctx.closers.append(cache.close)
+            return lambda texts: direction.score_texts(texts, lm=lm, cache=cache, batch_size=batch_size)
+        except ImportError:  # pragma: no cover - boundary stage not installed
+            log.info("no activation cache available; scoring the direction without one")
+    return lambda texts: direction.score_texts(list(texts))
