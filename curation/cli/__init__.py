@@ -16,7 +16,7 @@ app = typer.Typer(help="Curate refusal-training and over-refusal evaluation data
 # command modules: each exposes `register(app)`; adding a stage = adding a name here
 COMMAND_MODULES = (
     "workspace", "ingest", "probe", "generate", "translate", "boundary", "qa", "adjudicate", "build", "version",
-    "publish", "server", "annotate", "users", "triggers",
+    "publish", "server", "annotate", "users", "triggers", "deharm", "loop", "evaluate", "demo",
 )
 
 

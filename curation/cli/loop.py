@@ -1,0 +1,53 @@
+"""`curate loop NAME`: one active-learning round on an Argilla trigger_spans dataset."""
+
+from __future__ import annotations
+
+import typer
+
+from . import common
+from .annotate import API_KEY, API_URL, ARGILLA_WS
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def loop_command(
+    name: str = typer.Argument(..., help="Argilla dataset (trigger_spans schema)."),
+    pipeline: str = typer.Option(None, "--pipeline", help="Workspace dataset that was pushed (per-span agents)."),
+    probe: str = typer.Option("default", "--probe", help="Probe name to refit."),
+    no_contrast: bool = typer.Option(False, "--no-contrast", help="Fit on confirmed annotations only."),
+    keep_threshold: float = typer.Option(0.5, "--keep-threshold", help="Re-weighted score a suggested span needs."),
+    workspace: str = ARGILLA_WS,
+    api_url: str = API_URL,
+    api_key: str = API_KEY,
+) -> None:
+    """Refit the probe and proposer weights from confirmed annotations; rescore the pending records."""
+    from .. import loop
+    from ..annotate.client import connect
+
+    s = common.settings()
+    ws = common.workspace()
+    cfg = loop.LoopConfig(probe=probe, use_contrast=not no_contrast, keep_threshold=keep_threshold,
+                          embedding_model=s.embedding_model, device=s.device)
+    gold = ws.load_dataset(f"{name}.gold") if ws.has_dataset(f"{name}.gold") else None
+    report, snapshot = loop.run(connect(api_url, api_key, workspace=ws), name, ws.root, cfg, workspace,
+                                ws.load_dataset(pipeline) if pipeline else None, gold)
+    ws.save_dataset(snapshot, f"{name}.annotations")
+    ws.write_json(ws.artifact_dir("loop", name) / "report.json", report.as_dict())
+    ws.log_event("loop", name=name, **{k: v for k, v in report.as_dict().items() if k != "proposers"})
+    common.console.print(f"{name}: {report.confirmed} confirmed ({report.confirmed_harmful} harmful), "
+                         f"{report.rescored} pending records rescored; probe AUROC on confirmed "
+                         f"{_fmt(report.probe_auroc_before)} -> {_fmt(report.probe_auroc_after)}", markup=False)
+    common.table("trigger proposers", ["agent", "weight before", "weight after", "spans before", "precision before",
+                                       "spans after", "precision after"],
+                 [(a, _fmt(p["weight_before"]), _fmt(p["weight_after"]), p["proposed_before"],
+                   _fmt(p["precision_before"]), p["proposed_after"], _fmt(p["precision_after"]))
+                  for a, p in report.proposers.items()])
+    common.console.print(f"suggested-span precision {_fmt(report.precision_before)} -> "
+                         f"{_fmt(report.precision_after)}; sort the Argilla queue by metadata 'uncertainty' "
+                         "(descending) to see the most uncertain first", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("loop")(loop_command)

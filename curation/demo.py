@@ -1,0 +1,505 @@
+"""`curate demo`: the whole pipeline on the bundled sample, as a list of (step name, function) pairs over the library.
+
+Each step reads and writes named workspace datasets, prints one summary line, and is safe to re-run: datasets are
+replaced atomically, Argilla records are upserted by id, answered prompts are not re-generated, and the simulated
+annotation (accounts `sim-annotator-*`, marked "simulated") only answers what it has not answered and is skipped
+as soon as a person has submitted a response.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import columns as C
+from .hashing import sha
+from .workspace import Workspace
+
+SIM_PREFIX = "sim-annotator-"
+SIM_USERS = (f"{SIM_PREFIX}1", f"{SIM_PREFIX}2")
+HUMAN_USER = "annotator"
+SIM_SECRET = "demo_annotators"
+SAMPLE = "data/sample/prompts.jsonl"
+
+
+class DemoConfig(BaseModel):
+    """Options of `curate demo` (defaults keep the run under 10 minutes on 2 CPU cores)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field("smollm2", description="Local chat model answering the prompts and the rewrites.")
+    max_new_tokens: int = Field(48, ge=1)
+    batch_size: int = Field(8, ge=1)
+    name: str = Field("demo", description="Prefix of the workspace datasets.")
+    triggers_dataset: str = "demo-triggers"
+    deharm_dataset: str = "demo-deharm"
+    deharm_pairs: int = Field(6, ge=1, description="(prompt, trigger) pairs rewritten by the de-harm step.")
+    simulate: bool = Field(True, description="Simulate two annotators when no person has annotated.")
+    port: int | None = Field(None, description="Argilla port of the local stack (default: last used, else 6900).")
+    repo_id: str = "local/refusal-curation-demo"
+    device: str = "cpu"
+
+
+@dataclass
+class DemoContext:
+    """What the steps share: the workspace, the config, the Argilla client once started, and step outputs."""
+
+    ws: Workspace
+    cfg: DemoConfig
+    client: Any = None
+    api_url: str = ""
+    results: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, ds: Any, name: str) -> None:
+        self.ws.save_dataset(ds, name)
+
+    def load(self, name: str) -> Any:
+        return self.ws.load_dataset(name)
+
+
+Step = Callable[[DemoContext], str]
+
+
+# pipeline steps ---------------------------------------------------------------------------------------------------
+def step_sample(ctx: DemoContext) -> str:
+    """Copy the bundled sample into the workspace (the demo works on that copy)."""
+    target = ctx.ws.dir("sample") / "prompts.jsonl"
+    source = resources.files("curation").joinpath(SAMPLE)
+    text = source.read_text(encoding="utf-8")
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    ctx.results["sample"] = target
+    return f"{len(text.splitlines())} sample prompts in {target}"
+
+
+def step_ingest(ctx: DemoContext) -> str:
+    from .ingest import IngestConfig, run
+
+    kept, removed, report = run([str(ctx.results["sample"])], IngestConfig(), ctx.ws.root)
+    ctx.save(kept, f"{ctx.cfg.name}.ingested")
+    ctx.save(removed, f"{ctx.cfg.name}.duplicates")
+    return f"{report.kept} prompts kept, {report.exact_duplicates} exact + {report.near_duplicates} near duplicates"
+
+
+def step_probe(ctx: DemoContext) -> str:
+    from .embeddings import get_encoder, workspace_cache
+    from .loop import contrast_prompts
+    from .probe import Probe, default_probe_dir, fit_probe
+
+    folder = default_probe_dir(ctx.ws.root)
+    if (folder / "probe.json").exists():
+        probe = Probe.load(folder)
+        return f"probe reused ({folder}, hold-out AUROC {probe.meta.get('holdout_auroc', 0):.3f})"
+    harmful, harmless = contrast_prompts()
+    encoder = get_encoder()
+    cache = workspace_cache(ctx.ws.root, encoder.model_id)
+    try:
+        probe = fit_probe(harmful, harmless, encoder, cache)
+    finally:
+        cache.close()
+    probe.meta["sources"] = {"harmful": "curation/data/contrast/harmful.jsonl",
+                             "harmless": "curation/data/contrast/harmless.jsonl"}
+    probe.save(folder)
+    return f"probe fit on the built-in contrast set ({len(harmful)}+{len(harmless)}), hold-out AUROC " \
+           f"{probe.meta['holdout_auroc']:.3f}"
+
+
+def step_generate(ctx: DemoContext) -> str:
+    from .generate import GenerateConfig, carry_over, pending_rows, run
+
+    name = f"{ctx.cfg.name}.answered"
+    ds = ctx.load(f"{ctx.cfg.name}.ingested")
+    previous = ctx.load(name) if ctx.ws.has_dataset(name) else None
+    cfg = GenerateConfig(model=ctx.cfg.model, max_new_tokens=ctx.cfg.max_new_tokens, batch_size=ctx.cfg.batch_size,
+                         device=ctx.cfg.device)
+    todo = len(pending_rows(carry_over(ds, previous) if previous is not None else ds, cfg.model))
+    out = run(ds, cfg, previous=previous)
+    ctx.save(out, name)
+    return f"{todo} prompts answered by {ctx.cfg.model} ({len(out) - todo} reused)"
+
+
+def step_judge(ctx: DemoContext) -> str:
+    from .judge import JudgeConfig, run
+
+    out = run(ctx.load(f"{ctx.cfg.name}.answered"), JudgeConfig())
+    ctx.save(out, f"{ctx.cfg.name}.judged")
+    labels = out[C.JUDGE_LABEL]
+    return ", ".join(f"{lab} {labels.count(lab)}" for lab in C.JUDGE_LABELS)
+
+
+def step_triggers(ctx: DemoContext) -> str:
+    import warnings
+
+    from .loop import load_weights
+    from .triggers import TriggersConfig, run
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = run(ctx.load(f"{ctx.cfg.name}.judged"), TriggersConfig(weights=load_weights(ctx.ws.root)), ctx.ws.root,
+                  show_progress=False)
+    ctx.save(out, f"{ctx.cfg.name}.triggers")
+    spans = [s for row in out[C.TRIGGER_SPANS] for s in row]
+    homonyms = sum(s["label"] == "benign_homonym" for s in spans)
+    return f"{len(spans)} trigger spans ({homonyms} benign homonyms)"
+
+
+def step_boundary(ctx: DemoContext) -> str:
+    from .boundary import BoundaryConfig, score_with_report
+
+    out, report = score_with_report(ctx.load(f"{ctx.cfg.name}.triggers"), BoundaryConfig(scorer="probe"),
+                                    ctx.ws.root)
+    ctx.save(out, ctx.cfg.name)
+    auroc = f", label AUROC {report.label_auroc:.3f}" if report.label_auroc is not None else ""
+    return f"{report.in_band} of {report.rows} prompts near the boundary (calibration {report.calibration}{auroc})"
+
+
+def step_server(ctx: DemoContext) -> str:
+    from .annotate.client import KEY_ENV, URL_ENV, connect
+
+    if os.environ.get(URL_ENV) and os.environ.get(KEY_ENV):
+        ctx.client = connect(workspace=ctx.ws)
+        ctx.api_url = ctx.client.api_url
+        return f"using the Argilla server at {ctx.api_url} ({URL_ENV})"
+    from .server import LocalStack, StackConfig
+
+    status = LocalStack(ctx.ws, StackConfig(port=ctx.cfg.port)).start()
+    ctx.client = connect(workspace=ctx.ws)
+    ctx.api_url = status.url
+    return f"local Argilla running at {status.url}"
+
+
+def step_push(ctx: DemoContext) -> str:
+    from .annotate.push import push_records
+    from .embeddings import get_encoder, workspace_cache
+
+    ds = ctx.load(ctx.cfg.name)
+    encoder = get_encoder()
+    cache = workspace_cache(ctx.ws.root, encoder.model_id)
+    try:
+        push_records(ds, "trigger_spans", ctx.cfg.triggers_dataset, ctx.client, min_submitted=2, encoder=encoder,
+                     vector_cache=cache, show_progress=False)
+    finally:
+        cache.close()
+    return f"{len(ds)} records upserted into '{ctx.cfg.triggers_dataset}' (trigger_spans schema, 2 answers each)"
+
+
+def step_annotate(ctx: DemoContext) -> str:
+    ds = ctx.load(ctx.cfg.name)
+    return simulate_or_skip(ctx, ctx.cfg.triggers_dataset, lambda user: trigger_answers(ds, user))
+
+
+def step_qa(ctx: DemoContext) -> str:
+    from . import qa
+    from .annotate.pull import pull_records
+
+    snapshot = pull_records(ctx.client, ctx.cfg.triggers_dataset)
+    ctx.save(snapshot, f"{ctx.cfg.triggers_dataset}.annotations")
+    report = qa.run(snapshot, name=ctx.cfg.triggers_dataset, pipeline=qa.pipeline_spans(ctx.load(ctx.cfg.name)))
+    ctx.ws.write_json(ctx.ws.artifact_dir("qa", ctx.cfg.triggers_dataset) / "report.json", report)
+    kappa = (report["labels"].get("harmfulness") or {}).get("mean_cohen_kappa")
+    f1 = (report["spans"].get(C.TRIGGER_SPANS) or {}).get("mean_overlap_f1")
+    return f"{report['responses']} responses; harmfulness Cohen kappa {_f(kappa)}, span overlap F1 {_f(f1)}"
+
+
+def _adjudicate(ctx: DemoContext, name: str) -> Any:
+    from . import adjudicate
+    from .annotate.pull import pull_records
+
+    snapshot = pull_records(ctx.client, name)
+    ctx.save(snapshot, f"{name}.annotations")
+    previous = ctx.load(f"{name}.gold") if ctx.ws.has_dataset(f"{name}.gold") else None
+    gold = adjudicate.run(snapshot, name=name, previous=previous)
+    ctx.save(gold, f"{name}.gold")
+    ctx.ws.write_json(ctx.ws.artifact_dir("adjudication", name) / "config.json",
+                      adjudicate.AdjudicateConfig().model_dump())
+    return gold
+
+
+def step_adjudicate(ctx: DemoContext) -> str:
+    from . import adjudicate
+
+    gold = _adjudicate(ctx, ctx.cfg.triggers_dataset)
+    counts = adjudicate.counts(gold)
+    review = ""
+    if counts.get(adjudicate.NEEDS_REVIEW):
+        name, n = adjudicate.push_review(gold, ctx.client, ctx.cfg.triggers_dataset)
+        review = f"; {n} disagreement(s) sent to '{name}'"
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + review
+
+
+def step_deharm(ctx: DemoContext) -> str:
+    from . import deharm
+    from .embeddings import get_encoder, workspace_cache
+
+    source = ctx.load(f"{ctx.cfg.triggers_dataset}.gold")
+    cfg = deharm.DeharmConfig(model=ctx.cfg.model, max_pairs=ctx.cfg.deharm_pairs, templates_per_pair=2,
+                              answer_max_new_tokens=ctx.cfg.max_new_tokens, batch_size=ctx.cfg.batch_size,
+                              device=ctx.cfg.device)
+    if not deharm.benign_triggers(source, cfg.span_labels):
+        source = ctx.load(ctx.cfg.name)  # no confirmed homonym yet: fall back to the pipeline's spans
+    ds, report = deharm.run(source, cfg)
+    ctx.save(ds, f"{ctx.cfg.name}.deharm")
+    if len(ds):
+        encoder = get_encoder()
+        cache = workspace_cache(ctx.ws.root, encoder.model_id)
+        try:
+            deharm.push(ds, ctx.client, ctx.cfg.deharm_dataset, encoder=encoder, vector_cache=cache,
+                        show_progress=False)
+        finally:
+            cache.close()
+        simulate_or_skip(ctx, ctx.cfg.deharm_dataset, lambda user: deharm_answers(ds, user))
+        _adjudicate(ctx, ctx.cfg.deharm_dataset)
+    return f"{report.rows} rewrites of {report.pairs} pairs (triggers: {', '.join(report.triggers) or '-'}; " \
+           f"{report.model_dropped} model rewrites dropped) -> '{ctx.cfg.deharm_dataset}'"
+
+
+def build_config(ctx: DemoContext) -> dict[str, Any]:
+    """The demo's build.yaml as a dict: every config from the adjudicated demo annotations."""
+    gold = f"{ctx.cfg.triggers_dataset}.gold"
+    deharm_gold = [f"{ctx.cfg.deharm_dataset}.gold"] if ctx.ws.has_dataset(f"{ctx.cfg.deharm_dataset}.gold") else []
+    return {
+        "version_name": "refusal-curation-demo", "seed": 0, "splits": {"train": 0.7, "test": 0.3},
+        "description": "Demo build of the refusal-curation sample (simulated annotations unless a person labelled).",
+        "configs": {
+            "triggers": {"from": gold, "skip_unresolved": True},
+            "boundary": {"from": gold, "label_question": "should_refuse", "skip_unresolved": True},
+            "sft": {"from": gold, "deharm_from": deharm_gold, "skip_unresolved": True},
+            "dpo": {"from": gold, "deharm_from": deharm_gold, "skip_unresolved": True},
+            "morbench": {"from": gold, "label_question": "should_refuse", "skip_unresolved": True},
+        },
+    }
+
+
+def step_build(ctx: DemoContext) -> str:
+    from . import build
+
+    cfg, sub = build.load_build_config(build_config(ctx))
+    result = build.run(cfg, sub, ctx.ws)
+    ctx.results["build"] = result
+    path = build.save_build(result, ctx.ws)
+    counts = ", ".join(f"{c} {sum(s.values())}" for c, s in result.row_counts().items())
+    return f"{counts} rows -> {path}"
+
+
+def step_version(ctx: DemoContext) -> str:
+    import hashlib
+    import json
+
+    from .build.context import content_fingerprint
+    from .version import create_version, list_versions
+
+    result = ctx.results["build"]
+    hashes = {f"{c}/{s}": content_fingerprint(ds) for c, dd in result.configs.items() for s, ds in dd.items()
+              if len(ds)}
+    fingerprint = hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:32]
+    same = [m["tag"] for m in list_versions(ctx.ws) if m["fingerprint"] == fingerprint]
+    if same:
+        ctx.results["version"] = same[-1]
+        return f"content unchanged: version {same[-1]} (fingerprint {fingerprint[:12]})"
+    manifest = create_version(ctx.ws, result)
+    ctx.results["version"] = manifest["tag"]
+    return f"version {manifest['tag']} (fingerprint {manifest['fingerprint'][:12]})"
+
+
+def step_publish(ctx: DemoContext) -> str:
+    from .push_to_hub import stage_tree
+
+    tag = ctx.results["version"]
+    folder = stage_tree(ctx.ws, tag, ctx.ws.artifact_dir("publish", tag) / "tree", ctx.cfg.repo_id)
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    ctx.results["publish"] = folder
+    return f"push-to-hub --dry-run: {len(files)} files for {ctx.cfg.repo_id} in {folder}"
+
+
+STEPS: list[tuple[str, Step]] = [
+    ("sample", step_sample), ("ingest", step_ingest), ("probe", step_probe), ("generate", step_generate),
+    ("judge", step_judge), ("triggers", step_triggers), ("boundary", step_boundary), ("server", step_server),
+    ("push", step_push), ("annotate", step_annotate), ("qa", step_qa), ("adjudicate", step_adjudicate),
+    ("deharm", step_deharm), ("build", step_build), ("version", step_version), ("publish", step_publish),
+]
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+# simulated annotation -----------------------------------------------------------------------------------------------
+def _disagrees(record_id: str, user: str, rate: float = 0.12) -> bool:
+    """Deterministic small disagreement: the second annotator differs on about `rate` of the records."""
+    return user != SIM_USERS[0] and int(sha(f"{user}:{record_id}", 8), 16) / 0xFFFFFFFF < rate
+
+
+def trigger_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
+    """record id -> trigger_spans answers from the sample's gold labels (spans: the pipeline's, relabelled)."""
+    out = {}
+    for row in ds:
+        label = row.get(C.LABEL)
+        if label not in ("harmful", "benign"):
+            continue
+        spans = []
+        for span in row.get(C.TRIGGER_SPANS) or []:
+            kind = span["label"]
+            if kind in ("harmful_cue", "benign_homonym"):
+                kind = "harmful_cue" if label == "harmful" else "benign_homonym"
+            spans.append({"label": kind, "start": int(span["start"]), "end": int(span["end"])})
+        harmfulness = label
+        if _disagrees(row[C.ID], user):
+            harmfulness, spans = "ambiguous", spans[:1]
+        values: dict[str, Any] = {"harmfulness": harmfulness, "should_refuse": "yes" if label == "harmful" else "no"}
+        if spans:
+            values[C.TRIGGER_SPANS] = spans
+        out[row[C.ID]] = values
+    return out
+
+
+def deharm_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
+    """record id -> deharm_review answers: rewrites keep the trigger (checked), answers judged by string match."""
+    from .deharm import has_trigger
+    from .judge import judge_responses
+
+    verdicts = judge_responses(list(ds["answer"])) if len(ds) else []
+    out = {}
+    for row, verdict in zip(ds, verdicts, strict=True):
+        helpful = verdict["label"] == "full_compliance" and len((row["answer"] or "").split()) >= 5
+        benign = "no" if _disagrees(row[C.ID], user, 0.1) else "yes"
+        out[row[C.ID]] = {"rewrite_benign": benign, "keeps_trigger": "yes" if has_trigger(row["rewrite"],
+                                                                                         row["trigger"]) else "no",
+                          "answer_helpful": "yes" if helpful else "no",
+                          "notes": "simulated annotation (curate demo)"}
+    return out
+
+
+def human_responses(client: Any, dataset_name: str) -> int:
+    """Submitted responses on the dataset from accounts that are not simulated."""
+    from .annotate.pull import get_dataset, iter_raw_records, usernames
+
+    dataset = get_dataset(client, dataset_name)
+    names = usernames(client)
+    return sum(1 for record in iter_raw_records(client, dataset.id, include=("responses",))
+               for r in record.get("responses") or []
+               if r.get("status") == "submitted" and not names.get(r["user_id"], "").startswith(SIM_PREFIX))
+
+
+def ensure_annotators(ctx: DemoContext) -> dict[str, str]:
+    """The simulated accounts (and one account for a person), created once; passwords kept in workspace secrets."""
+    import warnings
+
+    from .annotate.users import add_user
+
+    stored = ctx.ws.read_secret(SIM_SECRET) or {}
+    for username in (*SIM_USERS, HUMAN_USER):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exists = ctx.client.users(username=username) is not None
+        if not exists:
+            _, password = add_user(ctx.client, username, "annotator", "argilla")
+            stored[username] = password
+    ctx.ws.write_secret(SIM_SECRET, stored)
+    return stored
+
+
+def annotate_as(api_url: str, api_key: str, dataset_id: Any, answers: dict[str, dict[str, Any]]) -> int:
+    """Answer, as one annotator through the annotators' REST endpoints, every pending record with known answers."""
+    import httpx
+
+    from .errors import ServiceError
+
+    headers = {"X-Argilla-Api-Key": api_key}
+    pending_filter = {"filters": {"and": [{"type": "terms", "scope": {"entity": "response", "property": "status"},
+                                           "values": ["pending"]}]}}
+    records, offset = [], 0
+    with httpx.Client(base_url=api_url, headers=headers, timeout=60) as http:
+        while True:
+            resp = http.post(f"/api/v1/me/datasets/{dataset_id}/records/search", json=pending_filter,
+                             params={"include": "responses", "offset": offset, "limit": 500})
+            if resp.status_code >= 400:
+                raise ServiceError(f"annotator search failed: HTTP {resp.status_code} {resp.text[:160]}",
+                                   "check `curate server logs server`")
+            items = resp.json()["items"]
+            records += [it["record"] for it in items]
+            offset += len(items)
+            if not items or offset >= resp.json()["total"]:
+                break
+        done = 0
+        for record in records:
+            if record.get("responses"):
+                continue
+            values = answers.get(record.get("external_id") or "")
+            if not values:
+                continue
+            body = {"status": "submitted", "values": {q: {"value": v} for q, v in values.items()}}
+            resp = http.post(f"/api/v1/records/{record['id']}/responses", json=body)
+            if resp.status_code == 422 and "already" in resp.text:
+                continue
+            if resp.status_code >= 400:
+                raise ServiceError(f"simulated annotation failed: HTTP {resp.status_code} {resp.text[:160]}",
+                                   "check `curate server logs server`")
+            done += 1
+    return done
+
+
+def simulate_or_skip(ctx: DemoContext, dataset_name: str, answers_for: Callable[[str], dict[str, dict[str, Any]]]
+                     ) -> str:
+    """Simulated answers from both sim annotators, unless disabled or a person has already annotated."""
+    from .annotate.pull import get_dataset
+    from .annotate.users import api_key
+
+    if not ctx.cfg.simulate:
+        return "simulation disabled: annotate in the Argilla UI"
+    people = human_responses(ctx.client, dataset_name)
+    if people:
+        return f"skipped: a person submitted {people} response(s) (no simulated answers added)"
+    ensure_annotators(ctx)
+    dataset = get_dataset(ctx.client, dataset_name)
+    counts = []
+    for user in SIM_USERS:
+        counts.append(annotate_as(ctx.client.api_url, api_key(ctx.client, user), dataset.id, answers_for(user)))
+    ctx.ws.log_event("demo.simulated_annotation", dataset=dataset_name, users=list(SIM_USERS), responses=counts,
+                     note="simulated")
+    return f"SIMULATED: {' + '.join(map(str, counts))} responses by {', '.join(SIM_USERS)} on '{dataset_name}'"
+
+
+# running ----------------------------------------------------------------------------------------------------------
+def run(ws: Workspace, cfg: DemoConfig | None = None, steps: list[tuple[str, Step]] | None = None,
+        say: Callable[[str], None] = print) -> DemoContext:
+    """Run every step in order, printing `name: summary (seconds)`; returns the context with results."""
+    ctx = DemoContext(ws, cfg or DemoConfig())
+    started = time.perf_counter()
+    for name, step in steps or STEPS:
+        t0 = time.perf_counter()
+        summary = step(ctx)
+        say(f"[{name}] {summary} ({time.perf_counter() - t0:.1f}s)")
+        ws.log_event(f"demo.{name}", summary=summary)
+    ctx.results["seconds"] = time.perf_counter() - started
+    return ctx
+
+
+def final_panel(ctx: DemoContext) -> Any:
+    """A rich panel: where the outputs are, the Argilla URL and an annotator login, and how to stop the server."""
+    from rich.panel import Panel
+
+    logins = ctx.ws.read_secret(SIM_SECRET) or {}
+    lines = [
+        f"[b]Workspace[/b]       {ctx.ws.root}",
+        f"[b]Datasets[/b]        {ctx.ws.path('datasets')} (`curate workspace list`)",
+        f"[b]QA report[/b]       {ctx.ws.path('artifacts', 'qa', ctx.cfg.triggers_dataset, 'report.json')}",
+        f"[b]Build[/b]           {ctx.ws.path('builds')}",
+        f"[b]Version[/b]         {ctx.results.get('version')} in {ctx.ws.path('versions')}",
+        f"[b]Hub tree (dry)[/b]  {ctx.results.get('publish')}",
+        f"[b]Argilla[/b]         {ctx.api_url}",
+        f"[b]Annotator login[/b] {HUMAN_USER} / {logins.get(HUMAN_USER, '(see `curate users add`)')}",
+        "[b]Owner login[/b]     `curate server credentials --show-secret`",
+        f"[b]Simulated[/b]       answers by {', '.join(SIM_USERS)} are labelled simulated; label yourself as "
+        f"'{HUMAN_USER}' and re-run `make demo` (simulation is then skipped)",
+        f"[b]Next[/b]            `curate loop {ctx.cfg.triggers_dataset} --pipeline {ctx.cfg.name}`, "
+        f"`curate eval smollm2 --on {ctx.results.get('version')}`",
+        "[b]Stop the server[/b] `curate server stop`",
+        f"[b]Wall time[/b]       {ctx.results.get('seconds', 0):.0f} s",
+    ]
+    return Panel("\n".join(lines), title="refusal-curation demo", expand=False)
