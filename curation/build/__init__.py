@@ -96,8 +96,8 @@ def save_build(result: BuildResult, workspace: Workspace) -> Path:
     """Save each DatasetDict and build.json under builds/<name>/, atomically (a rebuild replaces it whole)."""
     target = build_dir(workspace, result.name)
     with atomic_dir(target) as tmp, datasets_progress(False):
-        for name, dd in result.configs.items():
-            dd.save_to_disk(str(tmp / name))
+        for name, dd in result.configs.items():  # empty splits cannot be reloaded from disk; leave them out
+            DatasetDict({split: ds for split, ds in dd.items() if len(ds)}).save_to_disk(str(tmp / name))
         info = {**result.lineage, "configs": sorted(result.configs), "rows": result.row_counts()}
         (tmp / BUILD_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
     return target

@@ -1,0 +1,36 @@
+"""`curate build --config build.yaml`: gold datasets -> one DatasetDict per named config (--tag: a version)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import common
+
+
+def build_command(
+    config: Path = typer.Option(..., "--config", "-c", help="Build YAML (see configs/build.yaml)."),
+    tag: str = typer.Option(None, "--tag", help="Also freeze the build as this version (semver)."),
+) -> None:
+    """Build every config named in the YAML, save it under builds/<version_name>/, print rows per split."""
+    from .. import build
+
+    ws = common.workspace()
+    cfg, sub = build.load_build_config(config)
+    result = build.run(cfg, sub, ws)
+    path = build.save_build(result, ws)
+    splits = list(cfg.splits)
+    common.table(f"build {result.name}", ["config", *splits],
+                 [(name, *(counts.get(s, 0) for s in splits)) for name, counts in result.row_counts().items()])
+    common.console.print(f"saved to {path}")
+    ws.log_event("build", build=result.name, rows=result.row_counts())
+    if tag:
+        from ..version import create_version
+
+        manifest = create_version(ws, result, tag)
+        common.console.print(f"version {manifest['tag']} created (fingerprint {manifest['fingerprint']})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build")(build_command)
