@@ -56,3 +56,34 @@ def tiny_lm_plain_path(tmp_path_factory) -> Path:
     from tiny_lm import build_tiny_lm
 
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm_plain") / "model", chat_template=False)
+
+
+# ---- Argilla local stack (owner: annotate/server engineer) ---------------------------------------------------------
+@pytest.fixture(scope="session")
+def argilla_stack(tmp_path_factory):
+    """A real local Argilla stack (argilla-server + SQLite + noida-db + redis) on free ports, stopped at the end.
+
+    Yields an object with `api_url`, `api_key`, `workspace` (Workspace), `client` (rg.Argilla) and `stack`
+    (LocalStack). Tests may stop/kill parts; they must leave it started (`stack.start()`) when done.
+    """
+    from types import SimpleNamespace
+
+    from curation.annotate.client import connect
+    from curation.server import LocalStack, StackConfig
+    from curation.workspace import Workspace
+
+    workspace = Workspace(tmp_path_factory.mktemp("argilla_stack") / "ws")
+    stack = LocalStack(workspace, StackConfig(port=0, start_timeout=150))
+    try:
+        stack.start()
+    except Exception:
+        stack.stop()
+        raise
+    creds = stack.credentials()
+    client = connect(creds["api_url"], creds["api_key"])
+    try:
+        yield SimpleNamespace(api_url=creds["api_url"], api_key=creds["api_key"], workspace=workspace,
+                              client=client, stack=stack)
+    finally:
+        stack.stop()
+# ---- end Argilla local stack ----------------------------------------------------------------------------------------

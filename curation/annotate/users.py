@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import warnings
 from typing import Any
 
 from ..errors import InputError
@@ -23,7 +24,10 @@ def add_user(client: Any, username: str, role: str = "annotator", workspace: str
         raise InputError(f"unknown role '{role}'", f"use one of: {', '.join(ROLES)}")
     if not _USERNAME.match(username):
         raise InputError(f"invalid username '{username}'", "use lowercase letters, digits, '-' and '_'")
-    if client.users(username=username) is not None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK warns when the user does not exist (what we want)
+        existing = client.users(username=username)
+    if existing is not None:
         raise InputError(f"user '{username}' already exists", "pick another name, or reset it in the Argilla UI")
     password = password or secrets.token_urlsafe(12)
     user = rg.User(username=username, password=password, role=role, client=client).create()
@@ -34,7 +38,9 @@ def add_user(client: Any, username: str, role: str = "annotator", workspace: str
 
 def api_key(client: Any, username: str) -> str:
     """A user's API key (annotators use it for REST calls); needs an owner client."""
-    user = client.users(username=username)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        user = client.users(username=username)
     if user is None:
         raise InputError(f"no Argilla user '{username}'", "create it with `curate users add`")
     return raw_request(client, "GET", f"/api/v1/users/{user.id}")["api_key"]

@@ -342,9 +342,14 @@ class LocalStack:
         return remembered if remembered and port_is_free(remembered) else free_port()
 
     def _pick_server_port(self) -> int:
-        port = self.config.port if self.config.port is not None else int(self.state().get("port") or DEFAULT_PORT)
-        if port == 0:
-            port = free_port()
+        """--port N, else the last port used; 0 means a free port on first start, then the same one again."""
+        remembered = int(self.state().get("port") or 0)
+        if self.config.port is None:
+            port = remembered or DEFAULT_PORT
+        elif self.config.port == 0:
+            port = remembered if remembered and port_is_free(remembered) else free_port()
+        else:
+            port = self.config.port
         if not port_is_free(port):
             raise InputError(f"port {port} on {HOST} is already in use by another program, so Argilla cannot start",
                              "stop that program or choose another port: `curate server start --port N`")
@@ -357,29 +362,36 @@ class LocalStack:
             for sub in ("home", "redis", "search"):
                 self.data_dir(sub).mkdir(parents=True, exist_ok=True)
             running_port = self.part_port("server") if self.pid("server") else None
-            if running_port and self.config.port not in (None, running_port):
+            if running_port and self.config.port not in (None, 0, running_port):
                 raise InputError(f"the local Argilla stack already runs on port {running_port}",
                                  "run `curate server stop` first to change the port")
+            server_port = None if self.pid("server") else self._pick_server_port()  # a taken port fails first
             try:
-                self._start_parts(say)
+                self._start_parts(say, server_port)
             except BaseException:
                 self._stop_unhealthy()
                 raise
             return self.status()
 
-    def _start_parts(self, say: Callable[[str], None]) -> None:
+    def _start_parts(self, say: Callable[[str], None], server_port: int | None) -> None:
         timeout = self.config.start_timeout
+        rebuild_index = False
         for part, requested in (("redis", self.config.redis_port), ("search", self.config.search_port)):
             if self.pid(part) is None:
                 port = self._pick_port(part, requested)
                 say(f"starting {part} on {HOST}:{port}")
+                if part == "search":  # still marked running = it was killed, its last writes may be lost
+                    rebuild_index = bool(self.state().get("search_running"))
                 self._spawn(part, port)
-                self._save_state(**{f"{part}_port": port})
+                self._save_state(**{f"{part}_port": port, f"{part}_running": True})
             self._wait_healthy(part, min(timeout, 30))
         env = self._server_env(self.part_port("search"), self.part_port("redis"))
         self._init_database(env)
+        if rebuild_index:
+            say("the search engine did not stop cleanly: rebuilding its index from the database")
+            self._run_launcher(["search-engine", "reindex"], env, "reindex", "search index rebuild")
         if self.pid("server") is None:
-            port = self._pick_server_port()
+            port = server_port or self._pick_server_port()
             say(f"starting argilla-server on {HOST}:{port}")
             self._spawn("server", port, env)
             self._save_state(port=port)
@@ -404,16 +416,22 @@ class LocalStack:
             creds = {"username": OWNER, "password": secrets.token_urlsafe(18), "api_key": secrets.token_urlsafe(32),
                      "api_url": self.url}
             self.workspace.write_secret(SECRET_NAME, creds)
-        log = self.log_path("init")
+        self._run_launcher(["init"], {**env, OWNER_PASSWORD_ENV: creds["password"],
+                                      OWNER_API_KEY_ENV: creds["api_key"]}, "init", "database set-up")
+        self._save_state(initialized=version)
+
+    def _run_launcher(self, args: list[str], env: dict[str, str], log_name: str, what: str) -> None:
+        """Run a one-off argilla-server command to completion; failure names the step and its log."""
+        log = self.log_path(log_name)
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "ab") as out:
-            done = subprocess.run([sys.executable, "-m", "curation.server.launcher", "init"], stdout=out,
-                                  stderr=subprocess.STDOUT, cwd=self.root, timeout=300,
-                                  env={**env, OWNER_PASSWORD_ENV: creds["password"],
-                                       OWNER_API_KEY_ENV: creds["api_key"]})
+            out.write(f"\n--- {' '.join(args)} {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
+            out.flush()
+            done = subprocess.run([sys.executable, "-m", "curation.server.launcher", *args], stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.root, timeout=1800,
+                                  env=env)
         if done.returncode != 0:
-            raise ServiceError(f"database set-up of the local Argilla stack failed: {_tail(log, 2)}", f"see {log}")
-        self._save_state(initialized=version)
+            raise ServiceError(f"{what} of the local Argilla stack failed: {_tail(log, 2)}", f"see {log}")
 
     def _stop_unhealthy(self) -> None:
         """After a failed start, stop only the parts this call started that are not healthy."""
@@ -422,10 +440,11 @@ class LocalStack:
                 self._terminate(part)
         self._children = {}
 
-    def _terminate(self, part: str, timeout: float = 15.0) -> None:
+    def _terminate(self, part: str, timeout: float = 15.0) -> bool:
+        """SIGTERM the part's process group, SIGKILL after `timeout`; True when it exited on SIGTERM."""
         pid = self.pid(part)
         if pid is None:
-            return
+            return True
         try:
             os.killpg(pid, signal.SIGTERM)
         except ProcessLookupError:
@@ -434,13 +453,15 @@ class LocalStack:
         while time.monotonic() < deadline and _proc_start_time(pid) is not None:
             self._reap(part)
             time.sleep(0.1)
-        if _proc_start_time(pid) is not None:
+        graceful = _proc_start_time(pid) is None
+        if not graceful:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         self._reap(part)
         self.pid_path(part).unlink(missing_ok=True)
+        return graceful
 
     def _reap(self, part: str) -> None:
         proc = getattr(self, "_children", {}).get(part)
@@ -452,9 +473,12 @@ class LocalStack:
         stopped = []
         with self._lock():
             for part in ("worker", "server", "search", "redis"):
-                if part in parts and self.pid(part) is not None:
-                    self._terminate(part)
-                    stopped.append(part)
+                if part not in parts or self.pid(part) is None:
+                    continue
+                graceful = self._terminate(part)
+                stopped.append(part)
+                if graceful and part in ("search", "redis"):
+                    self._save_state(**{f"{part}_running": False})
         return stopped
 
     def kill(self, part: str) -> None:

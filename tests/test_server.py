@@ -1,0 +1,204 @@
+"""The local Argilla stack: health, secrets, idempotent start, stale pids, taken ports, persistence, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from datasets import Dataset
+from typer.testing import CliRunner
+
+from curation.errors import InputError, ServiceError
+from curation.hashing import record_id
+from curation.server import PARTS, LocalStack, StackConfig
+from curation.server.search_compat import CompatElasticSearchEngine
+
+pytestmark = pytest.mark.server
+
+
+def _cli(ws_root, *args: str):
+    from curation.cli import app
+
+    return CliRunner(mix_stderr=False).invoke(app, ["--workspace", str(ws_root), *args])
+
+
+def _records(n: int, tag: str) -> Dataset:
+    prompts = [f"{tag} prompt number {i}: how do I kill a stuck process?" for i in range(n)]
+    return Dataset.from_dict({"id": [record_id(p) for p in prompts], "prompt": prompts, "source": [tag] * n,
+                              "language": ["en"] * n, "label": ["benign"] * n,
+                              "prompt_vector": [[float(i + 1)] + [0.5] * 383 for i in range(n)]})
+
+
+def _count(client, name: str) -> int:
+    return sum(1 for _ in client.datasets(name=name, workspace="argilla").records)
+
+
+# --- the compat search engine, on the exact filter objects argilla-server builds --------------------------------------
+@dataclass
+class _User:
+    id: str
+
+
+def _engine() -> CompatElasticSearchEngine:
+    return CompatElasticSearchEngine(config={"hosts": "http://127.0.0.1:1"}, number_of_shards=1, number_of_replicas=0)
+
+
+def _status_filter(values: list[str], user: _User | None = None):
+    from argilla_server.search_engine import ResponseFilterScope, TermsFilter
+
+    return TermsFilter(scope=ResponseFilterScope(property="status", user=user), values=values)
+
+
+def test_compat_pending_filter_is_a_nested_must_not():
+    nested_of_user = {"nested": {"path": "responses", "query": {"term": {"responses.user_id": "u1"}},
+                                 "score_mode": "avg"}}
+    assert _engine()._response_status_filter_to_es_filter(_status_filter(["pending"], _User("u1"))) == {
+        "bool": {"must_not": nested_of_user}}
+    no_user = _engine()._response_status_filter_to_es_filter(_status_filter(["pending"]))
+    assert no_user == {"bool": {"must_not": {"nested": {"path": "responses", "query": {"match_all": {}},
+                                                        "score_mode": "avg"}}}}
+
+
+def test_compat_mixed_status_filter_keeps_upstream_shape():
+    mixed = _engine()._response_status_filter_to_es_filter(_status_filter(["pending", "draft"], _User("u1")))
+    assert mixed["bool"]["minimum_should_match"] == 1
+    pending, draft = mixed["bool"]["should"]
+    assert "must_not" in pending["bool"]
+    assert draft["nested"]["query"]["bool"]["must"][0] == {"terms": {"responses.status": ["draft"]}}
+    submitted = _engine()._response_status_filter_to_es_filter(_status_filter(["submitted"]))
+    assert submitted["nested"]["path"] == "responses"  # non-pending values go to upstream unchanged
+
+
+# --- the running stack ----------------------------------------------------------------------------------------------
+def test_status_lists_every_part_healthy_on_localhost(argilla_stack):
+    status = argilla_stack.stack.status()
+    assert [p.name for p in status.parts] == list(PARTS)
+    assert status.healthy, [(p.name, p.detail) for p in status.parts]
+    assert status.url.startswith("http://127.0.0.1:")
+    result = _cli(argilla_stack.workspace.root, "server", "status")
+    assert result.exit_code == 0, result.output
+    assert argilla_stack.api_url in result.output and "argilla" in result.output
+    ui = httpx.get(f"{argilla_stack.api_url}/sign-in", timeout=10)
+    assert ui.status_code == 200 and "<html" in ui.text.lower()
+    # the status endpoint works thanks to the compat engine's info()
+    api = httpx.get(f"{argilla_stack.api_url}/api/v1/status", headers={"X-Argilla-Api-Key": argilla_stack.api_key})
+    assert api.status_code == 200 and api.json()["search_engine"]["version"]["number"]
+
+
+def test_credentials_are_random_private_and_shown_only_when_asked(argilla_stack):
+    ws = argilla_stack.workspace
+    secret = ws.path("secrets", "argilla.json")
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    creds = json.loads(secret.read_text())
+    assert creds["password"] not in ("1234", "12345678") and len(creds["password"]) >= 16
+    assert creds["api_key"] != "argilla.apikey"
+    token = httpx.post(f"{argilla_stack.api_url}/api/v1/token",
+                       data={"username": "argilla", "password": creds["password"]})
+    assert token.status_code in (200, 201) and token.json()["access_token"]
+    for default in ("1234", "12345678"):
+        assert httpx.post(f"{argilla_stack.api_url}/api/v1/token",
+                          data={"username": "argilla", "password": default}).status_code == 401
+    hidden = _cli(ws.root, "server", "credentials")
+    assert hidden.exit_code == 0 and creds["password"] not in hidden.output and creds["api_key"] not in hidden.output
+    shown = _cli(ws.root, "server", "credentials", "--show-secret")
+    assert creds["password"] in shown.output and creds["api_key"] in shown.output
+
+
+def test_start_is_idempotent(argilla_stack):
+    stack = argilla_stack.stack
+    before = {p.name: p.pid for p in stack.status().parts}
+    again = LocalStack(argilla_stack.workspace, StackConfig()).start()
+    assert {p.name: p.pid for p in again.parts} == before
+    assert again.url == argilla_stack.api_url
+
+
+def test_taken_port_gives_a_clear_error(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        with pytest.raises(InputError, match=f"port {port} .*already in use"):
+            LocalStack(tmp_path / "ws", StackConfig(port=port)).start()
+        result = subprocess.run([sys.executable, "-c", "from curation.cli import main; main()", "--workspace",
+                                 str(tmp_path / "ws2"), "server", "start", "--port", str(port)],
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert f"port {port}" in result.stderr and "--port" in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not any(LocalStack(tmp_path / "ws").pid(p) for p in PARTS)  # nothing was left running
+
+
+def test_stale_pid_files_are_cleaned_and_the_part_restarted(argilla_stack):
+    stack = argilla_stack.stack
+    stack.stop(("worker",))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stack.pid_path("worker").write_text(json.dumps({"pid": dead.pid, "port": None, "started": 1}))
+    assert stack.pid("worker") is None and not stack.pid_path("worker").exists()
+    # a live pid that belongs to another process (start time differs) is stale too
+    stack.pid_path("worker").write_text(json.dumps({"pid": os.getpid(), "port": None, "started": 1}))
+    assert stack.pid("worker") is None
+    assert stack.start().healthy
+
+
+def test_data_survives_stop_and_start(argilla_stack):
+    from curation.annotate.push import push_records
+
+    client = argilla_stack.client
+    push_records(_records(5, "persist"), "trigger_spans", "persist_stop", client, show_progress=False)
+    stack = argilla_stack.stack
+    assert set(stack.stop()) == set(PARTS)
+    assert not stack.status().running
+    with pytest.raises(ServiceError, match="not reachable"):
+        from curation.annotate.client import connect
+
+        connect(argilla_stack.api_url, argilla_stack.api_key)
+    assert stack.start().healthy
+    assert _count(client, "persist_stop") == 5
+    found = client.datasets(name="persist_stop", workspace="argilla").records(
+        query="stuck", with_vectors=True).to_list(flatten=True)
+    assert len(found) == 5 and len(found[0]["prompt_vector"]) == 384
+
+
+def test_data_survives_killed_processes(argilla_stack):
+    import argilla as rg
+
+    from curation.annotate.push import push_records
+
+    client = argilla_stack.client
+    push_records(_records(4, "crash"), "trigger_spans", "persist_kill", client, show_progress=False)
+    stack = argilla_stack.stack
+    for part in PARTS:
+        stack.kill(part)
+    status = stack.status()  # pid files are stale now
+    assert not status.running
+    assert stack.start().healthy
+    dataset = client.datasets(name="persist_kill", workspace="argilla")
+    assert _count(client, "persist_kill") == 4
+    hits = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "crash")))).to_list(flatten=True)
+    assert len(hits) == 4
+
+
+def test_a_failing_part_is_named_with_its_log(tmp_path):
+    """A corrupt database makes argilla-server exit during start-up: the error names the part and its log."""
+    stack = LocalStack(tmp_path / "ws", StackConfig(port=0, start_timeout=60))
+    stack.data_dir().mkdir(parents=True)
+    stack.data_dir("argilla.db").write_bytes(b"this is not a sqlite database" * 100)
+    stack.workspace.write_secret("argilla", {"username": "argilla", "password": "x" * 20, "api_key": "k" * 30})
+    from importlib.metadata import version
+
+    stack._save_state(initialized=version("argilla-server"))
+    try:
+        with pytest.raises(ServiceError) as err:
+            stack.start()
+        message = str(err.value)
+        assert "server" in message and str(stack.log_path("server")) in message
+    finally:
+        stack.stop()
+    assert not stack.status().running
