@@ -1,0 +1,38 @@
+"""`curate push-to-hub VERSION REPO_ID`: one commit with card, parquet shards and manifest, then a tag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from . import common
+
+
+def push_command(
+    version: str = typer.Argument(..., help="Version tag (see `curate version list`)."),
+    repo_id: str = typer.Argument(..., help="Dataset repo: NAMESPACE/NAME (or NAME for your own namespace)."),
+    private: bool = typer.Option(False, "--private", help="Create the repo private."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only write the repository tree to --out."),
+    out: Path = typer.Option(None, "--out", help="Where --dry-run writes the tree (default: artifacts/publish)."),
+    endpoint: str = typer.Option(None, "--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default huggingface.co)."),
+) -> None:
+    """Publish VERSION to the Hub (token from HF_TOKEN or the cached login, never printed)."""
+    from .. import push_to_hub as hub
+
+    ws = common.workspace()
+    if dry_run:
+        folder = hub.stage_tree(ws, version, out or ws.artifact_dir("publish", version) / "tree", repo_id)
+        files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+        common.console.print(f"dry run: repository tree written to {folder}")
+        for name in files:
+            common.console.print(f"  {name}")
+        return
+    result = hub.push_to_hub(ws, version, repo_id, private=private, endpoint=endpoint)
+    ws.log_event("push_to_hub", version=version, repo_id=result["repo_id"], commit=result["commit"])
+    common.console.print(f"published {version} to {result['repo_id']} as one commit {result['commit'][:12]}, "
+                         f"tagged {result['tag']}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("push-to-hub")(push_command)
