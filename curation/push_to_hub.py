@@ -169,7 +169,8 @@ def _service_error(err: Exception, endpoint: str, action: str) -> Exception:
     from huggingface_hub.errors import HfHubHTTPError
 
     if type(err).__name__ == "OfflineModeIsEnabled":
-        return ServiceError(f"cannot {action}: HF_HUB_OFFLINE is set", "unset HF_HUB_OFFLINE to publish, or use --dry-run")
+        return ServiceError(f"cannot {action}: HF_HUB_OFFLINE is set",
+                            "unset HF_HUB_OFFLINE to publish, or use --dry-run")
     if isinstance(err, httpx.TransportError | ConnectionError | OSError) and not isinstance(err, HfHubHTTPError):
         return ServiceError(f"cannot reach the Hub at {endpoint} while trying to {action} ({type(err).__name__})",
                             "check the network or --endpoint / HF_ENDPOINT; nothing was published")
@@ -214,7 +215,7 @@ def push_to_hub(workspace: Workspace, tag: str, repo_id: str, private: bool = Fa
         api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         refs = api.list_repo_refs(repo_id, repo_type="dataset")
     except Exception as err:  # noqa: BLE001
-        raise _service_error(err, endpoint, f"create dataset repo {repo_id}") from err
+        raise _service_error(err, endpoint, f"create dataset repo {repo_id}") from None
     if any(t.name == hub_tag for t in refs.tags):
         raise InputError(f"{repo_id} already has tag {hub_tag}", "published versions are immutable; create a new "
                          "version with `curate version create`")

@@ -93,7 +93,8 @@ class FakeHub:
                              for x in lines if x["key"] == "file"}
                     oid = hashlib.sha1(body).hexdigest()
                     repo["files"].update(files)
-                    repo["commits"].append({"oid": oid, "summary": lines[0]["value"]["summary"], "files": sorted(files)})
+                    repo["commits"].append({"oid": oid, "summary": lines[0]["value"]["summary"],
+                                            "files": sorted(files)})
                     return self._send(200, {"commitUrl": f"{hub.url}/datasets/{match.group(1)}/commit/{oid}",
                                             "commitOid": oid, "pullRequestUrl": None})
                 if kind == "tag":
