@@ -38,21 +38,19 @@ class InventoryConfig(BaseModel):
     device: str = "cpu"
 
 
-def lemmatize(texts: list[str], languages: list[str]) -> list[str]:
-    """Lower-cased lemma of each span text, with the pipeline of its language (unique texts parsed once)."""
-    out = [""] * len(texts)
+def lemmatize(prompts: list[str], spans: list[list[dict]], languages: list[str]) -> list[list[str]]:
+    """Lower-cased lemma of each span, lemmatized in its prompt's context (tagger + lemmatizer of its language)."""
+    out: list[list[str]] = [[] for _ in prompts]
     for lang, idx in group_by_language(languages).items():
+        idx = [i for i in idx if spans[i]]
         pipeline = load_pipeline(lang)
-        unique = list(dict.fromkeys(texts[i] for i in idx))
-        enable = list(pipeline.lemma_pipes)
-        with pipeline.nlp.select_pipes(enable=enable):
-            docs = pipeline.nlp.pipe(unique, batch_size=512)
-            lemmas = {}
-            for text, doc in zip(unique, docs, strict=True):
-                words = [(t.lemma_ or t.text).lower() for t in doc if not t.is_punct and not t.is_space]
-                lemmas[text] = " ".join(words) or text.lower()
-        for i in idx:
-            out[i] = lemmas[texts[i]]
+        with pipeline.nlp.select_pipes(enable=list(pipeline.lemma_pipes)):
+            docs = pipeline.nlp.pipe((prompts[i] for i in idx), batch_size=256)
+            for i, doc in zip(idx, docs, strict=True):
+                for s in spans[i]:
+                    span = doc.char_span(s["start"], s["end"], alignment_mode="expand")
+                    words = [(t.lemma_ or t.text).lower() for t in (span or []) if not t.is_punct and not t.is_space]
+                    out[i].append(" ".join(words) or s["text"].lower())
     return out
 
 
@@ -98,24 +96,18 @@ def inventory(ds: Dataset, cfg: InventoryConfig | None = None, workspace_root: P
     langs = ds[C.LANGUAGE] if C.LANGUAGE in ds.column_names else ["en"] * n
     judged = ds[C.JUDGE_LABEL] if C.JUDGE_LABEL in ds.column_names else [None] * n
     refused = [None if j is None or j == "" else j in REFUSAL_LABELS for j in judged]
-    texts, text_langs, owners, spans = [], [], [], []
-    for row, (row_spans, lang) in enumerate(zip(ds[C.TRIGGER_SPANS], langs, strict=True)):
-        for span in row_spans or []:
-            if span["label"] in cfg.labels:
-                texts.append(span["text"])
-                text_langs.append(lang)
-                owners.append(row)
-                spans.append(span)
-    lemmas = lemmatize(texts, text_langs)
+    kept = [[s for s in (row or []) if s["label"] in cfg.labels] for row in ds[C.TRIGGER_SPANS]]
+    lemmas = lemmatize(ds[C.PROMPT], kept, langs)
     stats: dict[str, dict] = defaultdict(lambda: {"count": 0, "rows": set(), HARMFUL_CUE: 0, BENIGN_HOMONYM: 0,
                                                   "scores": [], "forms": Counter()})
-    for lemma, row, span in zip(lemmas, owners, spans, strict=True):
-        s = stats[lemma]
-        s["count"] += 1
-        s["rows"].add(row)
-        s[span["label"]] = s.get(span["label"], 0) + 1
-        s["scores"].append(span["score"])
-        s["forms"][span["text"]] += 1
+    for row, (row_spans, row_lemmas) in enumerate(zip(kept, lemmas, strict=True)):
+        for span, lemma in zip(row_spans, row_lemmas, strict=True):
+            s = stats[lemma]
+            s["count"] += 1
+            s["rows"].add(row)
+            s[span["label"]] = s.get(span["label"], 0) + 1
+            s["scores"].append(span["score"])
+            s["forms"][span["text"]] += 1
     judged_rows = [i for i, r in enumerate(refused) if r is not None]
     total_refused = sum(bool(refused[i]) for i in judged_rows)
     records = []

@@ -185,9 +185,9 @@ def make_syntactic_proposer(ctx: ProposerContext, content_words: bool = True) ->
 # occlusion (shared by the probe and the refusal direction) ----------------------------------------------------
 class OcclusionProposer:
     """Masks each candidate and scores the drop of `score_fn`; evidence = drop per sqrt(tokens), relative to the
-    prompt's largest drop (floored at `tau`, so tiny drops stay tiny)."""
+    prompt's largest drop (floored at `tau`, so tiny drops stay tiny; `tau=None` when the score has no known scale)."""
 
-    def __init__(self, name: str, score_fn: ScoreFn, max_candidates: int = 16, tau: float = 0.5,
+    def __init__(self, name: str, score_fn: ScoreFn, max_candidates: int = 16, tau: float | None = 0.5,
                  min_drop: float = 0.02, proba_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.name = name
         self.score_fn = score_fn
@@ -207,7 +207,7 @@ class OcclusionProposer:
         probas = self.proba_fn(full) if self.proba_fn is not None else None
         for i, (row, cands, drop) in enumerate(zip(live, chosen, drops, strict=True)):
             per_token = np.array([d / c.n_tokens for c, d in zip(cands, drop, strict=True)])
-            top = max(float(per_token.max(initial=0.0)), self.tau)
+            top = max(float(per_token.max(initial=0.0)), self.tau if self.tau is not None else 1e-12)
             for cand, raw, norm in zip(cands, drop, per_token, strict=True):
                 cand.attribution[self.name] = float(raw)
                 if norm > self.min_drop * top:
@@ -264,7 +264,8 @@ def make_direction_occlusion(ctx: ProposerContext, path: str | None = None, max_
     metrics = getattr(direction, "metrics", {}) or {}
     if tau is None:
         hi, lo = metrics.get("harmful_mean"), metrics.get("harmless_mean")
-        tau = 0.25 * abs(hi - lo) if hi is not None and lo is not None and hi != lo else 0.5
+        # a quarter of the gap between the class means; without them the scale is unknown: relative evidence only
+        tau = 0.25 * abs(hi - lo) if hi is not None and lo is not None and hi != lo else None
     proba_fn = getattr(direction, "uncalibrated_p_refuse", None)
     return OcclusionProposer("direction_occlusion.v1", score_fn, max_candidates or cfg.max_candidates, tau, min_drop,
                              proba_fn)
