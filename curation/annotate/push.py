@@ -194,7 +194,9 @@ def _vectors(ds: Dataset, schema: AnnotationSchema, encoder: Any, cache: Any, sh
 def ensure_workspace(client: Any, name: str) -> Any:
     import argilla as rg
 
-    ws = client.workspaces(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK warns when the workspace does not exist yet
+        ws = client.workspaces(name)
     if ws is None:
         ws = rg.Workspace(name=name, client=client).create()
     return ws
