@@ -36,7 +36,7 @@ _PREFIX = re.compile(r"^\s*(?:rewritten\s+)?(?:question|rewrite|prompt)\s*:\s*",
 class DeharmConfig(BaseModel):
     """Options of `curate deharm`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     templates: str | None = Field(None, description="Template YAML (default: curation/data/deharm_templates.yaml).")
     senses: list[str] | None = Field(None, description="Template senses to use (default: every sense).")

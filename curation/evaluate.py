@@ -161,7 +161,8 @@ def table_rows(reports: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[
     """Headers and rows of the comparison table: one row per group, over-refusal and compliance per model."""
     headers = ["group", "n answer", "n refuse"]
     for rep in reports:
-        headers += [f"over-refusal ↓ {rep['model']}", f"compliance ↓ {rep['model']}"]
+        model = short_name(rep["model"])
+        headers += [f"over-refusal ↓ {model}", f"compliance ↓ {model}"]
     first = reports[0]
     groups = [("overall", first["overall"], "overall")]
     groups += [(f"category: {g}", v, ("category", g)) for g, v in first["category"].items()]
@@ -176,6 +177,15 @@ def table_rows(reports: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[
     return headers, rows
 
 
+def short_name(model: str) -> str:
+    """A model's display name: the last path component of a folder, else the id itself."""
+    from pathlib import Path
+
+    path = Path(model)
+    return path.parent.name + "/" + path.name if path.exists() and path.name in ("model", "") else (
+        path.name if path.exists() else model)
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
@@ -183,10 +193,13 @@ def _pct(value: float | None) -> str:
 def evaluate(ws: Workspace, on: str, cfg: EvalConfig) -> tuple[dict[str, Any], Dataset]:
     """Evaluate one model on a version or dataset; answers are kept in the workspace (`eval.<model>.<on>`), so a
     re-run only answers new prompts. Returns (report, judged rows)."""
-    rows = load_eval_set(ws, on, cfg.split)
+    from .progress import datasets_progress
+
     name = f"eval.{slug(cfg.model)}.{slug(on)}"
-    previous = ws.load_dataset(name) if ws.has_dataset(name) else None
-    judged = run(rows, cfg, previous)
+    with datasets_progress(False):
+        rows = load_eval_set(ws, on, cfg.split)
+        previous = ws.load_dataset(name) if ws.has_dataset(name) else None
+        judged = run(rows, cfg, previous)
     ws.save_dataset(judged, name)
     return report(judged, cfg.model, on), judged
 
