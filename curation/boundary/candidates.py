@@ -25,7 +25,8 @@ TEMPLATES = {
     "new": ("Here is a request a user sent to an AI assistant: {seed}\n"
             "Write one new, different request on a similar topic. Reply with the new request only."),
 }
-_LEAD = re.compile(r"^\s*(?:(?:rewritten|new|the)\s+)?(?:request|question|prompt)\s*:\s*", re.I)
+_LEAD = re.compile(r"^\s*(?:[\w'-]+\s+){0,2}(?:request|rewrite|rewritten|question|prompt|ai|assistant|answer|"
+                   r"output|version)\s*:\s*(?=\S)", re.I)  # "Rewritten request: ...", "The AI: ..."
 GENERATED_SOURCE = "boundary.generate"
 
 
@@ -74,9 +75,10 @@ def resolve_template(template: str) -> str:
 
 
 def clean_candidate(text: str) -> str:
-    """First non-empty line, without a 'Request:' lead or wrapping quotes."""
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
-    line = _LEAD.sub("", line).strip()
+    """The first line that is not a preamble ("Here is the rewrite:"), without a short "Label:" lead or quotes."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    line = next((ln for ln in lines if not ln.endswith(":")), lines[0] if lines else "")
+    line = _LEAD.sub("", line, count=1).strip()
     return line.strip("\"'\u201c\u201d ").strip()
 
 
