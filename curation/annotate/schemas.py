@@ -234,7 +234,8 @@ def schema_path(name_or_path: str | Path) -> Path:
 
 
 def _describe(err: ValidationError, path: Path) -> ConfigError:
-    first = err.errors()[0]
+    errors = err.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a typo explains the rest
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
         return ConfigError(f"annotation schema {path}: unknown key '{loc}'",
