@@ -17,7 +17,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import columns as C
 from .errors import InputError, ServiceError
-from .qa.responses import Answer, RecordAnswers, parse_record, question_kinds, require_snapshot, span_tuples
+from .qa.responses import (
+    Answer,
+    RecordAnswers,
+    parse_record,
+    question_kinds,
+    require_snapshot,
+    span_answers,
+    span_tuples,
+)
 from .registry import adjudicators, resolve
 
 GOLD = "gold"
@@ -158,7 +166,7 @@ def _gold_columns(record: RecordAnswers, kinds: dict[str, str], decide: Any) -> 
     out: dict[str, Any] = {}
     provenance: dict[str, Any] = {}
     for question, kind in kinds.items():
-        answers = record.answers.get(question, [])
+        answers = span_answers(record, question) if kind == "span" else record.answers.get(question, [])
         decision = decide(kind, answers) if answers else None
         out[C.GOLD_PREFIX + question] = None if decision is None else decision.value
         provenance[question] = {
@@ -278,7 +286,7 @@ def review_records(open_items: list[dict[str, Any]], kinds: dict[str, str]) -> l
         lines, suggestions = [], []
         for question, answers in questions.items():
             lines.append(f"**{question}**: " + "; ".join(f"{u} = {json.dumps(v)}" for u, v in sorted(answers.items())))
-            agent = "annotators: " + ", ".join(sorted(answers))
+            agent = "annotators: " + " ".join(sorted(answers))  # Argilla agents allow no commas
             if kinds[question] == "span":
                 votes = Counter(s for v in answers.values() for s in span_tuples(v))
                 spans = sorted(votes)
@@ -314,9 +322,11 @@ def push_review(gold: Dataset, client: Any, name: str, workspace_name: str = "ar
             labels[q] = list(dict.fromkeys([*labels.get(q, []), *seen]))
     questions = [
         rg.SpanQuestion(name=q, field=C.PROMPT, labels=labels[q] or ["span"], allow_overlapping=True, required=False)
-        if kinds[q] == "span" else rg.LabelQuestion(name=q, labels=labels[q], required=False)
+        if kinds[q] == "span" else rg.LabelQuestion(name=q, labels=labels[q], required=True)
         for q in asked
     ]
+    if all(kinds[q] == "span" for q in asked):  # Argilla needs one required question to publish a dataset
+        questions.append(rg.LabelQuestion(name="reviewed", labels=["done"], required=True))
     settings = rg.Settings(
         guidelines="Adjudicate: the annotators disagreed. Their answers are shown and pre-filled as suggestions; "
                    "give the final answer to each question.",
@@ -332,12 +342,13 @@ def push_review(gold: Dataset, client: Any, name: str, workspace_name: str = "ar
             dataset.records.log(review_records(open_items, kinds))
     except Exception as err:  # noqa: BLE001 - the SDK raises many types for one failure
         raise ServiceError(f"could not push the review dataset '{review_name}' to Argilla: "
-                           f"{str(err).splitlines()[0][:200]}", "check it with `curate server status`") from None
+                           f"{str(err).splitlines()[0][-400:]}", "check it with `curate server status`") from None
     return review_name, len(open_items)
 
 
 def merge_review(gold: Dataset, review: Dataset, review_name: str = REVIEW) -> Dataset:
-    """Apply the reviewers' submitted answers (latest wins) to the open questions of `gold`."""
+    """Apply the reviewers' submitted answers (latest wins) to the open questions of `gold`; only questions that
+    were open for a record change (answers to the pre-filled, already decided questions are ignored)."""
     if len(review) == 0:
         raise InputError(f"review snapshot '{review_name}' is empty", "answer the review dataset in Argilla first")
     decisions: dict[str, dict[str, Any]] = {}

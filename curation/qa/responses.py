@@ -113,3 +113,14 @@ def span_tuples(value: Any) -> list[tuple[str, int, int]]:
     """Spans as sorted (label, start, end) tuples from Argilla's list of {"label","start","end"}."""
     value = _loads(value, [])
     return sorted({(str(s["label"]), int(s["start"]), int(s["end"])) for s in value or []})
+
+
+def span_answers(record: RecordAnswers, question: str) -> list[Answer]:
+    """Span answers of every annotator who submitted the record: an optional span question left empty (all
+    suggestions deleted) is absent from Argilla's values and means "no spans"."""
+    given = {a.user: a for a in record.answers.get(question, [])}
+    for answers in record.answers.values():
+        for a in answers:
+            if a.user not in given:
+                given[a.user] = Answer(a.user, [], a.updated_at)
+    return sorted(given.values(), key=lambda a: a.user) if question in record.answers or given else []

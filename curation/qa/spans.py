@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
-from .responses import RecordAnswers, span_tuples
+from .responses import RecordAnswers, span_answers, span_tuples
 
 Span = tuple[str, int, int]
 
@@ -56,7 +56,7 @@ def pair_f1(pairs: list[tuple[list[Span], list[Span]]], threshold: float | None,
 
 def span_agreement(records: list[RecordAnswers], question: str, iou_threshold: float = 0.5) -> dict[str, Any]:
     """Pairwise exact / overlap F1 (overall and per label) and per-annotator span counts."""
-    per_record = [{a.user: span_tuples(a.value) for a in r.answers.get(question, [])} for r in records]
+    per_record = [{a.user: span_tuples(a.value) for a in span_answers(r, question)} for r in records]
     users = sorted({u for item in per_record for u in item})
     labels = sorted({s[0] for item in per_record for spans in item.values() for s in spans})
     pairs_out = {}
@@ -120,7 +120,7 @@ def suggestion_quality(records: list[RecordAnswers], question: str, iou_threshol
     stats: dict[str, dict[str, int]] = {}
     human_total = added = 0
     for record in records:
-        answers = record.answers.get(question, [])
+        answers = span_answers(record, question)
         if not answers:
             continue
         suggested = suggested_spans(record, question, pipeline_spans)
