@@ -34,6 +34,11 @@ def pipeline_spans(ds: Dataset) -> dict[str, Any]:
     return dict(zip(ds[C.ID], ds[C.TRIGGER_SPANS], strict=True))
 
 
+def _submitted_users(records: list[RecordAnswers]) -> list[set[str]]:
+    """The annotators with a submitted response, per record (one response per user and record in Argilla)."""
+    return [{a.user for answers in r.answers.values() for a in answers} for r in records]
+
+
 def run(snapshot: Dataset, cfg: QAConfig | None = None, name: str = "annotations",
         pipeline: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The agreement report of a snapshot: per question kind, label or span figures; spans also against the
@@ -50,7 +55,7 @@ def run(snapshot: Dataset, cfg: QAConfig | None = None, name: str = "annotations
         "pulled_at": snapshot[0].get(C.PULLED_AT) if C.PULLED_AT in snapshot.column_names else None,
         "records": len(records),
         "annotated_records": sum(bool(r.answers) for r in records),
-        "responses": sum(1 for r in snapshot[C.RESPONSES] for x in (r or []) if x.get("status") == "submitted"),
+        "responses": sum(len(a) for a in _submitted_users(records)),
         "annotators": sorted({u for r in records for u in r.users}),
         "question_kinds": kinds, "labels": {}, "spans": {}, "suggestions": {},
     }
