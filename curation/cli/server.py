@@ -1,4 +1,4 @@
-"""`curate server start|stop|status|logs|credentials`: the local Argilla stack of the workspace."""
+"""`curate server start|stop|status|reindex|logs|credentials`: the local Argilla stack of the workspace."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ server_app = typer.Typer(help="Run the local Argilla stack (argilla-server, SQLi
                          no_args_is_help=True)
 
 
-def _stack(port: int | None = None, workers: int = 1, timeout: float = 120.0):
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _stack(port: int | None = None, workers: int = 1, timeout: float = 120.0, host: str | None = None):
     from ..server import LocalStack, StackConfig
 
-    return LocalStack(common.workspace(), StackConfig(port=port, num_workers=workers, start_timeout=timeout))
+    extra = {"host": host} if host else {}
+    return LocalStack(common.workspace(), StackConfig(port=port, num_workers=workers, start_timeout=timeout, **extra))
 
 
 @server_app.command("start")
@@ -22,9 +26,15 @@ def start(
                                                   " 0 picks a free one)."),
     workers: int = typer.Option(1, "--workers", help="Background worker processes."),
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for each part to become healthy."),
+    host: str = typer.Option(None, "--host", help="Interface the UI/API binds to (default 127.0.0.1, this machine "
+                                                  "only); anything else is reachable from the network."),
 ) -> None:
     """Start the stack (idempotent) and wait until every part is healthy; prints the URL and the login."""
-    stack = _stack(port, workers, timeout)
+    if host and host not in LOOPBACK:
+        common.err_console.print(f"warning: --host {host} exposes the Argilla UI/API to the network (anyone who can "
+                                 "reach it can try to log in); omit --host to keep it on 127.0.0.1", markup=False,
+                                 soft_wrap=True)
+    stack = _stack(port, workers, timeout, host)
     status = stack.start(on_step=lambda msg: common.console.print(msg, markup=False))
     creds = stack.credentials() or {}
     common.console.print(f"Argilla is running at {status.url}", markup=False)
@@ -37,6 +47,13 @@ def stop() -> None:
     """Stop every part of the stack; data stays in the workspace."""
     stopped = _stack().stop()
     common.console.print(f"stopped: {', '.join(stopped)}" if stopped else "the local stack was not running")
+
+
+@server_app.command("reindex")
+def reindex() -> None:
+    """Rebuild the search index of every dataset from the database (after a search-engine crash or data loss)."""
+    _stack().reindex()
+    common.console.print("search index rebuilt from the database", markup=False)
 
 
 @server_app.command("status")

@@ -40,6 +40,8 @@ class StackConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     port: int | None = Field(None, ge=0, le=65535, description="Argilla UI/API port (None: last used, else 6900).")
+    host: str = Field(HOST, min_length=1, description="Interface argilla-server binds to; redis and the search "
+                                                      "engine always stay on 127.0.0.1.")
     search_port: int = Field(0, ge=0, le=65535)
     redis_port: int = Field(0, ge=0, le=65535)
     num_workers: int = Field(1, ge=1, le=8)
@@ -238,7 +240,7 @@ class LocalStack:
             return [str(_binary("noida_db", "noida-db")), "start", "--only", "elasticsearch", "--host", HOST,
                     "--elasticsearch-port", str(port), "--data-dir", str(self.data_dir("search"))]
         if part == "server":
-            return [*launcher, "start", "--host", HOST, "--port", str(port), "--no-access-log"]
+            return [*launcher, "start", "--host", self.config.host, "--port", str(port), "--no-access-log"]
         return [*launcher, "worker", "--num-workers", str(self.config.num_workers)]
 
     def _spawn(self, part: str, port: int | None, env: dict[str, str] | None = None) -> int:
@@ -284,7 +286,9 @@ class LocalStack:
             return False, f"HTTP {code}" if code else body
         if part == "server":
             creds = self.credentials() or {}
-            code, body = _http_get(f"http://{HOST}:{port}/api/v1/me", {"X-Argilla-Api-Key": creds.get("api_key", "")})
+            host = self.state().get("server_host") or HOST
+            host = HOST if host in ("0.0.0.0", "::", "localhost") else host
+            code, body = _http_get(f"http://{host}:{port}/api/v1/me", {"X-Argilla-Api-Key": creds.get("api_key", "")})
             if code == 200:
                 return True, "API and UI up"
             if code == 401:
@@ -394,7 +398,7 @@ class LocalStack:
             port = server_port or self._pick_server_port()
             say(f"starting argilla-server on {HOST}:{port}")
             self._spawn("server", port, env)
-            self._save_state(port=port)
+            self._save_state(port=port, server_host=self.config.host)
             creds = self.credentials() or {}
             if creds.get("api_url") != self.url:
                 self.workspace.write_secret(SECRET_NAME, {**creds, "api_url": self.url})
@@ -432,6 +436,16 @@ class LocalStack:
                                   env=env)
         if done.returncode != 0:
             raise ServiceError(f"{what} of the local Argilla stack failed: {_tail(log, 2)}", f"see {log}")
+
+    def reindex(self) -> None:
+        """Rebuild every dataset's search index from the database (needs redis and the search engine running)."""
+        with self._lock():
+            down = [part for part in ("redis", "search") if self.pid(part) is None or not self._health(part)[0]]
+            if down:
+                raise ServiceError(f"cannot rebuild the search index: {' and '.join(down)} of the local stack "
+                                   "not running", "run `curate server start` first")
+            env = self._server_env(self.part_port("search"), self.part_port("redis"))
+            self._run_launcher(["search-engine", "reindex"], env, "reindex", "search index rebuild")
 
     def _stop_unhealthy(self) -> None:
         """After a failed start, stop only the parts this call started that are not healthy."""
