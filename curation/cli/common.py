@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from ..config import Settings, load_settings
-from ..errors import CurationError
+from ..errors import ConfigError, CurationError
 from ..workspace import Workspace
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
-EXPECTED_ERRORS = (CurationError, click.ClickException, click.exceptions.Abort)
+EXPECTED_ERRORS = (CurationError, ValidationError, click.ClickException, click.exceptions.Abort)
 
 
 @dataclass
@@ -48,12 +49,23 @@ def report_error(err: BaseException, debug: bool) -> int:
     if isinstance(err, click.ClickException):
         err.show()
         return 2 if isinstance(err, click.UsageError) else err.exit_code
+    if isinstance(err, ValidationError):  # a config model built from command-line options
+        err = _option_error(err)
     if isinstance(err, CurationError):
         err_console.print(f"error: {err}", markup=False, soft_wrap=True)
         return err.exit_code
     err_console.print(f"error: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                       " (run with --debug for the traceback)", markup=False, soft_wrap=True)
     return 1
+
+
+def _option_error(err: ValidationError) -> ConfigError:
+    """One line naming the model, the first invalid option, its value and the rule it breaks (exit code 2)."""
+    first = err.errors()[0]
+    name = ".".join(str(p) for p in first["loc"]) or "(options)"
+    value = f" {first['input']!r}" if "input" in first and not isinstance(first["input"], dict) else ""
+    return ConfigError(f"invalid {err.title} setting '{name}'{value}: {first['msg']}",
+                       "fix the option or config value; see the command's --help")
 
 
 def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

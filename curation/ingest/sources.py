@@ -64,16 +64,26 @@ def check_utf8(path: Path) -> None:
                 ) from None
 
 
+def _is_blank(path: Path, limit: int = 65536) -> bool:
+    """True for an empty or whitespace-only file (the parsers fail on it with an unhelpful message)."""
+    with open(path, "rb") as fh:
+        head = fh.read(limit + 1)
+    return len(head) <= limit and not head.strip()
+
+
 def _text_reader(builder: str, text: bool = True, **kwargs: object):
     def read(spec: SourceSpec) -> Dataset:
         path = Path(spec.location)
+        if path.is_file() and _is_blank(path):
+            raise InputError(f"{spec.location} is empty", "give a file with a header or at least one row")
         if text:  # parquet is binary: its strings are checked by the parser
             check_utf8(path)
         try:
             with datasets_progress(path.stat().st_size > LONG_FILE_BYTES):
                 return load_dataset(builder, data_files=spec.location, split="train", **kwargs)
         except Exception as err:  # noqa: BLE001 - parser errors are user input errors here
-            raise InputError(f"could not parse {spec.location}: {str(err).splitlines()[0]}",
+            first = (str(err).splitlines() or [type(err).__name__])[0]
+            raise InputError(f"could not parse {spec.location}: {first}",
                              f"check that it is valid {builder.upper()}") from None
     return read
 
