@@ -24,8 +24,10 @@ class Candidate:
 
     @property
     def prior(self) -> float:
-        """How promising the span is before attribution (orders candidates when their number is capped)."""
-        return max(self.evidence.values(), default=0.0) + ROLE_PRIOR.get(self.role, 0.3) * 0.1
+        """How promising the span is before attribution (orders candidates when their number is capped), so every
+        occlusion agent occludes the same spans."""
+        before = (e for agent, e in self.evidence.items() if agent not in self.attribution)
+        return max(before, default=0.0) + ROLE_PRIOR.get(self.role, 0.3) * 0.1
 
     def vote(self, agent: str, evidence: float) -> None:
         self.evidence[agent] = max(self.evidence.get(agent, 0.0), float(evidence))
