@@ -34,12 +34,12 @@ class DemoConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field("smollm2", description="Local chat model answering the prompts and the rewrites.")
-    max_new_tokens: int = Field(48, ge=1)
-    batch_size: int = Field(8, ge=1)
+    max_new_tokens: int = Field(32, ge=1)
+    batch_size: int = Field(16, ge=1, description="Prompts per generation batch (fewer, wider steps on CPU).")
     name: str = Field("demo", description="Prefix of the workspace datasets.")
     triggers_dataset: str = "demo-triggers"
     deharm_dataset: str = "demo-deharm"
-    deharm_pairs: int = Field(6, ge=1, description="(prompt, trigger) pairs rewritten by the de-harm step.")
+    deharm_pairs: int = Field(4, ge=1, description="(prompt, trigger) pairs rewritten by the de-harm step.")
     simulate: bool = Field(True, description="Simulate two annotators when no person has annotated.")
     port: int | None = Field(None, description="Argilla port of the local stack (default: last used, else 6900).")
     repo_id: str = "local/refusal-curation-demo"
@@ -239,6 +239,7 @@ def step_deharm(ctx: DemoContext) -> str:
 
     source = ctx.load(f"{ctx.cfg.triggers_dataset}.gold")
     cfg = deharm.DeharmConfig(model=ctx.cfg.model, max_pairs=ctx.cfg.deharm_pairs, templates_per_pair=2,
+                              rewrite_max_new_tokens=ctx.cfg.max_new_tokens,
                               answer_max_new_tokens=ctx.cfg.max_new_tokens, batch_size=ctx.cfg.batch_size,
                               device=ctx.cfg.device)
     if not deharm.benign_triggers(source, cfg.span_labels):
