@@ -143,12 +143,13 @@ def _metadata(row: dict[str, Any], schema: AnnotationSchema) -> dict[str, Any]:
 
 
 def build_record(row: dict[str, Any], schema: AnnotationSchema, question_ids: dict[str, str],
-                 vectors: dict[str, list[float]]) -> dict[str, Any]:
+                 vectors: dict[str, list[float]], makers: dict[str, Callable] | None = None) -> dict[str, Any]:
     """One record as the bulk-upsert JSON body expects it (fields, metadata, suggestions, vectors)."""
+    makers = makers if makers is not None else suggesters.get_all()
     fields = {f.name: str(row[f.name]) for f in schema.fields if _present(row.get(f.name))}
     suggestions = []
     for question in schema.questions:
-        maker = suggesters.get_all().get(question.name)
+        maker = makers.get(question.name)
         made = maker(row, question, schema) if maker else None
         if made:
             suggestions.append({"question_id": question_ids[question.name], "type": "model",
@@ -283,6 +284,7 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
     wanted = [c for c in ds.column_names if c not in vectors]
     rows = ds.select_columns(wanted)
     seen: set[str] = set()
+    makers = suggesters.get_all()
     total = len(ds)
     progress = Progress(TextColumn(f"push to {dataset_name}"), BarColumn(), MofNCompleteColumn(),
                         TimeRemainingColumn(), disable=not show_progress, transient=True)
@@ -301,7 +303,7 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
                 seen.add(row[C.ID])
                 vec = {name: _as_list(values[start + offset]) for name, values in vectors.items()
                        if values[start + offset] is not None}
-                batch.append(build_record(row, spec, question_ids, vec))
+                batch.append(build_record(row, spec, question_ids, vec, makers))
             if batch:
                 _upsert(client, dataset, batch, done, total)
             done += len(chunk[C.ID])
