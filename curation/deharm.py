@@ -63,6 +63,7 @@ class DeharmReport:
     model_rewrites: int = 0
     model_dropped: int = 0
     duplicates: int = 0
+    unanswered: int = 0
     rows: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -261,6 +262,9 @@ def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmRe
     answers, maker = answer_rewrites([r["rewrite"] for r in rows], cfg) if cfg.answer else ([""] * len(rows), "")
     for row, answer in zip(rows, answers, strict=True):
         row.update({C.ID: deharm_record_id(row["rewrite"]), "answer": answer, C.GENERATED_BY: maker or None})
+    if cfg.answer:  # an empty answer cannot be reviewed: drop the rewrite, count it
+        answered = [r for r in rows if r["answer"].strip()]
+        report.unanswered, rows = len(rows) - len(answered), answered
     report.rows = len(rows)
     out = Dataset.from_list(rows, features=OUTPUT_FEATURES) if rows else \
         Dataset.from_dict({k: [] for k in OUTPUT_FEATURES}, features=OUTPUT_FEATURES)

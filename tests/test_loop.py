@@ -82,3 +82,22 @@ def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encod
     after = pull_records(client, "loop-test")
     assert len(after) == len(ROWS)  # upserts, no duplicates
     assert len(snapshot) == len(ROWS)
+
+
+def test_loop_cli_runs_a_second_round_and_writes_its_report(argilla_stack, monkeypatch):
+    from typer.testing import CliRunner
+
+    from curation.annotate.push import push_records
+    from curation.cli import app
+
+    ws = argilla_stack.workspace
+    ws.save_dataset(pipeline(), "loop-pipeline")
+    push_records(pipeline(), "trigger_spans", "loop-cli", argilla_stack.client, show_progress=False)
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
+    result = CliRunner().invoke(app, ["-w", str(ws.root), "loop", "loop-cli", "--pipeline", "loop-pipeline"])
+    assert result.exit_code == 0, result.output
+    assert "8 pending records rescored" in result.output
+    assert (ws.root / "artifacts" / "loop" / "loop-cli" / "report.json").exists()
+    missing = CliRunner().invoke(app, ["-w", str(ws.root), "loop", "no-such-dataset"])
+    assert missing.exit_code != 0
