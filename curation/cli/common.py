@@ -36,7 +36,10 @@ def settings(**overrides: Any) -> Settings:
 
 
 def workspace() -> Workspace:
-    return Workspace(settings().workspace)
+    """The workspace of this invocation, its folder created now (an unusable path fails before any work)."""
+    ws = Workspace(settings().workspace)
+    ws.dir()
+    return ws
 
 
 def report_error(err: BaseException, debug: bool) -> int:
