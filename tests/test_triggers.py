@@ -189,7 +189,7 @@ def test_empty_stopword_long_and_foreign_prompts(probe_root) -> None:
     assert "truncated" in flags[3] and spans[3][0]["text"] == "kill" and all(s["end"] <= 200 for s in spans[3])
     assert any("truncated" in str(w.message) for w in caught)
     assert "blank_pipeline" not in flags[4]  # fr_core_news_sm is installed
-    assert "blank_pipeline" in flags[5] and "english_lexicon" in flags[5]
+    assert "blank_pipeline" in flags[5] and "english_lexicon" not in flags[5]  # de has its own lexicon
 
 
 def test_missing_probe_runs_flagged_or_fails_when_required(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`curate probe fit`: the harmfulness probe shared by triggers and boundary scoring."""
+"""`curate probe fit`: the harmfulness probe shared by triggers and boundary scoring (one, or one per language)."""
 
 from __future__ import annotations
 
@@ -9,35 +9,102 @@ from . import common
 probe_app = typer.Typer(help="Fit and inspect the embedding harmfulness probe.", no_args_is_help=True)
 
 
+def _load(sources: list[str], prompt_col: str | None, max_rows: int | None, seed: int, label: str | None = None):
+    from ..ingest import IngestConfig, load_prompts
+
+    ds = load_prompts(sources, IngestConfig(prompt_col=prompt_col, label=label))
+    if max_rows and len(ds) > max_rows:
+        ds = ds.shuffle(seed=seed).select(range(max_rows))
+    return ds
+
+
+def _languages(ds) -> list[str]:
+    """The `language` column, with empty cells filled by language identification (lingua)."""
+    from ..ingest.langid import detect_languages
+
+    langs = list(ds["language"])
+    missing = [i for i, lang in enumerate(langs) if not lang]
+    for i, lang in zip(missing, detect_languages([ds["prompt"][i] for i in missing]) if missing else [], strict=True):
+        langs[i] = lang
+    return langs
+
+
 @probe_app.command("fit")
 def fit(
-    harmful: list[str] = typer.Option(..., "--harmful", help="Source(s) of harmful prompts."),
-    harmless: list[str] = typer.Option(..., "--harmless", help="Source(s) of harmless prompts."),
+    harmful: list[str] = typer.Option(None, "--harmful", help="Source(s) of harmful prompts."),
+    harmless: list[str] = typer.Option(None, "--harmless", help="Source(s) of harmless prompts."),
+    labelled: list[str] = typer.Option(None, "--labelled",
+                                       help="Source(s) with a harmful/benign label column (with --per-language)."),
     name: str = typer.Option("default", "--name", help="Probe name in the workspace."),
+    language: str = typer.Option(None, "--language",
+                                 help="Fit on this language's encoder and save as NAME-LANG (language recorded)."),
+    per_language: bool = typer.Option(False, "--per-language",
+                                      help="One probe per language present (NAME-fr, ...) plus a joint one."),
+    joint: bool = typer.Option(True, "--joint/--no-joint", help="--per-language: also fit NAME-multilingual."),
+    min_per_class: int = typer.Option(5, "--min-per-class", help="--per-language: skip smaller languages."),
     prompt_col: str = typer.Option(None, "--prompt-col"),
     max_per_class: int = typer.Option(None, "--max-per-class", help="Subsample each class (seeded)."),
 ) -> None:
     """Fit a logistic-regression probe on sentence embeddings of harmful vs harmless prompts."""
-    from ..embeddings import get_encoder, workspace_cache
-    from ..ingest import IngestConfig, load_prompts
-    from ..probe import default_probe_dir, fit_probe
+    from ..errors import InputError
 
     s = common.settings()
     ws = common.workspace()
-    cfg = IngestConfig(prompt_col=prompt_col)
-    texts = {}
-    for kind, srcs in (("harmful", harmful), ("harmless", harmless)):
-        ds = load_prompts(srcs, cfg)
-        if max_per_class and len(ds) > max_per_class:
-            ds = ds.shuffle(seed=s.seed).select(range(max_per_class))
-        texts[kind] = ds["prompt"]
-    encoder = get_encoder(s.embedding_model, device=s.device)
-    probe = fit_probe(texts["harmful"], texts["harmless"], encoder, workspace_cache(ws.root, encoder.model_id),
-                      seed=s.seed, batch_size=s.batch_size)
+    if per_language:
+        if language:
+            raise InputError("--per-language and --language cannot be combined",
+                             "use --language for one language, --per-language for every language in the data")
+        return _fit_per_language(harmful, harmless, labelled, name, joint, min_per_class, prompt_col, max_per_class)
+    if not harmful or not harmless:
+        raise InputError("probe fit needs --harmful and --harmless sources",
+                         "pass both, or --per-language --labelled SRC with a harmful/benign label column")
+    from ..embeddings import get_encoder, workspace_cache
+    from ..language_probes import fit_language_probe, language_probe_name
+    from ..probe import default_probe_dir, fit_probe
+
+    texts = {kind: _load(srcs, prompt_col, max_per_class, s.seed)["prompt"]
+             for kind, srcs in (("harmful", harmful), ("harmless", harmless))}
+    if language:
+        probe = fit_language_probe(texts["harmful"], texts["harmless"], language, workspace_root=ws.root,
+                                   settings=s, seed=s.seed, batch_size=s.batch_size)
+        name = language_probe_name(name, probe.meta["language"])
+    else:
+        encoder = get_encoder(s.embedding_model, device=s.device)
+        probe = fit_probe(texts["harmful"], texts["harmless"], encoder, workspace_cache(ws.root, encoder.model_id),
+                          seed=s.seed, batch_size=s.batch_size)
     probe.meta["sources"] = {"harmful": harmful, "harmless": harmless}
     path = probe.save(default_probe_dir(ws.root, name))
-    common.console.print(f"probe '{name}' saved to {path}: {probe.meta['n_harmful']} harmful, "
+    lang = f" ({probe.meta['language']}, encoder {probe.model_id})" if language else ""
+    common.console.print(f"probe '{name}'{lang} saved to {path}: {probe.meta['n_harmful']} harmful, "
                          f"{probe.meta['n_harmless']} harmless, hold-out AUROC {probe.meta['holdout_auroc']:.3f}")
+
+
+def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, labelled: list[str] | None, name: str,
+                      joint: bool, min_per_class: int, prompt_col: str | None, max_per_class: int | None) -> None:
+    from datasets import concatenate_datasets
+
+    from ..errors import InputError
+    from ..language_probes import fit_per_language
+
+    s = common.settings()
+    ws = common.workspace()
+    parts = [_load(srcs, prompt_col, max_per_class, s.seed, label) for srcs, label in
+             ((harmful, "harmful"), (harmless, "benign"), (labelled, None)) if srcs]
+    if not parts:
+        raise InputError("probe fit --per-language needs sources",
+                         "pass --labelled SRC (harmful/benign label column) or --harmful X --harmless Y")
+    ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+    report = fit_per_language(ds["prompt"], ds["label"], _languages(ds), ws.root, name, s, joint, min_per_class,
+                              seed=s.seed, batch_size=s.batch_size)
+    rows = [(probe, info["language"], info["encoder"],
+             ", ".join(f"{lg} {h}/{b}" for lg, (h, b) in info["counts"].items()), info["holdout_auroc"])
+            for probe, info in report.fitted.items()]
+    common.table("language probes (harmful/harmless per language)",
+                 ["probe", "language", "encoder", "examples", "hold-out AUROC"], rows)
+    for lang, (h, b) in report.skipped.items():
+        common.console.print(f"skipped '{lang}': {h} harmful / {b} harmless is below --min-per-class "
+                             f"{min_per_class} (its rows use the joint probe)", markup=False)
+    ws.log_event("probe.fit", name=name, per_language=True, fitted=report.fitted, skipped=report.skipped)
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,7 @@ class Row:
     flags: list[str] = field(default_factory=list)
     candidates: dict[tuple[int, int], Candidate] = field(default_factory=dict)
     p_harmful: float | None = None
+    probe: str | None = None  # the probe that scored the row (language routing)
 
     def candidate(self, start: int, end: int, role: str = "word", n_tokens: int = 1) -> Candidate:
         """Get or create the candidate at [start, end); a stronger role replaces a weaker one."""

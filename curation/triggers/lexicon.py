@@ -128,10 +128,12 @@ class LexiconMatcher:
         self.lexicon = lexicon
         self.weights: dict[tuple[str, str], float] = {}
         by_category: dict[str, list[str]] = {}
+        cased: dict[str, dict[str, str]] = {}  # lemmas are case-sensitive (German nouns): lemmatize as written
         for entry in lexicon.entries:
             key = (entry.category, entry.phrase.lower())
             self.weights[key] = max(self.weights.get(key, 0.0), entry.weight)
             by_category.setdefault(entry.category, []).append(entry.phrase.lower())
+            cased.setdefault(entry.category, {}).setdefault(entry.phrase.lower(), entry.phrase)
         self.lower = PhraseMatcher(nlp.vocab, attr="LOWER")
         self.lemma = PhraseMatcher(nlp.vocab, attr="LEMMA") if lemma_pipe_names else None
         self._phrase_weight: dict[tuple[str, str], float] = {}
@@ -140,7 +142,7 @@ class LexiconMatcher:
             self.lower.add(category, [nlp.make_doc(p) for p in phrases])
             if self.lemma is not None:
                 with nlp.select_pipes(enable=list(lemma_pipe_names)):
-                    docs = list(nlp.pipe(phrases, batch_size=256))
+                    docs = list(nlp.pipe([cased[category][p] for p in phrases], batch_size=256))
                 self.lemma.add(category, docs)
                 for phrase, doc in zip(phrases, docs, strict=True):
                     lemma_key = (category, " ".join(t.lemma_.lower() for t in doc))

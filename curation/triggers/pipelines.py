@@ -66,9 +66,39 @@ def load_pipeline(language: str, english_model: str | None = None) -> Pipeline:
     return _blank_pipeline(lang)
 
 
+LOWERCASE_LEMMA_PIPE = "lookup_lemma_lowercase"
+
+
+class LowercaseLemmaFallback:
+    """Lookup tables are case-sensitive: a capitalized word the table misses ("Robó" at a sentence start) gets
+    the lemma of its lowercase form ("robó" -> "robar") when the table knows that."""
+
+    def __init__(self, nlp) -> None:
+        self.nlp = nlp
+        self.table = None
+
+    def __call__(self, doc):
+        if self.table is None:
+            lookups = self.nlp.get_pipe("lemmatizer").lookups
+            self.table = lookups.get_table("lemma_lookup") if lookups.has_table("lemma_lookup") else {}
+        for token in doc:
+            lower = token.lower_
+            if token.lemma_ == token.text and lower != token.text and lower in self.table:
+                token.lemma_ = self.table[lower]
+        return doc
+
+
+def _register_lowercase_lemma() -> None:
+    from spacy.language import Language
+
+    if not Language.has_factory(LOWERCASE_LEMMA_PIPE):
+        Language.factory(LOWERCASE_LEMMA_PIPE, func=lambda nlp, name: LowercaseLemmaFallback(nlp))
+
+
 def _blank_pipeline(lang: str) -> Pipeline:
     import spacy
 
+    _register_lowercase_lemma()
     try:
         nlp = spacy.blank(lang)
         name = f"blank:{lang}"
@@ -78,10 +108,12 @@ def _blank_pipeline(lang: str) -> Pipeline:
     try:
         nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         nlp.initialize()
-        lemma_pipes = ("lemmatizer",)
+        nlp.add_pipe(LOWERCASE_LEMMA_PIPE)
+        lemma_pipes = ("lemmatizer", LOWERCASE_LEMMA_PIPE)
     except Exception:  # noqa: BLE001 - no lookup tables for this language: tokens only
-        if "lemmatizer" in nlp.pipe_names:
-            nlp.remove_pipe("lemmatizer")
+        for name in ("lemmatizer", LOWERCASE_LEMMA_PIPE):
+            if name in nlp.pipe_names:
+                nlp.remove_pipe(name)
     log.info("no trained spaCy pipeline for '%s'; using %s%s", lang, name, " + lookup lemmas" if lemma_pipes else "")
     return Pipeline(lang, nlp, name, (BLANK_FLAG,), lemma_pipes, False, False)
 

@@ -236,6 +236,13 @@ def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, ma
                       "(rows flagged 'no_probe'; fit one with `curate probe fit`)", stacklevel=2)
         ctx.missing.append(NO_PROBE_FLAG)
         return None
+    if not (probe_path or cfg.probe_path) and ctx.workspace_root is not None:
+        from ..language_probes import ProbeRouter
+
+        router = ProbeRouter(ctx.workspace_root, cfg.probe, cfg.device)
+        if router.has_language_probes():
+            return LanguageOcclusionProposer("probe_occlusion.v1", router, ctx, max_candidates or cfg.max_candidates,
+                                             tau, min_drop)
     probe = Probe.load(Path(path))
     encoder = encoder_from_spec(probe.model_id, cfg.device)
     cache = workspace_cache(ctx.workspace_root, encoder.model_id) if ctx.workspace_root else None
@@ -244,6 +251,41 @@ def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, ma
     return OcclusionProposer("probe_occlusion.v1", probe_score_fn(probe, encoder, cache, cfg.embed_batch_size),
                              max_candidates or cfg.max_candidates, tau, min_drop,
                              proba_fn=lambda m: 1.0 / (1.0 + np.exp(-m)))
+
+
+class LanguageOcclusionProposer:
+    """Probe occlusion with each row's language probe (`curate probe fit --per-language`): the probe lives in one
+    encoder's space, so French rows are occluded against the French (or joint multilingual) probe on its encoder.
+    Rows scored by a fallback probe are flagged `joint_probe` / `base_probe`."""
+
+    def __init__(self, name: str, router: Any, ctx: ProposerContext, max_candidates: int, tau: float | None,
+                 min_drop: float) -> None:
+        self.name = name
+        self.router = router
+        self.ctx = ctx
+        self.options = (max_candidates, tau, min_drop)
+        self._by_probe: dict[str, OcclusionProposer] = {}
+
+    def _proposer(self, routed: Any) -> OcclusionProposer:
+        from ..embeddings import workspace_cache
+
+        if routed.name not in self._by_probe:
+            encoder = self.router.encoder(routed.probe)
+            cache = workspace_cache(self.ctx.workspace_root, encoder.model_id)
+            self.ctx.closers.append(cache.close)
+            score_fn = probe_score_fn(routed.probe, encoder, cache, self.ctx.cfg.embed_batch_size)
+            self._by_probe[routed.name] = OcclusionProposer(self.name, score_fn, *self.options,
+                                                            proba_fn=lambda m: 1.0 / (1.0 + np.exp(-m)))
+        return self._by_probe[routed.name]
+
+    def __call__(self, rows: list[Row]) -> None:
+        for routed, idx in self.router.groups([r.language for r in rows]).values():
+            chosen = [rows[i] for i in idx]
+            for row in chosen:
+                row.probe = routed.name
+                if routed.fallback:
+                    row.flag(routed.fallback)
+            self._proposer(routed)(chosen)
 
 
 @proposers.register("direction_occlusion.v1")

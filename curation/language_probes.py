@@ -1,0 +1,225 @@
+"""Harmfulness probes per language: fit one probe per language (on that language's encoder) plus a joint one on the
+multilingual encoder, save them as `<name>-<lang>` / `<name>-multilingual`, and route each row to its language's
+probe (falling back to the joint probe, then the base `<name>` probe, flagged).
+
+Used by `curate probe fit --per-language`, the boundary `probe` scorer and the triggers' probe occlusion.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .embeddings import EmbeddingCache, Encoder, encoder_for_language, encoder_from_spec, multilingual_model
+from .errors import InputError
+from .probe import MIN_PER_CLASS, Probe, default_probe_dir, fit_probe
+
+JOINT = "multilingual"
+JOINT_FLAG = "joint_probe"        # no probe for the row's language: the joint multilingual probe scored it
+BASE_FLAG = "base_probe"          # no language or joint probe: the base (usually English) probe scored it
+_UNKNOWN = {"", "unknown", "und", "none"}
+
+
+def normalize(language: str | None) -> str:
+    """'fr-CA' -> 'fr'; empty or undetermined -> 'en' (the base probe's language)."""
+    lang = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    return "en" if lang in _UNKNOWN else lang
+
+
+def language_probe_name(name: str, language: str) -> str:
+    """Workspace name of the probe of `language` (or of the joint probe, `language="multilingual"`)."""
+    return f"{name}-{language}"
+
+
+def probe_language(probe: Probe) -> str | None:
+    """The language a probe was fit on (`multilingual` for the joint one), when recorded."""
+    return probe.meta.get("language")
+
+
+def _cache(workspace_root: Path | None, encoder: Encoder) -> EmbeddingCache | None:
+    from .embeddings import workspace_cache
+
+    return workspace_cache(workspace_root, encoder.model_id) if workspace_root else None
+
+
+def fit_language_probe(harmful: Sequence[str], harmless: Sequence[str], language: str, encoder: Encoder | None = None,
+                       workspace_root: Path | None = None, settings: Any = None, seed: int = 0,
+                       batch_size: int = 64) -> Probe:
+    """A probe of one language on that language's encoder (`encoder_for_language`), language in its metadata."""
+    lang = JOINT if language == JOINT else normalize(language)
+    if encoder is None:
+        encoder = encoder_from_spec(multilingual_model(settings)) if lang == JOINT else encoder_for_language(
+            lang, settings)
+    cache = _cache(workspace_root, encoder)
+    try:
+        probe = fit_probe(harmful, harmless, encoder, cache, seed=seed, batch_size=batch_size)
+    finally:
+        if cache is not None:
+            cache.close()
+    probe.meta["language"] = lang
+    return probe
+
+
+@dataclass
+class FitReport:
+    """What `fit_per_language` saved, and which languages it skipped for too few examples."""
+
+    fitted: dict[str, dict[str, Any]] = field(default_factory=dict)  # probe name -> language, counts, AUROC, encoder
+    skipped: dict[str, tuple[int, int]] = field(default_factory=dict)  # language -> (harmful, harmless)
+
+
+def fit_per_language(texts: Sequence[str], labels: Sequence[str], languages: Sequence[str | None],
+                     workspace_root: Path, name: str = "default", settings: Any = None, joint: bool = True,
+                     min_per_class: int = MIN_PER_CLASS, only: Sequence[str] | None = None, seed: int = 0,
+                     batch_size: int = 64) -> FitReport:
+    """Fit and save `<name>-<lang>` for every language with `min_per_class` harmful and harmless rows (labels
+    "harmful"/"benign"; other rows ignored) and, with `joint`, `<name>-multilingual` on all of them."""
+    langs = [normalize(lg) for lg in languages]
+    by_lang: dict[str, dict[str, list[str]]] = {}
+    for text, label, lang in zip(texts, labels, langs, strict=True):
+        if label in ("harmful", "benign") and text and text.strip():
+            by_lang.setdefault(lang, {"harmful": [], "benign": []})[label].append(text)
+    if not by_lang:
+        raise InputError("probe fit: no row is labelled harmful or benign",
+                         "label the sources at ingest (--label-col) or pass --harmful and --harmless files")
+    report = FitReport()
+    wanted = {normalize(x) for x in only} if only else None
+    for lang, sets in sorted(by_lang.items()):
+        if wanted is not None and lang not in wanted:
+            continue
+        counts = (len(sets["harmful"]), len(sets["benign"]))
+        if min(counts) < max(min_per_class, MIN_PER_CLASS):
+            report.skipped[lang] = counts
+            continue
+        probe = fit_language_probe(sets["harmful"], sets["benign"], lang, None, workspace_root, settings, seed,
+                                   batch_size)
+        target = language_probe_name(name, lang)
+        probe.save(default_probe_dir(workspace_root, target))
+        report.fitted[target] = _summary(probe, {lang: counts})
+    if joint:
+        harmful = [t for s in by_lang.values() for t in s["harmful"]]
+        harmless = [t for s in by_lang.values() for t in s["benign"]]
+        probe = fit_language_probe(harmful, harmless, JOINT, None, workspace_root, settings, seed, batch_size)
+        per_lang = {lang: (len(s["harmful"]), len(s["benign"])) for lang, s in sorted(by_lang.items())}
+        probe.meta["languages"] = per_lang
+        target = language_probe_name(name, JOINT)
+        probe.save(default_probe_dir(workspace_root, target))
+        report.fitted[target] = _summary(probe, per_lang)
+    if not report.fitted:
+        raise InputError(f"probe fit: no language has {max(min_per_class, MIN_PER_CLASS)} harmful and harmless "
+                         f"prompts ({', '.join(f'{k}: {h}/{b}' for k, (h, b) in report.skipped.items())})",
+                         "add labelled prompts, lower --min-per-class, or keep --joint")
+    return report
+
+
+def _summary(probe: Probe, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    return {"language": probe.meta["language"], "encoder": probe.model_id, "counts": counts,
+            "holdout_auroc": probe.meta.get("holdout_auroc")}
+
+
+@dataclass
+class RoutedProbe:
+    """The probe a language's rows are scored with, and the flag saying it is a fallback (None when not)."""
+
+    name: str
+    probe: Probe
+    fallback: str | None = None
+
+
+class ProbeRouter:
+    """Routes rows to `<name>-<lang>`, else (English) `<name>`, else `<name>-multilingual`, else `<name>`."""
+
+    def __init__(self, workspace_root: Path, name: str = "default", device: str = "cpu") -> None:
+        self.workspace_root = Path(workspace_root)
+        self.name = name
+        self.device = device
+        self._probes: dict[str, Probe | None] = {}
+        self._encoders: dict[str, Encoder] = {}
+
+    def _load(self, probe_name: str) -> Probe | None:
+        if probe_name not in self._probes:
+            folder = default_probe_dir(self.workspace_root, probe_name)
+            self._probes[probe_name] = Probe.load(folder) if (folder / "probe.json").exists() else None
+        return self._probes[probe_name]
+
+    def has_language_probes(self) -> bool:
+        """Whether any `<name>-<lang>` or joint probe exists (else plain single-probe scoring is the same)."""
+        root = default_probe_dir(self.workspace_root, self.name).parent
+        return root.is_dir() and any((p / "probe.json").exists() for p in root.glob(f"{self.name}-*"))
+
+    def route(self, language: str | None) -> RoutedProbe:
+        lang = normalize(language)
+        order = [(language_probe_name(self.name, lang), None)]
+        if lang == "en":
+            order.append((self.name, None))
+        order += [(language_probe_name(self.name, JOINT), JOINT_FLAG), (self.name, BASE_FLAG)]
+        for probe_name, flag in order:
+            probe = self._load(probe_name)
+            if probe is not None:
+                if flag == BASE_FLAG and probe_language(probe) in (lang, JOINT):
+                    flag = None  # the base probe was itself fit on this language (or jointly)
+                return RoutedProbe(probe_name, probe, flag)
+        raise InputError(f"no harmfulness probe '{self.name}' (nor '{language_probe_name(self.name, lang)}') in "
+                         f"{self.workspace_root}", "fit one with `curate probe fit --harmful X --harmless Y` "
+                         "(add --per-language for one probe per language)")
+
+    def encoder(self, probe: Probe) -> Encoder:
+        if probe.model_id not in self._encoders:
+            self._encoders[probe.model_id] = encoder_from_spec(probe.model_id, self.device)
+        return self._encoders[probe.model_id]
+
+    def groups(self, languages: Sequence[str | None]) -> dict[str, tuple[RoutedProbe, list[int]]]:
+        """Probe name -> (routed probe, row indices), so each probe scores its rows in one batch."""
+        out: dict[str, tuple[RoutedProbe, list[int]]] = {}
+        routes: dict[str, RoutedProbe] = {}
+        for i, language in enumerate(languages):
+            lang = normalize(language)
+            if lang not in routes:
+                routes[lang] = self.route(lang)
+            routed = routes[lang]
+            key = f"{routed.name}|{routed.fallback or ''}"
+            out.setdefault(key, (routed, []))[1].append(i)
+        return out
+
+    def score(self, texts: Sequence[str], languages: Sequence[str | None], batch_size: int = 64
+              ) -> tuple[np.ndarray, list[RoutedProbe]]:
+        """Probe margin of every text by its language's probe (one batched encode per probe) and the route taken."""
+        scores = np.zeros(len(texts), dtype=np.float64)
+        used: list[RoutedProbe | None] = [None] * len(texts)
+        for routed, idx in self.groups(languages).values():
+            encoder = self.encoder(routed.probe)
+            cache = _cache(self.workspace_root, encoder)
+            try:
+                scores[idx] = routed.probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
+            finally:
+                if cache is not None:
+                    cache.close()
+            for i in idx:
+                used[i] = routed
+        return scores, used  # type: ignore[return-value]
+
+
+def language_counts(languages: Sequence[str | None]) -> dict[str, int]:
+    return dict(Counter(normalize(lg) for lg in languages).most_common())
+
+
+def per_language_auroc(scores: Sequence[float], labels: Sequence[str | None], languages: Sequence[str | None]
+                       ) -> dict[str, dict[str, Any]]:
+    """AUROC of `scores` against harmful/benign labels per language (None where a language has one class)."""
+    from sklearn.metrics import roc_auc_score
+
+    out: dict[str, dict[str, Any]] = {}
+    langs = [normalize(lg) for lg in languages]
+    for lang in sorted(set(langs)):
+        idx = [i for i, lg in enumerate(langs) if lg == lang and labels[i] in ("harmful", "benign")]
+        y = [labels[i] == "harmful" for i in idx]
+        n_pos = sum(y)
+        auroc = float(roc_auc_score(y, [scores[i] for i in idx])) if 0 < n_pos < len(y) else None
+        out[lang] = {"rows": sum(1 for lg in langs if lg == lang), "harmful": n_pos, "benign": len(y) - n_pos,
+                     "auroc": auroc}
+    return out
