@@ -295,3 +295,23 @@ def embed(
 def workspace_cache(workspace_root: Path, model_id: str) -> EmbeddingCache:
     """The shared embedding cache of a workspace, one file per model."""
     return EmbeddingCache(Path(workspace_root) / "cache" / "embeddings" / f"{sha(model_id)}.sqlite")
+
+
+class EmbedBatch:
+    """Batch class for `curation.engine.map_stage`: embeds a text column (through the workspace cache when a root
+    is given, so later stages such as the probe scorer reuse the vectors) into a fixed-size float32 column."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, device: str = "cpu", batch_size: int = 64,
+                 workspace_root: str | None = None, text_column: str = "prompt", out_column: str = "vector") -> None:
+        self.encoder = encoder_from_spec(model, device)
+        self.batch_size, self.workspace_root = batch_size, workspace_root
+        self.text_column, self.out_column = text_column, out_column
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        cache = workspace_cache(Path(self.workspace_root), self.encoder.model_id) if self.workspace_root else None
+        try:
+            vectors = embed([t or "" for t in batch[self.text_column]], self.encoder, cache, self.batch_size)
+        finally:
+            if cache:
+                cache.close()
+        return {self.out_column: list(vectors)}

@@ -16,15 +16,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import columns as C
 from .errors import InputError, ModelError
-from .progress import datasets_progress, is_long
+from .progress import is_long
 from .registry import judges, resolve
+
+if TYPE_CHECKING:
+    from .engine import EngineConfig
 
 COMPLIANCE, REFUSAL, PARTIAL = C.JUDGE_LABELS
 DEFAULT_JUDGE = "string_match"
@@ -297,31 +300,47 @@ def judge_responses(responses: list[str], judge: str = DEFAULT_JUDGE, **options:
     return get_judge(judge, **options).judge(list(responses))
 
 
-def run(ds: Dataset, cfg: JudgeConfig) -> Dataset:
-    """Add `judge_label`, `judge_score`, `judge_name` for every row with a response (None where it has none)."""
-    if C.RESPONSE not in ds.column_names:
-        found = ", ".join(ds.column_names)
-        raise InputError(f"judge: the dataset has no '{C.RESPONSE}' column; columns found: {found}",
-                         "run `curate generate NAME --model MODEL` first")
-    judge = get_judge(cfg.judge, **cfg.options)
-    has_prompt = C.PROMPT in ds.column_names
+class JudgeBatch:
+    """Batch class of the judge stage (`curation.engine.map_stage`): builds the judge once, labels batches."""
 
-    def label_batch(batch: dict[str, list]) -> dict[str, list]:
+    def __init__(self, cfg: JudgeConfig, has_prompt: bool = True) -> None:
+        self.judge = get_judge(cfg.judge, **cfg.options)
+        self.has_prompt = has_prompt
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
         rows = [i for i, r in enumerate(batch[C.RESPONSE]) if r is not None]
         labels: list[str | None] = [None] * len(batch[C.RESPONSE])
         scores: list[float | None] = [None] * len(labels)
         names: list[str | None] = [None] * len(labels)
         if rows:
-            prompts = [batch[C.PROMPT][i] for i in rows] if has_prompt else None
-            verdicts = judge.judge([batch[C.RESPONSE][i] for i in rows], prompts)
+            prompts = [batch[C.PROMPT][i] for i in rows] if self.has_prompt else None
+            verdicts = self.judge.judge([batch[C.RESPONSE][i] for i in rows], prompts)
             for i, v in zip(rows, verdicts, strict=True):
-                labels[i], scores[i], names[i] = v["label"], float(v["score"]), judge.name
+                labels[i], scores[i], names[i] = v["label"], float(v["score"]), self.judge.name
         return {C.JUDGE_LABEL: labels, C.JUDGE_SCORE: scores, C.JUDGE_NAME: names}
 
+
+def run(ds: Dataset, cfg: JudgeConfig, engine: str | EngineConfig = "local") -> Dataset:
+    """Add `judge_label`, `judge_score`, `judge_name` for every row with a response (None where it has none).
+
+    `engine` runs the same `JudgeBatch` in-process (optionally `num_proc` shards) or on Ray Data actors.
+    """
     from datasets import Features, Value
 
+    from .engine import map_stage
+    from .hashing import config_hash
+
+    if C.RESPONSE not in ds.column_names:
+        found = ", ".join(ds.column_names)
+        raise InputError(f"judge: the dataset has no '{C.RESPONSE}' column; columns found: {found}",
+                         "run `curate generate NAME --model MODEL` first")
+    has_prompt = C.PROMPT in ds.column_names
+    kwargs = {"cfg": cfg, "has_prompt": has_prompt}
+    local = JudgeBatch(**kwargs)  # builds (and validates) the judge here first: bad options fail before any work
     features = ds.features.copy()
     features.update({C.JUDGE_LABEL: Value("string"), C.JUDGE_SCORE: Value("float64"), C.JUDGE_NAME: Value("string")})
-    with datasets_progress(is_long(len(ds)) or not getattr(judge, "fast", False)):
-        return ds.map(label_batch, batched=True, batch_size=cfg.batch_size, features=Features(features),
-                      desc=f"judge ({judge.name})", load_from_cache_file=False)
+    judge = local.judge
+    fingerprint = config_hash([ds._fingerprint, "judge.v1", cfg.model_dump(), judge.name])  # no model hashing
+    return map_stage(ds, JudgeBatch, kwargs, engine=engine, batch_size=cfg.batch_size, features=Features(features),
+                     desc=f"judge ({judge.name})", instance=local, fingerprint=fingerprint, reuse_cache=False,
+                     show_progress=is_long(len(ds)) or not getattr(judge, "fast", False))

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from datasets import Dataset
@@ -21,9 +21,13 @@ from ..errors import InputError, ModelError
 from .calibrate import Calibration, fit_calibration, in_band, refusal_targets
 from .scorers import BoundaryScorer, get_scorer
 
+if TYPE_CHECKING:
+    from ..engine import EngineConfig
+
 __all__ = ["BoundaryConfig", "ScoreReport", "score", "score_with_report", "SelectConfig", "select_prompts",
            "score_threshold", "BOUNDARY_COLUMNS"]
 
+SCORE_MAP_BATCH = 1024  # rows per scoring batch (the scorer batches its own model calls inside)
 BOUNDARY_COLUMNS = (C.BOUNDARY_SCORE, C.P_REFUSE, C.IN_BAND, C.SCORER, C.BOUNDARY_PROVENANCE)
 
 
@@ -107,15 +111,43 @@ def score_texts(texts: list[str], scorer: BoundaryScorer, calibration: Calibrati
     return scores, p, in_band(p, band_width)
 
 
+class BoundaryScoreBatch:
+    """Batch class of the scoring pass (`curation.engine.map_stage`): loads the scorer once, adds raw scores."""
+
+    def __init__(self, cfg: BoundaryConfig, workspace_root: Path | str, scorer: BoundaryScorer | None = None) -> None:
+        self.scorer = scorer or get_scorer(cfg.scorer, Path(workspace_root), **cfg.scorer_options())
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        raw = np.asarray(self.scorer.score([p or "" for p in batch[C.PROMPT]]), dtype=np.float64)
+        return {C.BOUNDARY_SCORE: raw.tolist()}
+
+
 def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str,
-                      scorer: BoundaryScorer | None = None) -> tuple[Dataset, ScoreReport]:
-    """Add the boundary columns to every row; re-scoring replaces them. Returns the dataset and a report."""
+                      scorer: BoundaryScorer | None = None, engine: str | EngineConfig = "local",
+                      ) -> tuple[Dataset, ScoreReport]:
+    """Add the boundary columns to every row; re-scoring replaces them. Returns the dataset and a report.
+
+    Raw scores come from `BoundaryScoreBatch` on the chosen engine; calibration and the band are global steps.
+    """
+    from datasets import Value
+
+    from ..engine import map_stage
+    from ..hashing import config_hash
+
     if C.PROMPT not in ds.column_names:
         raise InputError(f"boundary: the dataset has no '{C.PROMPT}' column; columns found: "
                          f"{', '.join(ds.column_names)}", "ingest it with `curate ingest SOURCE --name NAME`")
-    scorer = scorer or get_scorer(cfg.scorer, Path(workspace_root), **cfg.scorer_options())
-    prompts = [p or "" for p in ds[C.PROMPT]]
-    raw = np.asarray(scorer.score(prompts), dtype=np.float64)
+    local = BoundaryScoreBatch(cfg, workspace_root, scorer)
+    scorer = local.scorer
+    out = ds.remove_columns([c for c in BOUNDARY_COLUMNS if c in ds.column_names])
+    features = out.features.copy()
+    features[C.BOUNDARY_SCORE] = Value("float64")
+    kwargs = {"cfg": cfg, "workspace_root": str(workspace_root)}
+    fingerprint = config_hash([out._fingerprint, "boundary.score.v1", cfg.model_dump(), scorer.artifact])
+    out = map_stage(out, BoundaryScoreBatch, kwargs, engine=engine, batch_size=SCORE_MAP_BATCH, features=features,
+                    desc=f"boundary score ({scorer.name})", instance=local, fingerprint=fingerprint,
+                    reuse_cache=False)
+    raw = np.asarray(out.with_format("numpy")[C.BOUNDARY_SCORE], dtype=np.float64)
     if not np.isfinite(raw).all():
         raise ModelError(f"scorer {scorer.name} returned NaN scores", "check the model and the artifact")
     cal, how = _calibration(ds, raw, scorer, cfg)
@@ -135,9 +167,7 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
             from sklearn.metrics import roc_auc_score
 
             label_auroc = float(roc_auc_score(ys, raw[known]))
-    out = ds.remove_columns([c for c in BOUNDARY_COLUMNS if c in ds.column_names])
     prov_text = json.dumps(provenance, sort_keys=True, default=str)
-    out = out.add_column(C.BOUNDARY_SCORE, raw.tolist())
     out = out.add_column(C.P_REFUSE, p.tolist())
     out = out.add_column(C.IN_BAND, band_mask.tolist())
     out = out.add_column(C.SCORER, [scorer.name] * len(out))

@@ -96,9 +96,12 @@ def score_cmd(
     plot: Path = typer.Option(None, "--plot", help="Write a PNG histogram of scores by label."),
     batch_size: int = typer.Option(16, "--batch-size"),
     device: str = typer.Option(None, "--device"),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
+    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Add boundary_score, p_refuse, in_band, scorer and provenance columns to every prompt."""
     from ..boundary import BoundaryConfig, score_with_report
+    from ..engine import engine_options
 
     s = common.settings()
     ws = common.workspace()
@@ -106,7 +109,7 @@ def score_cmd(
                          band_width=band_width, calibrate=calibrate, device=device or s.device,
                          batch_size=batch_size)
     ds = ws.load_dataset(name)
-    result, report = score_with_report(ds, cfg, ws.root)
+    result, report = score_with_report(ds, cfg, ws.root, engine=engine_options(engine, num_proc))
     target = out or name.rstrip("/").split("/")[-1]
     ws.save_dataset(result, target)
     ws.log_event("boundary.score", name=name, out=target, **report.as_dict())

@@ -63,8 +63,11 @@ def judge(
     template: str = typer.Option(None, "--template", help="LLM judge prompt template (file or string)."),
     option: list[str] = typer.Option(None, "--option", help="Other judge option KEY=VALUE (JSON values)."),
     out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
+    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Label each response full_compliance, full_refusal or partial_refusal, with the judge's name and score."""
+    from ..engine import engine_options
     from ..judge import JudgeConfig, run
     from ..registry import judges, resolve
 
@@ -85,7 +88,7 @@ def judge(
         options.setdefault("device", s.device)
     ws = common.workspace()
     ds = ws.load_dataset(name)
-    result = run(ds, JudgeConfig(judge=judge_name, options=options))
+    result = run(ds, JudgeConfig(judge=judge_name, options=options), engine=engine_options(engine, num_proc))
     target = out or name.rstrip("/").split("/")[-1]
     ws.save_dataset(result, target)
     counts = {label: 0 for label in ("full_compliance", "full_refusal", "partial_refusal", None)}

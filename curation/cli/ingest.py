@@ -20,8 +20,11 @@ def ingest(
     max_chars: int = typer.Option(None, "--max-chars", help="Drop prompts longer than this."),
     no_near_dedupe: bool = typer.Option(False, "--no-near-dedupe"),
     threshold: float = typer.Option(None, "--threshold", help="Near-duplicate cosine threshold."),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
+    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Read prompt sets into one normalized, deduplicated dataset."""
+    from ..engine import engine_options
     from ..ingest import IngestConfig, run
 
     s = common.settings()
@@ -30,7 +33,7 @@ def ingest(
                        near_dedupe=not no_near_dedupe, near_threshold=threshold or s.near_dup_threshold,
                        embedding_model=s.embedding_model, batch_size=s.batch_size, device=s.device)
     ws = common.workspace()
-    kept, removed, report = run(sources, cfg, ws.root)
+    kept, removed, report = run(sources, cfg, ws.root, engine=engine_options(engine, num_proc))
     ws.save_dataset(kept, name)
     ws.save_dataset(removed, f"{name}.duplicates")
     ws.log_event("ingest", name=name, sources=sources, report=report.as_dict())

@@ -44,11 +44,14 @@ def run_cmd(
     max_chars: int = typer.Option(None, "--max-chars", help="Truncate longer prompts (default 2000)."),
     batch_size: int = typer.Option(None, "--batch-size"),
     device: str = typer.Option(None, "--device"),
+    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
+    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Add trigger_spans (best first) and trigger_flags to every prompt of NAME."""
     import warnings
 
     from .. import columns as C
+    from ..engine import engine_options
     from ..triggers import TRIGGER_FLAGS, TriggersConfig, run
 
     s = common.settings()
@@ -63,7 +66,7 @@ def run_cmd(
     ds = ws.load_dataset(name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = run(ds, cfg, ws.root)
+        result = run(ds, cfg, ws.root, engine=engine_options(engine, num_proc))
     for w in caught:
         if str(w.message).startswith("triggers:"):
             common.err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)

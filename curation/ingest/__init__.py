@@ -6,19 +6,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from datasets import Dataset, concatenate_datasets
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import columns as C
-from ..embeddings import DEFAULT_MODEL, embed, get_encoder, workspace_cache
+from ..embeddings import DEFAULT_MODEL, EmbedBatch, get_encoder
+from ..engine import EngineConfig, map_stage
 from ..errors import InputError
+from ..hashing import config_hash
 from ..progress import datasets_progress, is_long
 from .dedupe import exact_duplicates, near_duplicates
 from .langid import detect_languages
 from .normalize import normalize_source
 from .sources import read_source
 
-__all__ = ["IngestConfig", "IngestReport", "run", "load_prompts"]
+__all__ = ["IngestConfig", "IngestReport", "run", "load_prompts", "LanguageBatch"]
+VECTOR = "__vector__"
 
 
 class IngestConfig(BaseModel):
@@ -73,16 +77,48 @@ def load_prompts(raw_sources: Sequence[str], cfg: IngestConfig | None = None) ->
     return concatenate_datasets(parts) if len(parts) > 1 else parts[0]
 
 
-def run(raw_sources: Sequence[str], cfg: IngestConfig, workspace_root: Path | None = None
-        ) -> tuple[Dataset, Dataset, IngestReport]:
-    """Return (kept rows, dropped duplicate rows with `duplicate_of`, report)."""
+def run(raw_sources: Sequence[str], cfg: IngestConfig, workspace_root: Path | None = None,
+        engine: str | EngineConfig = "local") -> tuple[Dataset, Dataset, IngestReport]:
+    """Return (kept rows, dropped duplicate rows with `duplicate_of`, report).
+
+    `engine` runs language id and the near-dedupe embeddings in-process or on Ray; the ANN index is built once.
+    """
     ds = load_prompts(raw_sources, cfg)
     with datasets_progress(is_long(len(ds))):
-        return _filter_and_dedupe(ds, cfg, workspace_root)
+        return _filter_and_dedupe(ds, cfg, workspace_root, engine)
 
 
-def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | None) -> tuple[
-        Dataset, Dataset, IngestReport]:
+class LanguageBatch:
+    """Batch class of language id (`curation.engine.map_stage`): fills empty `language` cells with lingua."""
+
+    def __call__(self, batch: dict[str, list]) -> dict[str, list]:
+        missing = [i for i, lang in enumerate(batch[C.LANGUAGE]) if not lang]
+        detected = detect_languages([batch[C.PROMPT][i] for i in missing]) if missing else []
+        langs = list(batch[C.LANGUAGE])
+        for i, lang in zip(missing, detected, strict=True):
+            langs[i] = lang
+        return {C.LANGUAGE: langs}
+
+
+def _embed_prompts(ds: Dataset, cfg: IngestConfig, workspace_root: Path | None,
+                   engine: str | EngineConfig) -> np.ndarray:
+    """Embeddings of `ds[prompt]` on the engine, through the workspace cache (the probe scorer reuses them)."""
+    from datasets import Features, Sequence, Value
+
+    if len(ds) == 0:
+        return np.zeros((0, get_encoder(cfg.embedding_model, device=cfg.device).dim), dtype=np.float32)
+    kwargs = {"model": cfg.embedding_model, "device": cfg.device, "batch_size": cfg.batch_size,
+              "workspace_root": str(workspace_root) if workspace_root else None, "out_column": VECTOR}
+    local = EmbedBatch(**kwargs)
+    features = Features({C.PROMPT: Value("string"), VECTOR: Sequence(Value("float32"), length=local.encoder.dim)})
+    fingerprint = config_hash([ds._fingerprint, "ingest.embed.v1", kwargs, local.encoder.model_id])
+    out = map_stage(ds, EmbedBatch, kwargs, engine=engine, batch_size=max(1024, cfg.batch_size), features=features,
+                    fingerprint=fingerprint, reuse_cache=False, desc="embed (near-dedupe)", instance=local)
+    return np.asarray(out.with_format("numpy")[VECTOR], dtype=np.float32)
+
+
+def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | None,
+                       engine: str | EngineConfig = "local") -> tuple[Dataset, Dataset, IngestReport]:
     report = IngestReport(read=len(ds))
     for name in ds.unique(C.SOURCE):
         report.per_source[name] = 0
@@ -95,14 +131,8 @@ def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | No
     ds = ds.filter(keep_row, batched=True, desc="drop empty/long")
 
     if cfg.detect_language:
-        def add_language(batch: dict[str, list]) -> dict[str, list]:
-            missing = [i for i, lang in enumerate(batch[C.LANGUAGE]) if not lang]
-            detected = detect_languages([batch[C.PROMPT][i] for i in missing]) if missing else []
-            langs = list(batch[C.LANGUAGE])
-            for i, lang in zip(missing, detected, strict=True):
-                langs[i] = lang
-            return {C.LANGUAGE: langs}
-        ds = ds.map(add_language, batched=True, batch_size=1000, desc="language id")
+        ds = map_stage(ds, LanguageBatch, {}, engine=engine, batch_size=1000, desc="language id",
+                       features=ds.features)
 
     prompts = ds[C.PROMPT]
     dups = exact_duplicates(prompts)
@@ -110,10 +140,7 @@ def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | No
     report.exact_duplicates = len(dups)
     if cfg.near_dedupe:
         survivors = [i for i in range(len(ds)) if i not in dropped]
-        encoder = get_encoder(cfg.embedding_model, device=cfg.device)
-        cache = workspace_cache(workspace_root, encoder.model_id) if workspace_root else None
-        vectors = embed([prompts[i] for i in survivors], encoder, cache, batch_size=cfg.batch_size,
-                        show_progress=len(survivors) > 2000)
+        vectors = _embed_prompts(ds.select(survivors).select_columns([C.PROMPT]), cfg, workspace_root, engine)
         near = near_duplicates(vectors, cfg.near_threshold)
         for d in near:
             dropped[survivors[d.index]] = type(d)(survivors[d.index], survivors[d.kept], d.kind, d.similarity)

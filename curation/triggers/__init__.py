@@ -18,9 +18,9 @@ from datasets import Sequence as HFSequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import columns as C
+from ..engine import EngineConfig, map_stage
 from ..errors import InputError
 from ..hashing import config_hash
-from ..progress import datasets_progress
 from ..registry import proposers as proposer_registry
 from ..registry import resolve
 from . import proposers as _registered  # noqa: F401 - registers the built-in proposers
@@ -152,6 +152,8 @@ class TriggerTagger:
         spans, flags = self.tag(batch[C.PROMPT], batch.get(C.LANGUAGE), batch.get(C.LABEL))
         return {C.TRIGGER_SPANS: spans, TRIGGER_FLAGS: flags}
 
+    __call__ = map_batch  # the batch-class contract of `curation.engine.map_stage`
+
 
 def output_features(ds: Dataset) -> Features:
     features = ds.features.copy()
@@ -161,8 +163,11 @@ def output_features(ds: Dataset) -> Features:
 
 
 def run(ds: Dataset, cfg: TriggersConfig | None = None, workspace_root: Path | str | None = None,
-        direction: Any = None, show_progress: bool = True) -> Dataset:
-    """Add `trigger_spans` and `trigger_flags` (replacing earlier ones) to every row of `ds`."""
+        direction: Any = None, show_progress: bool = True, engine: str | EngineConfig = "local") -> Dataset:
+    """Add `trigger_spans` and `trigger_flags` (replacing earlier ones) to every row of `ds`.
+
+    `engine` runs the same `TriggerTagger` batches in-process (optionally `num_proc` shards) or on Ray Data.
+    """
     cfg = cfg or TriggersConfig()
     if C.PROMPT not in ds.column_names:
         raise InputError(f"triggers: the dataset has no '{C.PROMPT}' column (columns: {', '.join(ds.column_names)})",
@@ -170,11 +175,14 @@ def run(ds: Dataset, cfg: TriggersConfig | None = None, workspace_root: Path | s
     ds = ds.remove_columns([c for c in (C.TRIGGER_SPANS, TRIGGER_FLAGS) if c in ds.column_names])
     with TriggerTagger(cfg, workspace_root, direction) as tagger:
         fingerprint = config_hash([ds._fingerprint, STAGE_VERSION, cfg.model_dump(), _artifact_stamp(tagger)])
-        with datasets_progress(show_progress and len(ds) > cfg.batch_size):
-            out = ds.map(tagger.map_batch, batched=True, batch_size=cfg.batch_size, features=output_features(ds),
-                         new_fingerprint=fingerprint, desc="triggers")
-        if tagger.truncated:
-            warnings.warn(f"triggers: {tagger.truncated} prompt(s) longer than {cfg.max_chars} characters were "
+        kwargs = {"cfg": cfg, "workspace_root": str(workspace_root) if workspace_root else None,
+                  "direction": direction}
+        out = map_stage(ds, TriggerTagger, kwargs, engine=engine, batch_size=cfg.batch_size,
+                        features=output_features(ds), fingerprint=fingerprint, desc="triggers", instance=tagger,
+                        show_progress=show_progress and len(ds) > cfg.batch_size)
+        truncated = sum("truncated" in flags for flags in out[TRIGGER_FLAGS])  # counted on every engine
+        if truncated:
+            warnings.warn(f"triggers: {truncated} prompt(s) longer than {cfg.max_chars} characters were "
                           "truncated (flagged 'truncated'); raise max_chars to keep more", stacklevel=2)
     return out
 
