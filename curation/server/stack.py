@@ -365,6 +365,7 @@ class LocalStack:
         with self._lock():
             for sub in ("home", "redis", "search"):
                 self.data_dir(sub).mkdir(parents=True, exist_ok=True)
+            os.chmod(self.data_dir(), 0o700)  # argilla.db holds the users' API keys in clear (upstream design)
             running_port = self.part_port("server") if self.pid("server") else None
             if running_port and self.config.port not in (None, 0, running_port):
                 raise InputError(f"the local Argilla stack already runs on port {running_port}",
