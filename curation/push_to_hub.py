@@ -95,7 +95,9 @@ def dataset_card(manifest: dict[str, Any], repo_id: str, languages: list[str]) -
              "## Configs", "", "| config | contents | " + " | ".join(_splits(manifest)) + " |",
              "|---|---|" + "---|" * len(_splits(manifest))]
     for config, splits in manifest["rows"].items():
-        lines.append(f"| `{config}` | {ABOUT.get(config, '')} | "
+        about = ABOUT.get(config) or (f"the `morbench` rows in language `{config.removeprefix('morbench_')}` only"
+                                      if config.startswith("morbench_") else "")
+        lines.append(f"| `{config}` | {about} | "
                      + " | ".join(str(splits.get(s, 0)) for s in _splits(manifest)) + " |")
     lines += ["", "```python", "from datasets import load_dataset", "",
               f'ds = load_dataset("{repo_id}", "{next(iter(manifest["rows"]))}")', "```", "",
@@ -116,7 +118,7 @@ def dataset_card(manifest: dict[str, Any], repo_id: str, languages: list[str]) -
     lines += [f"- code: refusal-curation {code.get('package', '?')}"
               + (f" (commit `{code['git_commit'][:12]}`)" if code.get("git_commit") else ""),
               f"- build `{lineage.get('build')}` at {lineage.get('built_at')}; full lineage in `{MANIFEST}`.", "",
-              "## Annotator agreement", ""]
+              *language_section(manifest), "## Annotator agreement", ""]
     agreement = [(n, s["agreement"]) for n, s in (lineage.get("sources") or {}).items() if s.get("agreement")]
     if not agreement:
         lines.append("No agreement report was recorded for these sources (`curate qa NAME` makes one).")
@@ -135,6 +137,32 @@ def dataset_card(manifest: dict[str, Any], repo_id: str, languages: list[str]) -
               "- Some prompts are harmful by design. Use the data for safety research and training only.", "",
               "## Citation", "", "This dataset implements ideas from:", "", CITATIONS, ""]
     return "\n".join(lines)
+
+
+def language_section(manifest: dict[str, Any]) -> list[str]:
+    """Card lines: rows per language and split (from the `morbench_<lang>` configs) and annotator agreement per
+    language (recorded by the morbench build), side by side."""
+    per_lang = {c.removeprefix("morbench_"): splits for c, splits in manifest["rows"].items()
+                if c.startswith("morbench_")}
+    if not per_lang:
+        return []
+    splits = list(dict.fromkeys(s for v in per_lang.values() for s in v))
+    agreement: dict[str, dict[str, Any]] = {}
+    for src in (manifest.get("lineage", {}).get("sources") or {}).values():
+        for lang, summary in (src.get("agreement_by_language") or {}).items():
+            agreement.setdefault(lang, summary)
+    questions = sorted({q for s in agreement.values() for q, v in s.items() if isinstance(v, dict)})
+    headers = ["language", *splits, "total", "annotators"] + [f"{q} κ / α" for q in questions]
+    lines = ["## Languages", "", "MORBench rows per language (`load_dataset(..., \"morbench_<lang>\")`) and "
+             "annotator agreement per language (mean Cohen's κ / Krippendorff's α; `-` where not recorded):", "",
+             "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for lang, counts in sorted(per_lang.items()):
+        summary = agreement.get(lang, {})
+        figures = [f"{_fmt((summary.get(q) or {}).get('mean_cohen_kappa'))} / "
+                   f"{_fmt((summary.get(q) or {}).get('krippendorff_alpha'))}" for q in questions]
+        lines.append("| " + " | ".join([f"`{lang}`", *(str(counts.get(s, 0)) for s in splits),
+                                        str(sum(counts.values())), _fmt(summary.get("annotators")), *figures]) + " |")
+    return [*lines, ""]
 
 
 def _splits(manifest: dict[str, Any]) -> list[str]:

@@ -167,7 +167,8 @@ def test_dry_run_tree_loads_with_datasets(version_ws, tmp_path):
     card = (out / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["license"] == "cc-by-4.0" and set(meta["language"]) >= {"en", "fr", "de"}
-    assert {c["config_name"] for c in meta["configs"]} == {"triggers", "boundary", "sft", "dpo", "morbench"}
+    assert {c["config_name"] for c in meta["configs"]} == {"triggers", "boundary", "sft", "dpo", "morbench",
+                                                          "morbench_en", "morbench_fr", "morbench_de"}
     assert meta["size_categories"] == ["n<1K"] and "token-classification" in meta["task_categories"]
     for needle in ("Deactivating Refusal Triggers", "Safety Decision", "## Limitations", "## Lineage", "trig.gold"):
         assert needle in card

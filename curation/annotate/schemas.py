@@ -243,8 +243,10 @@ def _describe(err: ValidationError, path: Path) -> ConfigError:
     return ConfigError(f"annotation schema {path}: bad key '{loc}': {first['msg']}", f"fix it in {path.name}")
 
 
-def load_schema_model(name_or_path: str | Path) -> AnnotationSchema:
-    """Read and validate a schema file (by name or path) into an `AnnotationSchema`."""
+def load_schema_model(name_or_path: str | Path | AnnotationSchema) -> AnnotationSchema:
+    """Read and validate a schema file (by name or path) into an `AnnotationSchema` (one already built passes)."""
+    if isinstance(name_or_path, AnnotationSchema):
+        return name_or_path
     path = schema_path(name_or_path)
     return _load_cached(str(path.resolve()), path.stat().st_mtime_ns)
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .. import columns as C
 from ..errors import InputError, ModelError
+from . import language as _language  # noqa: F401 - registers the probe_by_language scorer
 from .calibrate import Calibration, fit_calibration, in_band, refusal_targets
 from .scorers import BoundaryScorer, get_scorer
 
@@ -43,6 +44,8 @@ class BoundaryConfig(BaseModel):
     layer: int | None = Field(None, description="direction: score at this layer instead of the selected one.")
     band_width: float = Field(0.15, gt=0, le=0.5, description="in_band = |p_refuse - 0.5| <= band_width.")
     calibrate: bool | None = Field(None, description="Fit P(refuse) on judge labels: None = when present.")
+    per_language: bool | None = Field(None, description="probe: route rows to their language's probe "
+                                      "(probe_by_language); None = when `probe fit --per-language` probes exist.")
     device: str = "cpu"
     batch_size: int = Field(16, ge=1)
 
@@ -62,6 +65,7 @@ class ScoreReport:
     calibration_auroc: float | None = None
     label_auroc: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
+    languages: dict[str, dict[str, Any]] = field(default_factory=dict)  # per language: rows, probes, AUROC
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -118,8 +122,16 @@ class BoundaryScoreBatch:
         self.scorer = scorer or get_scorer(cfg.scorer, Path(workspace_root), **cfg.scorer_options())
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
-        raw = np.asarray(self.scorer.score([p or "" for p in batch[C.PROMPT]]), dtype=np.float64)
+        prompts = [p or "" for p in batch[C.PROMPT]]
+        if hasattr(self.scorer, "score_rows"):  # routes each row by its language (probe_by_language)
+            raw, routes = self.scorer.score_rows(prompts, batch.get(C.LANGUAGE))
+            return {C.BOUNDARY_SCORE: np.asarray(raw, dtype=np.float64).tolist(),
+                    _ROUTE: [json.dumps(r, sort_keys=True) for r in routes]}
+        raw = np.asarray(self.scorer.score(prompts), dtype=np.float64)
         return {C.BOUNDARY_SCORE: raw.tolist()}
+
+
+_ROUTE = "_boundary_route"  # temporary column: the probe each row was routed to
 
 
 def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str,
@@ -137,11 +149,16 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
     if C.PROMPT not in ds.column_names:
         raise InputError(f"boundary: the dataset has no '{C.PROMPT}' column; columns found: "
                          f"{', '.join(ds.column_names)}", "ingest it with `curate ingest SOURCE --name NAME`")
+    if scorer is None and _language.wants_language_routing(cfg.scorer, cfg.path, cfg.artifact, Path(workspace_root),
+                                                           cfg.per_language):
+        cfg = cfg.model_copy(update={"scorer": "probe_by_language"})
     local = BoundaryScoreBatch(cfg, workspace_root, scorer)
     scorer = local.scorer
     out = ds.remove_columns([c for c in BOUNDARY_COLUMNS if c in ds.column_names])
     features = out.features.copy()
     features[C.BOUNDARY_SCORE] = Value("float64")
+    if hasattr(scorer, "score_rows"):
+        features[_ROUTE] = Value("string")
     kwargs = {"cfg": cfg, "workspace_root": str(workspace_root)}
     fingerprint = config_hash([out._fingerprint, "boundary.score.v1", cfg.model_dump(), scorer.artifact])
     out = map_stage(out, BoundaryScoreBatch, kwargs, engine=engine, batch_size=SCORE_MAP_BATCH, features=features,
@@ -167,13 +184,23 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
             from sklearn.metrics import roc_auc_score
 
             label_auroc = float(roc_auc_score(ys, raw[known]))
-    prov_text = json.dumps(provenance, sort_keys=True, default=str)
+    routes = [json.loads(r) for r in out[_ROUTE]] if _ROUTE in out.column_names else []
+    if routes:
+        out = out.remove_columns(_ROUTE)
+        names = [f"probe:{r['probe']}" for r in routes]
+        prov_texts = [json.dumps({**provenance, **r}, sort_keys=True, default=str) for r in routes]
+    else:
+        names, prov_texts = [scorer.name] * len(out), [json.dumps(provenance, sort_keys=True, default=str)] * len(out)
+    languages = {}
+    if C.LANGUAGE in ds.column_names:
+        labels = ds[C.LABEL] if C.LABEL in ds.column_names else None
+        languages = _language.language_report(raw, routes, labels, ds[C.LANGUAGE])
     out = out.add_column(C.P_REFUSE, p.tolist())
     out = out.add_column(C.IN_BAND, band_mask.tolist())
-    out = out.add_column(C.SCORER, [scorer.name] * len(out))
-    out = out.add_column(C.BOUNDARY_PROVENANCE, [prov_text] * len(out))
+    out = out.add_column(C.SCORER, names)
+    out = out.add_column(C.BOUNDARY_PROVENANCE, prov_texts)
     report = ScoreReport(scorer.name, len(out), int(band_mask.sum()), threshold, band, how,
-                         cal.auroc if cal else None, label_auroc, provenance)
+                         cal.auroc if cal else None, label_auroc, provenance, languages)
     return out, report
 
 

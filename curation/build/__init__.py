@@ -46,8 +46,10 @@ def split_text(ds: Dataset) -> list[str]:
     return [next((m["content"] for m in msgs if m["role"] == "user"), "") for msgs in ds[C.MESSAGES]]
 
 
-def split_rows(ds: Dataset, cfg: BuildConfig, workspace_root: Path | None = None) -> DatasetDict:
-    """Assign every row to a split (seeded, stratified by `cfg.stratify_by`, near-duplicate groups kept whole)."""
+def split_rows(ds: Dataset, cfg: BuildConfig, workspace_root: Path | None = None,
+               stratify: tuple[str, ...] = ()) -> DatasetDict:
+    """Assign every row to a split (seeded, stratified by `cfg.stratify_by` + `stratify`, near-duplicate groups kept
+    whole)."""
     if len(ds) == 0:
         return DatasetDict({name: ds for name in cfg.splits})
     texts = split_text(ds)
@@ -55,7 +57,7 @@ def split_rows(ds: Dataset, cfg: BuildConfig, workspace_root: Path | None = None
     cache = workspace_cache(workspace_root, encoder.model_id) if workspace_root else None
     vectors = embed(texts, encoder, cache, show_progress=len(texts) > 2000)
     groups = near_duplicate_groups(vectors, cfg.near_dup_threshold, texts)
-    strata_cols = [c for c in cfg.stratify_by if c in ds.column_names]
+    strata_cols = [c for c in dict.fromkeys([*cfg.stratify_by, *stratify]) if c in ds.column_names]
     strata = ["|".join(str(ds[c][i]) for c in strata_cols) for i in range(len(ds))] if strata_cols else [""] * len(ds)
     assigned = assign_splits(list(ds[C.ID]), strata, groups, cfg.splits, cfg.seed)
     with datasets_progress(False):
@@ -77,7 +79,9 @@ def run(cfg: BuildConfig, sub: dict[str, BaseModel], workspace: Workspace) -> Bu
         rows = _unique_ids(builder.build(sub_cfg, ctx))
         if len(rows) == 0:
             raise InputError(f"config '{name}' produced no rows", f"check configs.{name} and its gold datasets")
-        out[name] = split_rows(rows, cfg, workspace.root)
+        out[name] = split_rows(rows, cfg, workspace.root, builder.stratify)
+        if builder.derived is not None:
+            out.update(builder.derived(sub_cfg, out[name], ctx))
     lineage = {
         "build": cfg.version_name, "built_at": datetime.now(UTC).isoformat(), "code_version": code_version(),
         "sources": ctx.sources,

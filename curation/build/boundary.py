@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from datasets import Dataset, Features, Value
+from datasets import Dataset, DatasetDict, Features, Value
 from pydantic import Field
 
 from .. import columns as C
 from ..errors import InputError
+from ..progress import datasets_progress
 from ..registry import builders
 from .config import SourceConfig
 from .context import BuildContext, Builder, column, require_gold
@@ -28,6 +29,7 @@ class MorbenchBuild(BoundaryBuild):
     """Options of the `morbench` config."""
 
     languages: list[str] | None = Field(None, description="Keep only these languages (default: all).")
+    per_language_configs: bool = Field(True, description="Also one config per language: morbench_fr, ...")
 
 
 def _question(cfg: BoundaryBuild, gold: Dataset, name: str) -> str:
@@ -84,5 +86,22 @@ def build_morbench(cfg: MorbenchBuild, ctx: BuildContext) -> Dataset:
     return Dataset.from_list(rows, features=MORBENCH_FEATURES)
 
 
+def morbench_language_configs(cfg: MorbenchBuild, splits: DatasetDict, ctx: BuildContext) -> dict[str, DatasetDict]:
+    """`morbench_<lang>`: the morbench splits (stratified by language) restricted to one language each; also
+    records per-language annotator agreement of the gold sources in the build lineage."""
+    from .languages import record_language_agreement
+
+    record_language_agreement(cfg.from_, ctx)
+    if not cfg.per_language_configs:
+        return {}
+    languages = sorted({lang for ds in splits.values() for lang in ds[C.LANGUAGE]})
+    with datasets_progress(False):
+        return {f"morbench_{lang}": DatasetDict({split: ds.filter(lambda b, lg=lang: [x == lg for x in b[C.LANGUAGE]],
+                                                                  batched=True)
+                                                 for split, ds in splits.items()})
+                for lang in languages if lang and lang.isalpha()}
+
+
 builders.register("boundary", func=Builder(BoundaryBuild, build_boundary, C.SHOULD_REFUSE))
-builders.register("morbench", func=Builder(MorbenchBuild, build_morbench, C.LABEL))
+builders.register("morbench", func=Builder(MorbenchBuild, build_morbench, C.LABEL, morbench_language_configs,
+                                           (C.LANGUAGE,)))

@@ -117,3 +117,5 @@ class Builder:
     config_model: type
     build: Any  # (cfg, BuildContext) -> Dataset with `id` and a text to split on (`prompt` or `messages`)
     label_column: str
+    derived: Any = None  # optional (cfg, DatasetDict, BuildContext) -> {config name: DatasetDict} built from the splits
+    stratify: tuple[str, ...] = ()  # columns always stratified on, whatever the build's stratify_by says

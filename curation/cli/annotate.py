@@ -28,6 +28,10 @@ def push(
     workspace: str = ARGILLA_WS,
     min_submitted: int = typer.Option(1, "--min-submitted", min=1, help="Submitted responses per record."),
     batch_size: int = typer.Option(250, "--batch-size", min=1, max=500),
+    per_language: bool = typer.Option(False, "--per-language",
+                                      help="One dataset per language (TO-fr in workspace WORKSPACE-fr) with that "
+                                           "language's guidelines and annotators."),
+    languages: str = typer.Option(None, "--languages", help="--per-language: only these languages (fr,de)."),
     api_url: str = API_URL,
     api_key: str = API_KEY,
 ) -> None:
@@ -40,6 +44,19 @@ def push(
     rg_client = client(api_url, api_key)
     s = common.settings()
     encoder = get_encoder(s.embedding_model, device=s.device)
+    if per_language:
+        from ..annotate.languages import push_per_language
+
+        pushed = push_per_language(ds, schema, to, rg_client, ws, workspace, min_submitted, languages,
+                                   batch_size=batch_size, encoder=encoder,
+                                   vector_cache=workspace_cache(ws.root, encoder.model_id))
+        ws.log_event("annotate.push", dataset=dataset, schema=schema, to=to, rows=len(ds), url=rg_client.api_url,
+                     per_language={p.language: p.rows for p in pushed})
+        common.table(f"pushed '{dataset}' per language", ["language", "dataset", "workspace", "records",
+                                                          "guidelines", "annotators"],
+                     [(p.language, p.dataset, p.workspace, p.rows, p.language if p.translated_guidelines else
+                       "en (noted)", ", ".join(p.annotators) or "-") for p in pushed])
+        return
     result = push_records(ds, schema, to, rg_client, workspace_name=workspace, min_submitted=min_submitted,
                           batch_size=batch_size, encoder=encoder,
                           vector_cache=workspace_cache(ws.root, encoder.model_id))

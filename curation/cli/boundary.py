@@ -21,6 +21,16 @@ def _texts(sources: list[str], max_per_class: int | None, seed: int) -> list[str
     return list(ds["prompt"])
 
 
+def _contrast_language(texts: list[str]) -> str:
+    """The language of a contrast set (lingua; 90% of its prompts), or 'multilingual' when it mixes languages."""
+    from ..ingest.langid import detect_languages
+    from ..language_probes import JOINT, language_counts
+
+    counts = language_counts(detect_languages(texts[:500]))
+    top, n = next(iter(counts.items()), (JOINT, 0))
+    return top if n >= 0.9 * sum(counts.values()) else JOINT
+
+
 @boundary_app.command("fit-direction")
 def fit_direction_cmd(
     model: str = typer.Option("smollm2", "--model", "-m", help="Hub id, local folder, .gguf file or 'smollm2'."),
@@ -37,6 +47,8 @@ def fit_direction_cmd(
     position: str = typer.Option("mean", "--position", help="mean or last of the post-instruction tokens."),
     batch_size: int = typer.Option(16, "--batch-size"),
     device: str = typer.Option(None, "--device", help="torch device (default: settings)."),
+    language: str = typer.Option(None, "--language",
+                                 help="Language of the contrast sets (recorded; default: detected or 'multilingual')."),
 ) -> None:
     """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
     from ..boundary.activations import workspace_activation_cache
@@ -55,6 +67,7 @@ def fit_direction_cmd(
         direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True)
     finally:
         cache.close()
+    direction.metrics["language"] = language or _contrast_language(sets[0] + sets[1])
     path = direction.save(default_direction_dir(ws.root, name))
     m = direction.metrics
     rows = [(x["layer"], x["auroc"], x["effect_size"], x["diff_norm"]) for x in m["per_layer"]]
@@ -92,6 +105,9 @@ def score_cmd(
     band_width: float = typer.Option(0.15, "--band-width", help="in_band = |p_refuse - 0.5| <= W."),
     calibrate: bool = typer.Option(None, "--calibrate/--no-calibrate",
                                    help="Fit P(refuse) on judge_label (default: when present)."),
+    per_language: bool = typer.Option(None, "--per-language/--no-per-language",
+                                      help="probe: score each row with its language's probe (default: when "
+                                           "`probe fit --per-language` probes exist)."),
     out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
     plot: Path = typer.Option(None, "--plot", help="Write a PNG histogram of scores by label."),
     batch_size: int = typer.Option(16, "--batch-size"),
@@ -106,8 +122,8 @@ def score_cmd(
     s = common.settings()
     ws = common.workspace()
     cfg = BoundaryConfig(scorer=scorer, artifact=artifact, path=path, model=model, layer=layer,
-                         band_width=band_width, calibrate=calibrate, device=device or s.device,
-                         batch_size=batch_size)
+                         band_width=band_width, calibrate=calibrate, per_language=per_language,
+                         device=device or s.device, batch_size=batch_size)
     ds = ws.load_dataset(name)
     result, report = score_with_report(ds, cfg, ws.root, engine=engine_options(engine, num_proc))
     target = out or name.rstrip("/").split("/")[-1]
@@ -120,6 +136,14 @@ def score_cmd(
                    report.calibration + (f" (AUROC {report.calibration_auroc:.3f})" if report.calibration_auroc
                                          is not None else ""),
                    "-" if report.label_auroc is None else report.label_auroc)])
+    if report.languages:
+        common.table("per language", ["language", "rows", "harmful", "benign", "AUROC", "probe", "fallback"],
+                     [(lang, v["rows"], v["harmful"], v["benign"], "-" if v["auroc"] is None else v["auroc"],
+                       ", ".join(v["probes"]) or report.scorer, ", ".join(v["fallback"]) or "-")
+                      for lang, v in report.languages.items()])
+        path = ws.artifact_dir("boundary", target) / "languages.json"
+        ws.write_json(path, {"scorer": report.scorer, "languages": report.languages})
+        common.console.print(f"per-language report written to {path}", markup=False)
     if plot:
         _plot(result, plot, report.threshold, report.band, f"{report.scorer} on {name}")
 

@@ -15,24 +15,56 @@ def add(
     name: str = typer.Argument(..., help="Username (lowercase letters, digits, - and _)."),
     role: str = typer.Option("annotator", "--role", help="annotator, admin or owner."),
     workspace: str = typer.Option("argilla", "--workspace", help="Argilla workspace to join (created if missing)."),
+    languages: str = typer.Option(None, "--languages",
+                                  help="Languages the user annotates (fr,de): joins WORKSPACE-fr, WORKSPACE-de."),
     api_url: str = API_URL,
     api_key: str = API_KEY,
 ) -> None:
     """Create a user and print its one-time password (it is not stored anywhere)."""
+    from ..annotate.languages import assign_languages, parse_languages
     from ..annotate.users import add_user
 
+    langs = parse_languages(languages)  # a bad code fails before the user is created
     rg_client = client(api_url, api_key)
     user, password = add_user(rg_client, name, role, workspace)
     common.console.print(f"created {role} '{user.username}' in workspace '{workspace}' at {rg_client.api_url}",
                          markup=False)
+    if langs:
+        assigned = assign_languages(common.workspace(), user.username, langs, rg_client, workspace)
+        common.console.print(f"languages: {', '.join(assigned)} (workspaces "
+                             f"{', '.join(f'{workspace}-{x}' for x in assigned)})", markup=False)
     common.console.print(f"one-time password: {password}", markup=False)
+
+
+@users_app.command("assign")
+def assign(
+    name: str = typer.Argument(..., help="Existing username."),
+    languages: str = typer.Option(..., "--languages", help="Languages to add, e.g. fr,de."),
+    workspace: str = typer.Option("argilla", "--workspace", help="Base Argilla workspace (WORKSPACE-LANG joined)."),
+    api_url: str = API_URL,
+    api_key: str = API_KEY,
+) -> None:
+    """Assign annotation languages to an existing user (joins each language's Argilla workspace)."""
+    from ..annotate.languages import add_to_workspace, assign_languages, parse_languages
+    from ..errors import InputError
+
+    langs = parse_languages(languages)
+    rg_client = client(api_url, api_key)
+    if not add_to_workspace(rg_client, workspace, name):
+        raise InputError(f"no Argilla user '{name}'", "create it with `curate users add NAME --languages ...`")
+    assigned = assign_languages(common.workspace(), name, langs, rg_client, workspace)
+    common.console.print(f"'{name}' annotates: {', '.join(assigned)}", markup=False)
 
 
 @users_app.command("list")
 def list_users(api_url: str = API_URL, api_key: str = API_KEY) -> None:
     """Users of the Argilla server."""
+    from ..annotate.languages import load_assignments
+
     rg_client = client(api_url, api_key)
-    common.table("users", ["username", "role"], [(u.username, u.role.value) for u in rg_client.users])
+    assigned = load_assignments(common.workspace())
+    common.table("users", ["username", "role", "languages"],
+                 [(u.username, u.role.value, ", ".join(assigned.get(u.username, [])) or "-") for u in rg_client.users])
 
 
 def register(app: typer.Typer) -> None:

@@ -67,11 +67,12 @@ def load_pipeline(language: str, english_model: str | None = None) -> Pipeline:
 
 
 LOWERCASE_LEMMA_PIPE = "lookup_lemma_lowercase"
+CASED_NOUN_LANGUAGES = frozenset({"de", "lb"})  # capitals are lexical: never lemmatize the lowercase form
 
 
 class LowercaseLemmaFallback:
-    """Lookup tables are case-sensitive: a capitalized word the table misses ("Robó" at a sentence start) gets
-    the lemma of its lowercase form ("robó" -> "robar") when the table knows that."""
+    """Lookup tables are case-sensitive: a sentence-initial capitalized word the table misses ("Robó") gets the
+    lemma of its lowercase form ("robó" -> "robar"). Not used where capitals are lexical (German nouns)."""
 
     def __init__(self, nlp) -> None:
         self.nlp = nlp
@@ -83,7 +84,8 @@ class LowercaseLemmaFallback:
             self.table = lookups.get_table("lemma_lookup") if lookups.has_table("lemma_lookup") else {}
         for token in doc:
             lower = token.lower_
-            if token.lemma_ == token.text and lower != token.text and lower in self.table:
+            initial = token.i == 0 or doc[token.i - 1].is_punct
+            if initial and token.lemma_ == token.text and lower != token.text and lower in self.table:
                 token.lemma_ = self.table[lower]
         return doc
 
@@ -108,8 +110,10 @@ def _blank_pipeline(lang: str) -> Pipeline:
     try:
         nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
         nlp.initialize()
-        nlp.add_pipe(LOWERCASE_LEMMA_PIPE)
-        lemma_pipes = ("lemmatizer", LOWERCASE_LEMMA_PIPE)
+        lemma_pipes = ("lemmatizer",)
+        if lang not in CASED_NOUN_LANGUAGES:
+            nlp.add_pipe(LOWERCASE_LEMMA_PIPE)
+            lemma_pipes += (LOWERCASE_LEMMA_PIPE,)
     except Exception:  # noqa: BLE001 - no lookup tables for this language: tokens only
         for name in ("lemmatizer", LOWERCASE_LEMMA_PIPE):
             if name in nlp.pipe_names:

@@ -227,6 +227,13 @@ def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, ma
     cfg = ctx.cfg
     path = probe_path or cfg.probe_path or (default_probe_dir(ctx.workspace_root, cfg.probe)
                                             if ctx.workspace_root else None)
+    if not (probe_path or cfg.probe_path) and ctx.workspace_root is not None:
+        from ..language_probes import ProbeRouter
+
+        router = ProbeRouter(ctx.workspace_root, cfg.probe, cfg.device)
+        if router.has_language_probes():
+            return LanguageOcclusionProposer("probe_occlusion.v1", router, ctx, max_candidates or cfg.max_candidates,
+                                             tau, min_drop)
     if path is None or not (Path(path) / "probe.json").exists():
         where = path or "(no workspace)"
         if cfg.require_probe:
@@ -236,13 +243,6 @@ def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, ma
                       "(rows flagged 'no_probe'; fit one with `curate probe fit`)", stacklevel=2)
         ctx.missing.append(NO_PROBE_FLAG)
         return None
-    if not (probe_path or cfg.probe_path) and ctx.workspace_root is not None:
-        from ..language_probes import ProbeRouter
-
-        router = ProbeRouter(ctx.workspace_root, cfg.probe, cfg.device)
-        if router.has_language_probes():
-            return LanguageOcclusionProposer("probe_occlusion.v1", router, ctx, max_candidates or cfg.max_candidates,
-                                             tau, min_drop)
     probe = Probe.load(Path(path))
     encoder = encoder_from_spec(probe.model_id, cfg.device)
     cache = workspace_cache(ctx.workspace_root, encoder.model_id) if ctx.workspace_root else None
