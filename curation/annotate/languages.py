@@ -104,6 +104,8 @@ def schema_for_language(schema: str | Path | AnnotationSchema, language: str) ->
     """The schema with the language's guidelines (the bool says a translation exists); otherwise the English
     guidelines with a note naming the language."""
     spec = load_schema_model(schema)
+    if language == "en":  # the schema files are written in English
+        return spec, True
     path = guidelines_file(spec.name, language)
     if path is not None:
         return spec.model_copy(update={"guidelines": path.read_text(encoding="utf-8")}), True
