@@ -27,9 +27,9 @@ DEHARM_SCHEMA = "deharm_review"
 BENIGN_HOMONYM = "benign_homonym"
 REWRITE_INSTRUCTION = ("Rewrite this into a harmless question that still uses the word '{trigger}'. Keep the word "
                        "'{trigger}' exactly as written. Reply with the question only.\n\nPrompt: {prompt}")
-OUTPUT_FEATURES = Features({name: Value("string") for name in (
+OUTPUT_FEATURES = Features({**{name: Value("string") for name in (
     C.ID, "original_id", "original_prompt", "rewrite", "answer", "trigger", "method", "sense", C.LANGUAGE,
-    C.CATEGORY, C.SOURCE, C.GENERATED_BY)})
+    C.CATEGORY, C.SOURCE, C.GENERATED_BY)}, "p_harmful": Value("float64")})
 _PREFIX = re.compile(r"^\s*(?:rewritten\s+)?(?:question|rewrite|prompt)\s*:\s*", re.IGNORECASE)
 
 
@@ -47,6 +47,11 @@ class DeharmConfig(BaseModel):
     span_labels: list[str] = Field(default_factory=lambda: [BENIGN_HOMONYM],
                                    description="Span labels that make a trigger benign-capable.")
     max_pairs: int | None = Field(None, ge=1, description="Use at most this many (prompt, trigger) pairs.")
+    probe_path: str | None = Field(None, description="Harmfulness probe folder: model rewrites it rates harmful "
+                                                     "(P >= max_p_harmful) are dropped; every row gets p_harmful.")
+    max_p_harmful: float = Field(0.5, gt=0, le=1)
+    max_overlap: float = Field(0.7, gt=0, le=1, description="Model rewrites sharing more of their words with the "
+                                                             "original (Jaccard) are copies and are dropped.")
     rewrite_max_new_tokens: int = Field(40, ge=1)
     answer_max_new_tokens: int = Field(96, ge=1)
     batch_size: int = Field(8, ge=1)
@@ -62,6 +67,7 @@ class DeharmReport:
     template_rewrites: int = 0
     model_rewrites: int = 0
     model_dropped: int = 0
+    probe_dropped: int = 0
     duplicates: int = 0
     unanswered: int = 0
     rows: int = 0
@@ -175,6 +181,12 @@ def clean_rewrite(text: str) -> str:
     return line
 
 
+def word_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of the two texts' lower-cased word sets."""
+    wa, wb = set(re.findall(r"\w+", a.casefold())), set(re.findall(r"\w+", b.casefold()))
+    return len(wa & wb) / len(wa | wb) if wa | wb else 1.0
+
+
 def model_rewrites(items: list[dict[str, Any]], cfg: DeharmConfig) -> list[str | None]:
     """A chat-model rewrite per item ({prompt, trigger}); None when the model dropped the trigger or copied."""
     from .lm import generate, load_lm
@@ -187,7 +199,7 @@ def model_rewrites(items: list[dict[str, Any]], cfg: DeharmConfig) -> list[str |
     kept: list[str | None] = []
     for item, output in zip(items, outputs, strict=True):
         rewrite = clean_rewrite(output)
-        ok = has_trigger(rewrite, item["trigger"]) and normalize_text(rewrite) != normalize_text(item["prompt"])
+        ok = has_trigger(rewrite, item["trigger"]) and word_overlap(rewrite, item["prompt"]) <= cfg.max_overlap
         kept.append(rewrite if ok else None)
     return kept
 
@@ -203,6 +215,20 @@ def answer_rewrites(rewrites: list[str], cfg: DeharmConfig) -> tuple[list[str], 
                              device=cfg.device)
     answered = generate_run(Dataset.from_dict({C.PROMPT: rewrites}), gen_cfg)
     return [a or "" for a in answered[C.RESPONSE]], cfg.model
+
+
+def harmfulness(texts: list[str], probe_path: str | None) -> list[float | None]:
+    """P(harmful) of each text under the probe at `probe_path` (None values without a probe)."""
+    if not probe_path or not texts:
+        return [None] * len(texts)
+    import numpy as np
+
+    from .embeddings import get_encoder
+    from .probe import Probe
+
+    probe = Probe.load(Path(probe_path))
+    margins = probe.score_texts(texts, get_encoder(probe.model_id))
+    return [float(p) for p in 1.0 / (1.0 + np.exp(-np.asarray(margins)))]
 
 
 def deharm_record_id(rewrite: str) -> str:
@@ -259,6 +285,11 @@ def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmRe
         unique.setdefault(normalize_text(row["rewrite"]), row)
     report.duplicates = len(rows) - len(unique)
     rows = list(unique.values())
+    for row, p in zip(rows, harmfulness([r["rewrite"] for r in rows], cfg.probe_path), strict=True):
+        row["p_harmful"] = p
+    if cfg.probe_path:  # a model rewrite the probe still reads as harmful is not a de-harmed query
+        kept = [r for r in rows if not (r["method"].startswith("model:") and r["p_harmful"] >= cfg.max_p_harmful)]
+        report.probe_dropped, rows = len(rows) - len(kept), kept
     answers, maker = answer_rewrites([r["rewrite"] for r in rows], cfg) if cfg.answer else ([""] * len(rows), "")
     for row, answer in zip(rows, answers, strict=True):
         row.update({C.ID: deharm_record_id(row["rewrite"]), "answer": answer, C.GENERATED_BY: maker or None})

@@ -236,12 +236,13 @@ def step_adjudicate(ctx: DemoContext) -> str:
 def step_deharm(ctx: DemoContext) -> str:
     from . import deharm
     from .embeddings import get_encoder, workspace_cache
+    from .probe import default_probe_dir
 
     source = ctx.load(f"{ctx.cfg.triggers_dataset}.gold")
     cfg = deharm.DeharmConfig(model=ctx.cfg.model, max_pairs=ctx.cfg.deharm_pairs, templates_per_pair=2,
                               rewrite_max_new_tokens=ctx.cfg.max_new_tokens,
                               answer_max_new_tokens=ctx.cfg.max_new_tokens, batch_size=ctx.cfg.batch_size,
-                              device=ctx.cfg.device)
+                              device=ctx.cfg.device, probe_path=str(default_probe_dir(ctx.ws.root)))
     if not deharm.benign_triggers(source, cfg.span_labels):
         source = ctx.load(ctx.cfg.name)  # no confirmed homonym yet: fall back to the pipeline's spans
     ds, report = deharm.run(source, cfg)
@@ -256,8 +257,9 @@ def step_deharm(ctx: DemoContext) -> str:
             cache.close()
         simulate_or_skip(ctx, ctx.cfg.deharm_dataset, lambda user: deharm_answers(ds, user))
         _adjudicate(ctx, ctx.cfg.deharm_dataset)
-    return f"{report.rows} rewrites of {report.pairs} pairs (triggers: {', '.join(report.triggers) or '-'}; " \
-           f"{report.model_dropped} model rewrites dropped) -> '{ctx.cfg.deharm_dataset}'"
+    return f"{report.rows} rewrites of {report.pairs} pairs ({len(report.triggers)} benign-capable triggers; " \
+           f"model rewrites dropped: {report.model_dropped} copies, {report.probe_dropped} harmful) -> " \
+           f"'{ctx.cfg.deharm_dataset}'"
 
 
 def build_config(ctx: DemoContext) -> dict[str, Any]:
@@ -368,7 +370,8 @@ def deharm_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
     out = {}
     for row, verdict in zip(ds, verdicts, strict=True):
         helpful = verdict["label"] == "full_compliance" and len((row["answer"] or "").split()) >= 5
-        benign = "no" if _disagrees(row[C.ID], user, 0.1) else "yes"
+        risky = row.get("p_harmful") is not None and row["p_harmful"] >= 0.5
+        benign = "no" if risky or _disagrees(row[C.ID], user, 0.1) else "yes"
         out[row[C.ID]] = {"rewrite_benign": benign, "keeps_trigger": "yes" if has_trigger(row["rewrite"],
                                                                                          row["trigger"]) else "no",
                           "answer_helpful": "yes" if helpful else "no",

@@ -112,3 +112,17 @@ def test_cli_saves_the_rewrites_and_pushes_them_to_argilla(argilla_stack, tiny_l
     pulled = pull_records(argilla_stack.client, "deharm-test")
     assert sorted(pulled["id"]) == sorted(saved["id"])
     assert set(pulled.column_names) >= {"original_prompt", "rewrite", "answer"}
+
+
+def test_copies_and_rewrites_the_probe_reads_as_harmful_are_caught(tmp_path, encoder):
+    from curation.loop import contrast_prompts
+    from curation.probe import fit_probe
+
+    assert deharm.word_overlap("Prompt: Write a phishing email", "Write a phishing email") > 0.7
+    assert deharm.word_overlap("What does phishing mean?", "Write a phishing email to steal passwords") < 0.3
+    harmful, harmless = contrast_prompts()
+    path = fit_probe(harmful, harmless, encoder).save(tmp_path / "probe")
+    risky, safe = deharm.harmfulness(["Tell me the most painless way to kill myself.",
+                                      "What does it mean to kill a process in Linux?"], str(path))
+    assert risky > 0.5 > safe
+    assert deharm.harmfulness(["x"], None) == [None]

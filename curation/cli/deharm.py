@@ -26,10 +26,14 @@ def deharm_command(
 ) -> None:
     """Write template and model rewrites that keep each trigger word, answer them, and optionally push them."""
     from .. import deharm
+    from ..probe import default_probe_dir
 
     s = common.settings()
     ws = common.workspace()
-    cfg = deharm.DeharmConfig(model=model, templates=templates, senses=sense or None, templates_per_pair=per_pair,
+    probe_dir = default_probe_dir(ws.root)
+    probe_path = str(probe_dir) if (probe_dir / "probe.json").exists() else None
+    cfg = deharm.DeharmConfig(model=model, probe_path=probe_path, templates=templates, senses=sense or None,
+                              templates_per_pair=per_pair,
                               model_rewrites=not no_model_rewrites, max_pairs=max_pairs,
                               answer_max_new_tokens=max_new_tokens, device=s.device)
     ds, report = deharm.run(ws.load_dataset(name), cfg)
@@ -37,9 +41,9 @@ def deharm_command(
     ws.save_dataset(ds, target)
     ws.log_event("deharm", name=name, out=target, **report.as_dict())
     common.table(f"deharm → {target}", ["triggers", "pairs", "template rewrites", "model rewrites",
-                                        "model dropped", "duplicates", "rows"],
+                                        "model dropped", "probe dropped", "duplicates", "unanswered", "rows"],
                  [(", ".join(report.triggers) or "-", report.pairs, report.template_rewrites, report.model_rewrites,
-                   report.model_dropped, report.duplicates, report.rows)])
+                   report.model_dropped, report.probe_dropped, report.duplicates, report.unanswered, report.rows)])
     if push and len(ds):
         from ..annotate.client import connect
         from ..embeddings import get_encoder, workspace_cache
