@@ -242,17 +242,25 @@ def _question_ids(client: Any, dataset: Any) -> dict[str, str]:
     return {q["name"]: q["id"] for q in body["items"]}
 
 
+BULK_TIMEOUT = 300.0  # a busy server (annotators plus a push on 2 cores) can take minutes for one batch
+BULK_ATTEMPTS = 3
+
+
 def _upsert(client: Any, dataset: Any, records: list[dict[str, Any]], done: int, total: int) -> None:
     import httpx
 
     url = f"/api/v1/datasets/{dataset.id}/records/bulk"
-    try:
-        resp = client.http_client.put(url, json={"items": records})
-    except httpx.HTTPError as err:
-        raise ServiceError(f"push to '{dataset.name}' stopped after {done} of {total} records: Argilla at "
-                           f"{client.api_url} is unreachable ({type(err).__name__})",
-                           "start it (`curate server start`) and run the same push again: records are upserted "
-                           "by id, nothing is lost or duplicated") from None
+    for attempt in range(1, BULK_ATTEMPTS + 1):
+        try:
+            resp = client.http_client.put(url, json={"items": records}, timeout=BULK_TIMEOUT)
+            break
+        except httpx.HTTPError as err:  # a timeout means busy, not down: the upsert is idempotent, send it again
+            if isinstance(err, httpx.TimeoutException) and attempt < BULK_ATTEMPTS:
+                continue
+            raise ServiceError(f"push to '{dataset.name}' stopped after {done} of {total} records: Argilla at "
+                               f"{client.api_url} is unreachable ({type(err).__name__})",
+                               "start it (`curate server start`) and run the same push again: records are upserted "
+                               "by id, nothing is lost or duplicated") from None
     if resp.status_code == 422:
         raise InputError(f"Argilla rejected records {done}-{done + len(records)} of the push to '{dataset.name}': "
                          f"{resp.text[:300]}", "fix those rows and push again")
