@@ -123,7 +123,7 @@ class _RayAdapter:
     """Ray actor: builds the batch object once, converts Arrow batches to/from `dict[str, list]`."""
 
     def __init__(self, batch_cls: type, kwargs: dict[str, Any], keep: list[str]) -> None:
-        self.fn = batch_cls(**kwargs)
+        self.fn = LazyBatch(batch_cls, kwargs)  # built on the thread that calls it (sqlite, spaCy state)
         self.keep = keep
 
     def __call__(self, table: Any) -> Any:
