@@ -491,7 +491,7 @@ def final_panel(ctx: DemoContext) -> Any:
     logins = ctx.ws.read_secret(SIM_SECRET) or {}
     lines = [
         f"[b]Workspace[/b]       {ctx.ws.root}",
-        f"[b]Datasets[/b]        {ctx.ws.path('datasets')} (`curate workspace list`)",
+        f"[b]Datasets[/b]        {ctx.ws.path('datasets')} (`curate ls`)",
         f"[b]QA report[/b]       {ctx.ws.path('artifacts', 'qa', ctx.cfg.triggers_dataset, 'report.json')}",
         f"[b]Build[/b]           {ctx.ws.path('builds')}",
         f"[b]Version[/b]         {ctx.results.get('version')} in {ctx.ws.path('versions')}",
