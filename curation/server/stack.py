@@ -385,6 +385,10 @@ class LocalStack:
             if self.pid(part) is None:
                 port = self._pick_port(part, requested)
                 say(f"starting {part} on {HOST}:{port}")
+                if part == "redis" and self.pid("worker") is not None:
+                    # the worker's registration lived in the Redis that died: start it afresh below
+                    say("redis restarted: restarting the argilla worker")
+                    self._terminate("worker")
                 if part == "search":  # still marked running = it was killed, its last writes may be lost
                     rebuild_index = bool(self.state().get("search_running"))
                 self._spawn(part, port)
