@@ -52,6 +52,7 @@ def run_cmd(
 
     from .. import columns as C
     from ..engine import engine_options
+    from ..loop import load_weights
     from ..triggers import TRIGGER_FLAGS, TriggersConfig, run
 
     s = common.settings()
@@ -62,6 +63,7 @@ def run_cmd(
              "max_chars": max_chars, "batch_size": batch_size, "device": device}
     base.setdefault("spacy_model", s.spacy_model)
     base.setdefault("device", s.device)
+    base.setdefault("weights", load_weights(ws.root))  # proposer weights refit by `curate loop`, else defaults
     cfg = _config(TriggersConfig, {**base, **{k: v for k, v in flags.items() if v is not None}})
     ds = ws.load_dataset(name)
     with warnings.catch_warnings(record=True) as caught:
