@@ -32,11 +32,7 @@ def main_options(
 
 
 for _name in COMMAND_MODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}").register(app)
-    except ModuleNotFoundError as _err:  # a stage module under construction must not break the others
-        if not _err.name or not _err.name.startswith(f"{__name__}.{_name}"):
-            raise
+    importlib.import_module(f"{__name__}.{_name}").register(app)
 
 
 def main() -> None:
@@ -44,9 +40,5 @@ def main() -> None:
     debug = "--debug" in sys.argv
     try:
         app(standalone_mode=False)
-    except common.EXPECTED_ERRORS as err:
-        sys.exit(common.report_error(err, debug))
-    except SystemExit:
-        raise
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:  # noqa: BLE001 - report_error prints one line (a traceback with --debug) per kind
         sys.exit(common.report_error(err, debug))

@@ -19,7 +19,6 @@ from ..workspace import Workspace
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)
-EXPECTED_ERRORS = (CurationError, ValidationError, click.ClickException, click.exceptions.Abort)
 
 
 @dataclass
