@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_curation_qa import raw as raw_qa  # the same snapshot and raw-library work as the qa benchmark
+from bench_curation_qa import snapshot
 from datasets import Dataset
 
 from curation.hashing import record_id
 
 WORDS = ["kill", "shoot", "attack", "exploit", "bomb", "hack"]
-USERS = ("alice", "bob", "carol")
-LABELS = ("harmful", "benign", "ambiguous")
 BATCH = 250
 
 
@@ -50,27 +50,6 @@ def rows(n: int) -> Dataset:
         "id": [record_id(p) for p in prompts], "prompt": prompts, "source": ["bench"] * n, "language": ["en"] * n,
         "category": [WORDS[i % len(WORDS)] for i in range(n)], "label": ["benign"] * n, "trigger_spans": spans,
         "boundary_score": [rng.random() for _ in range(n)], "p_refuse": [rng.random() for _ in range(n)]})
-
-
-def snapshot(n: int) -> tuple[Dataset, Any]:
-    """A pulled-format snapshot with three annotators' label answers, and the same labels as an int array."""
-    import numpy as np
-
-    rng = random.Random(0)
-    codes = np.zeros((len(USERS), n), dtype=int)
-    responses = []
-    for j in range(n):
-        truth = rng.randrange(3)
-        row = []
-        for i, user in enumerate(USERS):
-            label = truth if rng.random() < 0.8 else rng.randrange(3)
-            codes[i, j] = label
-            row.append({"user": user, "user_id": user, "status": "submitted", "inserted_at": "t", "updated_at": "t",
-                        "values": json.dumps({"harmfulness": LABELS[label]})})
-        responses.append(row)
-    ds = Dataset.from_dict({"id": [f"r{j}" for j in range(n)], "prompt": [f"p{j}" for j in range(n)],
-                            "suggestions": ["{}"] * n, "responses": responses})
-    return ds, codes
 
 
 def measured(fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -140,20 +119,6 @@ def raw_pull(api_url: str, api_key: str, dataset_id: str) -> int:
             offset += len(page["items"])
             if not page["items"] or offset >= page["total"]:
                 return seen
-
-
-def raw_qa(codes: Any) -> None:
-    from itertools import combinations
-
-    import krippendorff
-    from sklearn.metrics import cohen_kappa_score, confusion_matrix
-    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
-
-    for a, b in combinations(range(len(codes)), 2):
-        cohen_kappa_score(codes[a], codes[b])
-        confusion_matrix(codes[a], codes[b])
-    fleiss_kappa(aggregate_raters(codes.T, n_cat=3)[0])
-    krippendorff.alpha(reliability_data=codes.astype(float), level_of_measurement="nominal")
 
 
 def bench_size(n: int, raw_push_too: bool) -> list[dict[str, Any]]:
