@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..plotting import save_figure
 
 
 def plot_scores(scores: Sequence[float], labels: Sequence[str | None], path: Path | str, threshold: float | None,
@@ -26,23 +27,19 @@ def plot_scores(scores: Sequence[float], labels: Sequence[str | None], path: Pat
     names = [lab or "unknown" for lab in labels]
     bins = np.histogram_bin_edges(values[np.isfinite(values)], bins=min(40, max(5, len(values) // 5)))
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    try:
-        if band is not None:
-            ax.axvspan(min(band), max(band), color="gold", alpha=0.25, label="band")
-        for name in sorted(set(names)):
-            ax.hist(values[[n == name for n in names]], bins=bins, alpha=0.55, label=name)
-        if threshold is not None and np.isfinite(threshold):
-            ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
-        if highlight:
-            ax.plot(values[list(highlight)], np.zeros(len(highlight)), "|", color="red", markersize=14,
-                    label="selected")
-        ax.set_xlabel("boundary score (higher = more refusal-like)")
-        ax.set_ylabel("prompts")
-        ax.set_title(title)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
-    finally:
-        plt.close(fig)
-    return path
+    if band is not None:
+        ax.axvspan(min(band), max(band), color="gold", alpha=0.25, label="band")
+    for name in sorted(set(names)):
+        ax.hist(values[[n == name for n in names]], bins=bins, alpha=0.55, label=name)
+    if threshold is not None and np.isfinite(threshold):
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+    if highlight:
+        ax.plot(values[list(highlight)], np.zeros(len(highlight)), "|", color="red", markersize=14,
+                label="selected")
+    ax.set_xlabel("boundary score (higher = more refusal-like)")
+    ax.set_ylabel("prompts")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)
+

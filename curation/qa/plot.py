@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..plotting import save_figure
 
 
 def plot_report(report: dict[str, Any], path: Path) -> Path:
@@ -35,13 +36,7 @@ def plot_report(report: dict[str, Any], path: Path) -> Path:
                  vmin=0, vmax=max(1.0, float(conf.max())), fmt="{:.0f}")
     fig.suptitle(f"Agreement on {report['dataset']} ({report['records']} records)")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _heatmap(ax: Any, data: np.ndarray, rows: list[str], cols: list[str], title: str, vmin: float, vmax: float,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import columns as C
 from ..embeddings import DEFAULT_MODEL
 from ..errors import InputError
+from ..plotting import save_figure
 from .combine import BENIGN_HOMONYM, HARMFUL_CUE
 from .pipelines import group_by_language, load_pipeline
 
@@ -160,10 +161,4 @@ def plot_inventory(inv: Dataset, path: Path | str, top: int = 25, title: str = "
         axes[0][1].axvline(1.0, color="black", linewidth=0.8)
         axes[0][1].set_xlabel("refusal lift (rate with / without)")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=110)
