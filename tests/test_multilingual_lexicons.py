@@ -73,3 +73,16 @@ def test_neutral_prompts_have_no_cues_and_unlexiconed_languages_fall_back(tagger
     assert not any("lexicon.v1" in c.evidence for c in rows[0].candidates.values())
     assert not rows[1].candidates
     assert LEXICON_FALLBACK_FLAG in rows[2].flags  # Dutch has no lexicon yet: English entries, flagged
+
+
+def test_lookup_tables_with_lemma_lists_and_the_blank_english_fast_path() -> None:
+    """Catalan lookup entries are lists ("abacallana" -> ["abacallanar"]): a sentence-initial capital must still
+    get a string lemma; `spacy_model="blank"` gives English the tokenizer + lookup lemmas of the corpus-scale path."""
+    catalan = load_pipeline("ca")
+    assert catalan.nlp("Abacallana és aquí.")[0].lemma_ == "abacallanar"
+    fast = load_pipeline("en", "blank")
+    assert fast.model == "blank:en" and BLANK_FLAG in fast.flags and not fast.has_parser
+    spans, flags = TriggerTagger(TriggersConfig(proposers=["lexicon.v1"], spacy_model="blank", entities=False)).tag(
+        ["How do I kill a Python process?", "They built bombs in the garage."])
+    assert [s[0]["text"] for s in spans] == ["kill", "bombs"]
+    assert all(BLANK_FLAG in f for f in flags)

