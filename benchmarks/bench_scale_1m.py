@@ -29,9 +29,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal-direction"
 STAGES = ("ingest", "near-dedupe", "triggers", "boundary", "judge")
+# triggers at corpus scale: the lexicon proposer on spaCy's tokenizer + lookup lemmas (no tagger, parser or
+# occlusion encodes); "full" is the default `curate triggers` configuration.
+TRIGGER_PRESETS: dict[str, dict] = {"scale": {"proposers": ["lexicon.v1"], "spacy_model": "blank", "entities": False},
+                                    "full": {}}
+OPTS = {"encoder": "onnx-int8:all-MiniLM-L6-v2", "triggers": "scale"}  # set from the command line
 
 
-def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: mp.Queue) -> None:
+def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: mp.Queue,
+           opts: dict) -> None:
     """Run one stage in this (spawned) process and put (seconds, peak RSS MiB, rows, note) on the queue."""
     from curation.workspace import Workspace
 
@@ -45,7 +51,7 @@ def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: 
     if stage == "ingest":
         from curation.ingest import IngestConfig, run
 
-        kept, _, report = run([str(Path(root) / "synth.jsonl")], IngestConfig(near_dedupe=False), ws.root)
+        kept, _, report = run([str(Path(root) / "synth.jsonl")], IngestConfig(near_dedupe=False), ws.root, engine)
         ws.save_dataset(kept, "ingested")
         rows, note = len(kept), f"{report.exact_duplicates} exact duplicates"
     elif stage == "near-dedupe":
@@ -54,7 +60,8 @@ def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: 
         from curation.ingest.dedupe import near_duplicates
 
         ds = ws.load_dataset("ingested")
-        vectors = _embed_prompts(ds.select_columns([C.PROMPT]), IngestConfig(), ws.root, engine)
+        vectors = _embed_prompts(ds.select_columns([C.PROMPT]), IngestConfig(embedding_model=opts["encoder"]), ws.root,
+                                 engine)
         dropped = {d.index for d in near_duplicates(vectors, 0.95)}
         kept = ds.select([i for i in range(len(ds)) if i not in dropped])
         ws.save_dataset(kept, "deduped")
@@ -63,11 +70,12 @@ def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: 
         from curation.triggers import TriggersConfig, run
 
         ds = ws.load_dataset("deduped")
-        ds = ds.select(range(min(len(ds), trigger_cap)))
-        out = run(ds, TriggersConfig(), ws.root, show_progress=False, engine=engine)
+        available = len(ds)
+        ds = ds.select(range(min(available, trigger_cap)))
+        out = run(ds, TriggersConfig(**TRIGGER_PRESETS[opts["triggers"]]), ws.root, show_progress=False, engine=engine)
         ws.save_dataset(out, "triggers")
         rows = len(out)
-        note = f"on the first {rows} rows" if rows < n else ""
+        note = f"on the first {rows} rows" if rows < available else ""
     elif stage == "boundary":
         from curation.boundary import BoundaryConfig, score_with_report
 
@@ -96,7 +104,7 @@ def run_stage(stage: str, root: Path, n: int, trigger_cap: int, engine: str = "l
                                                                                                   str]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_stage, args=(stage, str(root), n, trigger_cap, engine, queue))
+    proc = ctx.Process(target=_stage, args=(stage, str(root), n, trigger_cap, engine, queue, dict(OPTS)))
     proc.start()
     proc.join()
     if proc.exitcode != 0:
@@ -112,7 +120,7 @@ def prepare(root: Path, n: int) -> None:
 
     seeds = seed_prompts(SHARED if SHARED.exists() else None)
     write_jsonl(root / "synth.jsonl", n, seeds)
-    encoder = get_encoder()
+    encoder = get_encoder(OPTS["encoder"])
     harmful = [t for t, lab in seeds if lab == "harmful"][:500]
     harmless = [t for t, lab in seeds if lab != "harmful"][:500]
     probe = fit_probe(harmful, harmless, encoder, None)
@@ -167,11 +175,14 @@ def ray_compare(n: int) -> dict[str, tuple[float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--trigger-cap", type=int, default=10_000, help="triggers run on at most this many rows")
     parser.add_argument("--ray", type=int, default=0, help="compare local vs Ray on this many rows (0: skip)")
+    parser.add_argument("--encoder", default=OPTS["encoder"], help="encoder spec of near-dedupe and the probe")
+    parser.add_argument("--triggers", choices=sorted(TRIGGER_PRESETS), default=OPTS["triggers"])
     parser.add_argument("--json", type=Path, help="write the figures here")
     args = parser.parse_args()
+    OPTS.update(encoder=args.encoder, triggers=args.triggers)
     results = scale(args.sizes, args.trigger_cap) if args.sizes else {}
     sizes = sorted(results)
     report: dict[str, object] = {"results": {str(n): r for n, r in results.items()}}

@@ -140,3 +140,17 @@ def test_ingest_on_ray_equal_local_and_fills_the_probe_cache(ray_local, tmp_path
     assert report.as_dict() == report_r.as_dict() and report.near_duplicates > 0
     assert_same_rows(kept, kept_r)
     assert_same_rows(removed, removed_r)
+
+
+def test_corpus_scale_triggers_preset_on_ray_equals_local(ray_local):
+    """The 1M-prompt configuration of triggers (lexicon on spaCy's tokenizer + lookup lemmas) on a few thousand
+    prompts: Ray equals one process row for row."""
+    from curation.triggers import TRIGGER_FLAGS, TriggersConfig, run
+
+    ds = _dataset(N_ROWS, seed=3)
+    cfg = TriggersConfig(proposers=["lexicon.v1"], spacy_model="blank", entities=False)
+    local = run(ds, cfg, None, show_progress=False)
+    on_ray = run(ds, cfg, None, show_progress=False, engine="ray")
+    assert_same_rows(local, on_ray)
+    assert sum(bool(s) for s in local[C.TRIGGER_SPANS]) > N_ROWS // 5
+    assert all("blank_pipeline" in f for f in local[TRIGGER_FLAGS])
