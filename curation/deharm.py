@@ -255,7 +255,7 @@ def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmRe
     report.pairs = len(pairs)
     column = {name: (ds[name] if name in ds.column_names else [None] * len(ds))
               for name in (C.ID, C.LANGUAGE, C.CATEGORY, C.SOURCE)}
-    prompts = ds[C.PROMPT]
+    prompts = ds[C.PROMPT][:]
     rows: list[dict[str, Any]] = []
     for pair in pairs:
         i = pair["row"]

@@ -129,7 +129,7 @@ def step_judge(ctx: DemoContext) -> str:
 
     out = run(ctx.load(f"{ctx.cfg.name}.answered"), JudgeConfig())
     ctx.save(out, f"{ctx.cfg.name}.judged")
-    labels = out[C.JUDGE_LABEL]
+    labels = out[C.JUDGE_LABEL][:]
     return ", ".join(f"{lab} {labels.count(lab)}" for lab in C.JUDGE_LABELS)
 
 

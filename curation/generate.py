@@ -82,7 +82,7 @@ def run(ds: Dataset, cfg: GenerateConfig, checkpoint: Checkpoint | None = None,
     if not todo:
         return with_responses(ds, responses, makers)
     lm = load_lm(cfg.model, cfg.device)
-    prompts = ds[C.PROMPT]
+    prompts = ds[C.PROMPT][:]
     # longest prompts first: similar lengths share a batch, so less padding and an honest time estimate
     todo.sort(key=lambda i: -len(prompts[i]))
     columns = (TextColumn("generate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())

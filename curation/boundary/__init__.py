@@ -91,7 +91,7 @@ def _calibration(ds: Dataset, scores: np.ndarray, scorer: BoundaryScorer, cfg: B
                  ) -> tuple[Calibration | None, str]:
     """Fit on judge labels when asked (or when present and sufficient), else load the saved one, else none."""
     if cfg.calibrate is not False and C.JUDGE_LABEL in ds.column_names:
-        labels = ds[C.JUDGE_LABEL]
+        labels = ds[C.JUDGE_LABEL][:]
         _, y = refusal_targets(labels)
         enough = min(int(y.sum()), int(len(y) - y.sum())) >= 3
         if cfg.calibrate or enough:
@@ -177,7 +177,7 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
                   **({"calibration_n": cal.n, "calibration_auroc": cal.auroc} if cal else {})}
     label_auroc = None
     if C.LABEL in ds.column_names:
-        labels = ds[C.LABEL]
+        labels = ds[C.LABEL][:]  # a list: indexing a lazy datasets Column per row is slow
         known = [i for i, lab in enumerate(labels) if lab in ("harmful", "benign")]
         ys = [labels[i] == "harmful" for i in known]
         if 0 < sum(ys) < len(ys):
@@ -193,8 +193,8 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
         names, prov_texts = [scorer.name] * len(out), [json.dumps(provenance, sort_keys=True, default=str)] * len(out)
     languages = {}
     if C.LANGUAGE in ds.column_names:
-        labels = ds[C.LABEL] if C.LABEL in ds.column_names else None
-        languages = _language.language_report(raw, routes, labels, ds[C.LANGUAGE])
+        labels = ds[C.LABEL][:] if C.LABEL in ds.column_names else None
+        languages = _language.language_report(raw, routes, labels, ds[C.LANGUAGE][:])
     out = out.add_column(C.P_REFUSE, p.tolist())
     out = out.add_column(C.IN_BAND, band_mask.tolist())
     out = out.add_column(C.SCORER, names)

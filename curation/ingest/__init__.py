@@ -126,15 +126,17 @@ def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | No
     def keep_row(batch: dict[str, list]) -> list[bool]:
         return [bool(p.strip()) and len(p) <= cfg.max_chars for p in batch[C.PROMPT]]
 
-    report.empty = sum(1 for p in ds[C.PROMPT] if not p.strip())
-    report.too_long = sum(1 for p in ds[C.PROMPT] if len(p) > cfg.max_chars)
+    raw_prompts = ds[C.PROMPT][:]
+    report.empty = sum(1 for p in raw_prompts if not p.strip())
+    report.too_long = sum(1 for p in raw_prompts if len(p) > cfg.max_chars)
+    del raw_prompts
     ds = ds.filter(keep_row, batched=True, desc="drop empty/long")
 
     if cfg.detect_language:
         ds = map_stage(ds, LanguageBatch, {}, engine=engine, batch_size=1000, desc="language id",
                        features=ds.features)
 
-    prompts = ds[C.PROMPT]
+    prompts = ds[C.PROMPT][:]  # lists: per-row access to a lazy datasets Column is slow at 1M rows
     dups = exact_duplicates(prompts)
     dropped = {d.index: d for d in dups}
     report.exact_duplicates = len(dups)
@@ -146,7 +148,7 @@ def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | No
             dropped[survivors[d.index]] = type(d)(survivors[d.index], survivors[d.kept], d.kind, d.similarity)
         report.near_duplicates = len(near)
 
-    ids = ds[C.ID]
+    ids = ds[C.ID][:]
     keep_idx = [i for i in range(len(ds)) if i not in dropped]
     drop_idx = sorted(dropped)
     kept = ds.select(keep_idx)
@@ -154,6 +156,6 @@ def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | No
     removed = removed.add_column("duplicate_kind", [dropped[i].kind for i in drop_idx])
     removed = removed.add_column("similarity", [dropped[i].similarity for i in drop_idx])
     report.kept = len(kept)
-    for name in kept[C.SOURCE]:
+    for name in kept[C.SOURCE][:]:
         report.per_source[name] += 1
     return kept, removed, report
