@@ -52,11 +52,11 @@ def near_duplicates(vectors: np.ndarray, threshold: float = 0.95, k: int = 16) -
     approx = 1.0 - np.asarray(matches.distances, dtype=np.float64).reshape(n, -1)
     rows = np.repeat(np.arange(n), neighbours.shape[1]).reshape(n, -1)
     valid = (neighbours != rows) & (neighbours >= 0) & (neighbours < n) & (approx >= threshold - 0.05)
-    a, b = rows[valid], neighbours[valid]
-    exact = np.concatenate([np.einsum("ij,ij->i", vectors[a[i : i + 65536]], vectors[b[i : i + 65536]])
-                            for i in range(0, len(a), 65536)] or [np.zeros(0)]).astype(np.float64)  # bounded memory
+    src, dst = rows[valid], neighbours[valid]
+    exact = np.concatenate([np.einsum("ij,ij->i", vectors[src[i : i + 65536]], vectors[dst[i : i + 65536]])
+                            for i in range(0, len(src), 65536)] or [np.zeros(0)]).astype(np.float64)  # bounded memory
     keep = exact >= threshold
-    later, earlier, sims = np.maximum(a, b)[keep], np.minimum(a, b)[keep], exact[keep]
+    later, earlier, sims = np.maximum(src, dst)[keep], np.minimum(src, dst)[keep], exact[keep]
     order = np.lexsort((earlier, later))  # by later row, then earliest candidate first
     dropped: dict[int, Duplicate] = {}
     for a, b, sim in zip(later[order].tolist(), earlier[order].tolist(), sims[order].tolist(), strict=True):
