@@ -60,3 +60,14 @@ def test_triggers_cli_errors(workspace, tmp_path: Path) -> None:
         result = _invoke(workspace.root, *args)
         assert isinstance(result.exception, CurationError) and result.exception.exit_code == 2, result.output
         assert message in str(result.exception)
+
+
+def test_triggers_cli_corpus_scale_config(workspace) -> None:
+    """The shipped configs/triggers-scale.yaml: lexicon spans from the tokenizer + lookup lemmas, rows flagged."""
+    config = Path(__file__).resolve().parents[1] / "configs" / "triggers-scale.yaml"
+    workspace.save_dataset(Dataset.from_dict({C.PROMPT: PROMPTS}), "prompts")
+    result = _invoke(workspace.root, "triggers", "prompts", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    out = workspace.load_dataset("prompts")
+    assert [spans[0]["text"] for spans in out[C.TRIGGER_SPANS]] == ["kill", "kill", "shoot"]
+    assert all("blank_pipeline" in flags for flags in out["trigger_flags"])
