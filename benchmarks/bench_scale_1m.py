@@ -7,7 +7,10 @@ spawned process (as a CLI call would), reading the previous stage's saved datase
 `--ray N` also runs judge, boundary score and triggers on N rows with the local engine and on a local Ray
 (num_cpus=2) and reports the ratio (single-process time / Ray time; > 1 means Ray is faster).
 
-Run: .venv/bin/python benchmarks/bench_scale_1m.py [--sizes 10000 100000] [--trigger-cap 10000] [--ray 3000]
+Defaults are the corpus-scale configuration of the README: `--encoder onnx-int8:all-MiniLM-L6-v2` and
+`--triggers scale` (configs/triggers-scale.yaml); `--triggers full` runs the default `curate triggers` config.
+
+Run: .venv/bin/python benchmarks/bench_scale_1m.py [--sizes 10000 100000 1000000] [--trigger-cap N] [--ray 3000]
 """
 
 from __future__ import annotations
