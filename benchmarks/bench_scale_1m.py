@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -34,8 +36,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal-dire
 STAGES = ("ingest", "near-dedupe", "triggers", "boundary", "judge")
 # triggers at corpus scale: the lexicon proposer on spaCy's tokenizer + lookup lemmas (no tagger, parser or
 # occlusion encodes); "full" is the default `curate triggers` configuration.
-TRIGGER_PRESETS: dict[str, dict] = {"scale": {"proposers": ["lexicon.v1"], "spacy_model": "blank", "entities": False},
-                                    "full": {}}
+TRIGGER_PRESETS: dict[str, dict] = {
+    "scale": yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "triggers-scale.yaml").read_text()),
+    "full": {}}
 OPTS = {"encoder": "onnx-int8:all-MiniLM-L6-v2", "triggers": "scale"}  # set from the command line
 
 
