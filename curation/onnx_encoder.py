@@ -77,7 +77,8 @@ def export_onnx(path: str, quantize: bool) -> Path:
 
 
 class OnnxEncoder:
-    """Mean pooling over an ONNX Runtime session; texts are length-sorted so batches carry little padding."""
+    """Mean pooling over an ONNX Runtime session; texts are length-sorted so batches carry little padding.
+    CPU only (the CPU execution provider): on a GPU use the default sentence-transformers backend with device=cuda."""
 
     def __init__(self, model: str, device: str = "cpu", quantize: bool = True) -> None:
         _require("onnxruntime")
