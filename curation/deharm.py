@@ -253,7 +253,7 @@ def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmRe
     report = DeharmReport(triggers=benign_triggers(ds, cfg.span_labels))
     pairs = trigger_pairs(ds, report.triggers, cfg.max_pairs)
     report.pairs = len(pairs)
-    column = {name: (ds[name] if name in ds.column_names else [None] * len(ds))
+    column = {name: (ds[name][:] if name in ds.column_names else [None] * len(ds))
               for name in (C.ID, C.LANGUAGE, C.CATEGORY, C.SOURCE)}
     prompts = ds[C.PROMPT][:]
     rows: list[dict[str, Any]] = []

@@ -1,6 +1,7 @@
 """ONNX Runtime encoder backends (`onnx:MODEL`, `onnx-int8:MODEL`): the same mean-pooled sentence embedding as the
 sentence-transformers model, exported once to ONNX (int8: dynamic per-channel weight quantization), for CPU
-throughput at corpus scale (measured 2.7x MiniLM on 2 cores, cosine 0.99 to the float model; `benchmarks/`)."""
+throughput at corpus scale (measured 2.5x MiniLM on 2 idle cores, cosine 0.992 to the float model;
+`benchmarks/bench_onnx_encoder.py`)."""
 
 from __future__ import annotations
 
@@ -27,12 +28,12 @@ def onnx_cache_dir() -> Path:
     return Path(os.environ.get("CURATE_ONNX_CACHE", default))
 
 
-def _require(module: str, extra: str = "scale") -> None:
+def _require(module: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
         raise ModelError(f"the ONNX encoder backends need '{module}'",
-                         f"pip install 'refusal-curation[{extra}]' (onnxruntime, onnx)")
+                         "pip install 'refusal-curation[scale]' (onnxruntime, onnx)")
 
 
 def export_onnx(path: str, quantize: bool) -> Path:

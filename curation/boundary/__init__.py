@@ -176,8 +176,8 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
     provenance = {**scorer.provenance(), "calibration": how, "threshold": threshold, "band_width": cfg.band_width,
                   **({"calibration_n": cal.n, "calibration_auroc": cal.auroc} if cal else {})}
     label_auroc = None
-    if C.LABEL in ds.column_names:
-        labels = ds[C.LABEL][:]  # a list: indexing a lazy datasets Column per row is slow
+    labels = ds[C.LABEL][:] if C.LABEL in ds.column_names else None  # a list: per-row Column access is slow
+    if labels is not None:
         known = [i for i, lab in enumerate(labels) if lab in ("harmful", "benign")]
         ys = [labels[i] == "harmful" for i in known]
         if 0 < sum(ys) < len(ys):
@@ -193,7 +193,6 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
         names, prov_texts = [scorer.name] * len(out), [json.dumps(provenance, sort_keys=True, default=str)] * len(out)
     languages = {}
     if C.LANGUAGE in ds.column_names:
-        labels = ds[C.LABEL][:] if C.LABEL in ds.column_names else None
         languages = _language.language_report(raw, routes, labels, ds[C.LANGUAGE][:])
     out = out.add_column(C.P_REFUSE, p.tolist())
     out = out.add_column(C.IN_BAND, band_mask.tolist())

@@ -42,4 +42,3 @@ def plot_scores(scores: Sequence[float], labels: Sequence[str | None], path: Pat
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
-

@@ -89,7 +89,7 @@ class LowercaseLemmaFallback:
             lower = token.lower_
             initial = token.i == 0 or doc[token.i - 1].is_punct
             if initial and token.lemma_ == token.text and lower != token.text and lower in self.table:
-                lemma = self.table[lower]  # a table entry may list several lemmas (English): take the first
+                lemma = self.table[lower]  # a table entry may list several lemmas (Catalan): take the first
                 token.lemma_ = lemma if isinstance(lemma, str) else lemma[0]
         return doc
 
