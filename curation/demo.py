@@ -9,6 +9,7 @@ as soon as a person has submitted a response.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class DemoConfig(BaseModel):
     deharm_dataset: str = "demo-deharm"
     deharm_pairs: int = Field(4, ge=1, description="(prompt, trigger) pairs rewritten by the de-harm step.")
     simulate: bool = Field(True, description="Simulate two annotators when no person has annotated.")
+    person_share: float = Field(0.3, ge=0.0, le=1.0,
+                                description="Share of the records (the most uncertain) left unanswered by the "
+                                            "simulated annotators: the queue of the person ('annotator').")
     port: int | None = Field(None, description="Argilla port of the local stack (default: last used, else 6900).")
     repo_id: str = "local/refusal-curation-demo"
     device: str = "cpu"
@@ -191,7 +195,13 @@ def step_push(ctx: DemoContext) -> str:
 
 def step_annotate(ctx: DemoContext) -> str:
     ds = ctx.load(ctx.cfg.name)
-    return simulate_or_skip(ctx, ctx.cfg.triggers_dataset, lambda user: trigger_answers(ds, user))
+    ensure_annotators(ctx)
+    mine = person_records(ds, ctx.cfg.person_share)
+    done = simulate_or_skip(ctx, ctx.cfg.triggers_dataset,
+                            lambda user: {k: v for k, v in trigger_answers(ds, user).items() if k not in mine})
+    pending = person_pending(ctx.client, ctx.cfg.triggers_dataset)
+    ctx.results["person_pending"] = pending
+    return f"{done}; {pending} record(s) waiting for '{HUMAN_USER}'"
 
 
 def step_qa(ctx: DemoContext) -> str:
@@ -335,30 +345,86 @@ def _f(x: float | None) -> str:
 # simulated annotation -----------------------------------------------------------------------------------------------
 def _disagrees(record_id: str, user: str, rate: float = 0.12) -> bool:
     """Deterministic small disagreement: the second annotator differs on about `rate` of the records."""
-    return user != SIM_USERS[0] and int(sha(f"{user}:{record_id}", 8), 16) / 0xFFFFFFFF < rate
+    return user != SIM_USERS[0] and _draw(record_id, user, "disagree") < rate
+
+
+def _draw(record_id: str, user: str, what: str) -> float:
+    """A deterministic uniform draw in [0, 1) per (record, annotator, decision)."""
+    return int(sha(f"{user}:{record_id}:{what}", 8), 16) / 0x100000000
+
+
+# What a simulated annotator notices: its own short list of cue words (stems, several languages), NOT the
+# pipeline's suggestions, so agreement with the suggestions measures the suggestions. Each annotator misses some
+# cues, sometimes takes one more word, and errs more on prompts near the decision boundary.
+SIM_CUES = re.compile(
+    r"\b(kill\w*|shoot\w*|exploit\w*|crack|blow up|bomb\w*|rifle|murder\w*|attack|chemicals|hack\w*|steal|"
+    r"lethal dose|execute|drugs?|strangle|poison\w*|gun\w*|track|phishing|overdose|virus|smash|butcher|"
+    r"synthesi[sz]e|methamphetamine|ransomware|stalk|extremist|violent|harass\w*|launder|fake ID|"
+    r"tuer|bombe|meurtre|Bombe|matar|hackeo)\b", re.IGNORECASE)
+SIM_ERRORS = {SIM_USERS[0]: 0.05, SIM_USERS[1]: 0.10}  # base error rate; + 0.25 x uncertainty of the prompt
+SIM_MISS = {SIM_USERS[0]: 0.15, SIM_USERS[1]: 0.25}  # chance to overlook a cue
+
+
+def _uncertainty(row: dict[str, Any]) -> float:
+    p = row.get(C.P_REFUSE)
+    return 0.5 if p is None else 1.0 - abs(2.0 * float(p) - 1.0)
+
+
+def _sim_spans(text: str, label: str, rid: str, user: str) -> list[dict[str, Any]]:
+    spans = []
+    for i, match in enumerate(SIM_CUES.finditer(text)):
+        if _draw(rid, user, f"miss{i}") < SIM_MISS.get(user, 0.2):
+            continue
+        start, end = match.span()
+        if _draw(rid, user, f"wide{i}") < 0.15:  # one more word
+            more = re.match(r"\s+\w+", text[end:])
+            end += more.end() if more else 0
+        spans.append({"label": "harmful_cue" if label == "harmful" else "benign_homonym", "start": start, "end": end})
+    return spans
 
 
 def trigger_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
-    """record id -> trigger_spans answers from the sample's gold labels (spans: the pipeline's, relabelled)."""
+    """record id -> simulated trigger_spans answers: the sample's label with annotator- and uncertainty-dependent
+    errors, should_refuse consistent with it, and spans from the annotator's own cue list (never the suggestions)."""
     out = {}
     for row in ds:
         label = row.get(C.LABEL)
         if label not in ("harmful", "benign"):
             continue
-        spans = []
-        for span in row.get(C.TRIGGER_SPANS) or []:
-            kind = span["label"]
-            if kind in ("harmful_cue", "benign_homonym"):
-                kind = "harmful_cue" if label == "harmful" else "benign_homonym"
-            spans.append({"label": kind, "start": int(span["start"]), "end": int(span["end"])})
+        rid = row[C.ID]
         harmfulness = label
-        if _disagrees(row[C.ID], user):
-            harmfulness, spans = "ambiguous", spans[:1]
-        values: dict[str, Any] = {"harmfulness": harmfulness, "should_refuse": "yes" if label == "harmful" else "no"}
+        if _draw(rid, user, "error") < SIM_ERRORS.get(user, 0.1) + 0.25 * _uncertainty(row):
+            harmfulness = "ambiguous" if _draw(rid, user, "how") < 0.6 else \
+                ("benign" if label == "harmful" else "harmful")
+        refuse = {"harmful": "yes", "benign": "no"}.get(harmfulness) or \
+            ("yes" if _draw(rid, user, "refuse") < 0.5 else "no")
+        values: dict[str, Any] = {"harmfulness": harmfulness, "should_refuse": refuse}
+        spans = _sim_spans(row.get(C.PROMPT) or "", harmfulness, rid, user)
         if spans:
             values[C.TRIGGER_SPANS] = spans
-        out[row[C.ID]] = values
+        out[rid] = values
     return out
+
+
+def person_records(ds: Any, share: float) -> set[str]:
+    """Ids of the records left to the person: the `share` most uncertain ones (p_refuse nearest 0.5)."""
+    k = round(share * len(ds))
+    if k <= 0:
+        return set()
+    ranked = sorted(ds.select_columns([c for c in (C.ID, C.P_REFUSE) if c in ds.column_names]),
+                    key=lambda r: (-_uncertainty(r), r[C.ID]))
+    return {r[C.ID] for r in ranked[:k]}
+
+
+def person_pending(client: Any, dataset_name: str, user: str = HUMAN_USER) -> int:
+    """Records in the person's queue: not completed and not yet answered by them."""
+    from .annotate.pull import get_dataset, iter_raw_records, usernames
+
+    dataset = get_dataset(client, dataset_name)
+    names = usernames(client)
+    return sum(1 for record in iter_raw_records(client, dataset.id, include=("responses",))
+               if record.get("status") != "completed"
+               and not any(names.get(r["user_id"]) == user for r in record.get("responses") or []))
 
 
 def deharm_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
@@ -499,8 +565,10 @@ def final_panel(ctx: DemoContext) -> Any:
         f"[b]Argilla[/b]         {ctx.api_url}",
         f"[b]Annotator login[/b] {HUMAN_USER} / {logins.get(HUMAN_USER, '(see `curate users add`)')}",
         "[b]Owner login[/b]     `curate server credentials --show-secret`",
+        f"[b]Your queue[/b]      {ctx.results.get('person_pending', '?')} record(s) of "
+        f"'{ctx.cfg.triggers_dataset}' wait for '{HUMAN_USER}' (the most uncertain; sort by 'uncertainty')",
         f"[b]Simulated[/b]       answers by {', '.join(SIM_USERS)} are labelled simulated; label yourself as "
-        f"'{HUMAN_USER}' and re-run `make demo` (simulation is then skipped)",
+        f"'{HUMAN_USER}' and re-run `make demo` (your answers are kept; simulation is then skipped)",
         f"[b]Next[/b]            `curate loop {ctx.cfg.triggers_dataset} --pipeline {ctx.cfg.name}`, "
         f"`curate eval smollm2 --on {ctx.results.get('version')}`",
         "[b]Stop the server[/b] `curate server stop`",
