@@ -69,9 +69,16 @@ def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_p
     assert "SIMULATED" in annotate_line
     pending = ctx.results["person_pending"]
     assert pending >= 1 and f"{pending} record(s) waiting for 'annotator'" in annotate_line
-    snapshot = pull_records(argilla_env.client, cfg.triggers_dataset)
+    snapshot = ws.load_dataset(f"{cfg.triggers_dataset}.annotations")  # every language's dataset together
     first_responses = sum(len(r) for r in snapshot["responses"])
     assert len(snapshot) == len(ws.load_dataset("demo")) and first_responses > 0
+    # French, German and Spanish prompts went to per-language datasets with their own guidelines
+    french = argilla_env.client.datasets(name=f"{cfg.triggers_dataset}-fr", workspace="argilla-fr")
+    assert french is not None and "Prompts in this dataset are in" not in french.settings.guidelines
+    assert len(pull_records(argilla_env.client, cfg.triggers_dataset)) < len(snapshot)
+    # the simulated annotators left the person's records alone
+    unanswered = sum(1 for rs in snapshot["responses"] if not rs)
+    assert unanswered >= 0.25 * len(snapshot)
     assert {r["user"] for rs in snapshot["responses"] for r in rs} == set(demo.SIM_USERS)
     assert ws.path("artifacts", "qa", cfg.triggers_dataset, "report.json").exists()
     version = ctx.results["version"]
@@ -82,7 +89,7 @@ def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_p
 
     lines.clear()
     again = demo.run(ws, cfg, say=lines.append)
-    snapshot = pull_records(argilla_env.client, cfg.triggers_dataset)
+    snapshot = ws.load_dataset(f"{cfg.triggers_dataset}.annotations")
     assert len(snapshot) == len(ws.load_dataset("demo"))
     assert sum(len(r) for r in snapshot["responses"]) == first_responses
     assert again.results["version"] == version
@@ -104,4 +111,4 @@ def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_p
                                                               "answer_helpful": {"value": "no"}}})
     assert resp.status_code < 300, resp.text
     message = demo.simulate_or_skip(again, cfg.deharm_dataset, lambda user: {})
-    assert message.startswith("skipped: a person submitted 1")
+    assert message.startswith(f"skipped on '{cfg.deharm_dataset}': a person submitted 1")

@@ -57,7 +57,7 @@ def _clip01(value: Any, default: float = 1.0) -> float:
 
 # which suggestions are pre-filled ---------------------------------------------------------------------------------
 CUE_LABELS = ("harmful_cue", "benign_homonym")
-DEFAULT_MIN_SPAN_SCORE = 0.5  # chosen on benchmarks/data/suggest_spans_dev.jsonl, see docs/human-review.md
+DEFAULT_MIN_SPAN_SCORE = 0.6  # smallest with label precision >= 0.8 on the dev set, see docs/human-review.md
 
 
 class SuggestConfig(BaseModel):
