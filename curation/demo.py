@@ -414,6 +414,8 @@ def _sim_spans(text: str, label: str, rid: str, user: str) -> list[dict[str, Any
         if _draw(rid, user, f"wide{i}") < 0.15:  # one more word
             more = re.match(r"\s+\w+", text[end:])
             end += more.end() if more else 0
+        if spans and start < spans[-1]["end"]:  # the schema's spans may not overlap
+            continue
         spans.append({"label": "harmful_cue" if label == "harmful" else "benign_homonym", "start": start, "end": end})
     return spans
 
@@ -438,6 +440,24 @@ def trigger_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
         if spans:
             values[C.TRIGGER_SPANS] = spans
         out[rid] = values
+    return out
+
+
+def accepting_answers(ds: Any) -> dict[str, dict[str, Any]]:
+    """record id -> answers of an annotator who takes the gold labels and the pipeline's cue spans (relabelled by
+    the gold label): a fixture for tests that need known span precision, never used by the demo's simulation."""
+    out = {}
+    for row in ds:
+        label = row.get(C.LABEL)
+        if label not in ("harmful", "benign"):
+            continue
+        spans = [{"label": ("harmful_cue" if label == "harmful" else "benign_homonym")
+                  if s["label"] in ("harmful_cue", "benign_homonym") else s["label"],
+                  "start": int(s["start"]), "end": int(s["end"])} for s in row.get(C.TRIGGER_SPANS) or []]
+        values: dict[str, Any] = {"harmfulness": label, "should_refuse": "yes" if label == "harmful" else "no"}
+        if spans:
+            values[C.TRIGGER_SPANS] = spans
+        out[row[C.ID]] = values
     return out
 
 

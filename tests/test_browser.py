@@ -131,8 +131,10 @@ class _Screenshots:
         return self
 
     def __exit__(self, kind, value, tb) -> None:
+        import os
+
         for i, page in enumerate(self.pages):
-            if kind is not None:
+            if kind is not None or os.environ.get("KEEP_SCREENSHOTS"):  # KEEP_SCREENSHOTS=1: keep them to look at
                 ARTIFACTS.mkdir(exist_ok=True)
                 page.screenshot(path=str(ARTIFACTS / f"{self.name}-{i}.png"), full_page=True)
             page.close()
@@ -256,3 +258,29 @@ def test_a_typed_rewrite_survives_the_documented_key_sequence(argilla_stack, chr
         pulled = pull_records(client, "kb_ds", "kb_team")
         (response,) = pulled[0]["responses"]
         assert json.loads(response["values"]).get("deharmed_rewrite") == rewrite
+
+
+def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium, tiny_lm_path, tmp_path,
+                                                         monkeypatch):
+    """The demo's steps up to the simulated annotation: signing in as `annotator` shows a record to label, not
+    "The task is completed!"."""
+    from curation import demo
+    from curation.annotate.pull import get_dataset
+    from curation.workspace import Workspace
+
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
+    ws = Workspace(tmp_path / "ws")
+    upto = [name for name, _ in demo.STEPS].index("annotate") + 1
+    ctx = demo.run(ws, demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4), steps=demo.STEPS[:upto],
+                   say=lambda line: None)
+    assert ctx.results["person_pending"] >= 1
+    password = ws.read_secret(demo.SIM_SECRET)[demo.HUMAN_USER]
+    dataset = get_dataset(argilla_stack.client, demo.DemoConfig().triggers_dataset)
+    with _Screenshots("browser-demo-queue") as shots:
+        page = shots.page(chromium)
+        _sign_in(page, argilla_stack.api_url, demo.HUMAN_USER, password)
+        page.goto(f"{argilla_stack.api_url}/dataset/{dataset.id}/annotation-mode")
+        page.wait_for_function("() => document.body.innerText.includes('Mark the trigger words')", timeout=30_000)
+        body = page.inner_text("body")
+        assert "The task is completed" not in body and "Submit" in body
