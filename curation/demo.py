@@ -396,8 +396,8 @@ SIM_CUES = re.compile(
     r"lethal dose|execute|drugs?|strangle|poison\w*|gun\w*|track|phishing|overdose|virus|smash|butcher|"
     r"synthesi[sz]e|methamphetamine|ransomware|stalk|extremist|violent|harass\w*|launder|fake ID|"
     r"tuer|bombe|meurtre|Bombe|matar|hackeo)\b", re.IGNORECASE)
-SIM_ERRORS = {SIM_USERS[0]: 0.05, SIM_USERS[1]: 0.10}  # base error rate; + 0.25 x uncertainty of the prompt
-SIM_MISS = {SIM_USERS[0]: 0.15, SIM_USERS[1]: 0.25}  # chance to overlook a cue
+SIM_ERRORS = {SIM_USERS[0]: 0.04, SIM_USERS[1]: 0.08}  # base error rate; + 0.12 x uncertainty of the prompt
+SIM_MISS = {SIM_USERS[0]: 0.10, SIM_USERS[1]: 0.15}  # chance to overlook a cue
 
 
 def _uncertainty(row: dict[str, Any]) -> float:
@@ -411,7 +411,7 @@ def _sim_spans(text: str, label: str, rid: str, user: str) -> list[dict[str, Any
         if _draw(rid, user, f"miss{i}") < SIM_MISS.get(user, 0.2):
             continue
         start, end = match.span()
-        if _draw(rid, user, f"wide{i}") < 0.15:  # one more word
+        if _draw(rid, user, f"wide{i}") < 0.08:  # one more word
             more = re.match(r"\s+\w+", text[end:])
             end += more.end() if more else 0
         if spans and start < spans[-1]["end"]:  # the schema's spans may not overlap
@@ -430,7 +430,7 @@ def trigger_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
             continue
         rid = row[C.ID]
         harmfulness = label
-        if _draw(rid, user, "error") < SIM_ERRORS.get(user, 0.1) + 0.25 * _uncertainty(row):
+        if _draw(rid, user, "error") < SIM_ERRORS.get(user, 0.1) + 0.12 * _uncertainty(row):
             harmfulness = "ambiguous" if _draw(rid, user, "how") < 0.6 else \
                 ("benign" if label == "harmful" else "harmful")
         refuse = {"harmful": "yes", "benign": "no"}.get(harmfulness) or \
@@ -624,6 +624,9 @@ def final_panel(ctx: DemoContext) -> Any:
         f"[b]Argilla[/b]         {ctx.api_url}",
         f"[b]Annotator login[/b] {HUMAN_USER} / {logins.get(HUMAN_USER, '(see `curate users add`)')}",
         "[b]Owner login[/b]     `curate server credentials --show-secret`",
+        f"[b]Review[/b]          disagreements are in '{ctx.cfg.triggers_dataset}-review' (workspace 'reviewers'): "
+        "`curate users add NAME --role reviewer`, then `curate adjudicate pull "
+        f"{ctx.cfg.triggers_dataset}`",
         f"[b]Your queue[/b]      {ctx.results.get('person_pending', '?')} record(s) of "
         f"'{ctx.cfg.triggers_dataset}' (and its -fr/-de/-es datasets) wait for '{HUMAN_USER}' (the most "
         "uncertain; sort by 'uncertainty')",
