@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -131,8 +132,6 @@ class _Screenshots:
         return self
 
     def __exit__(self, kind, value, tb) -> None:
-        import os
-
         for i, page in enumerate(self.pages):
             if kind is not None or os.environ.get("KEEP_SCREENSHOTS"):  # KEEP_SCREENSHOTS=1: keep them to look at
                 ARTIFACTS.mkdir(exist_ok=True)
@@ -216,6 +215,9 @@ def test_reviewer_resolves_a_disagreement_in_the_ui_and_pull_gives_that_gold(arg
         page.get_by_text("harmful", exact=True).last.click()
         page.get_by_text("yes", exact=True).last.click()
         page.get_by_text("done", exact=True).click()
+        if os.environ.get("KEEP_SCREENSHOTS"):
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-review-before-submit.png"), full_page=True)
         page.get_by_role("button", name="Submit").click()
         _wait_for(lambda: any(r.responses for r in review.records(with_responses=True)))
 
@@ -284,3 +286,6 @@ def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium,
         page.wait_for_function("() => document.body.innerText.includes('Mark the trigger words')", timeout=30_000)
         body = page.inner_text("body")
         assert "The task is completed" not in body and "Submit" in body
+        # the annotator can sort the queue by uncertainty (visible metadata)
+        page.get_by_text("Sort", exact=True).click(timeout=30_000)
+        page.wait_for_function("() => document.body.innerText.includes('Uncertainty')", timeout=15_000)
