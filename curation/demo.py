@@ -9,6 +9,7 @@ as soon as a person has submitted a response.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class DemoConfig(BaseModel):
     deharm_dataset: str = "demo-deharm"
     deharm_pairs: int = Field(4, ge=1, description="(prompt, trigger) pairs rewritten by the de-harm step.")
     simulate: bool = Field(True, description="Simulate two annotators when no person has annotated.")
+    person_share: float = Field(0.3, ge=0.0, le=1.0,
+                                description="Share of the records (the most uncertain) left unanswered by the "
+                                            "simulated annotators: the queue of the person ('annotator').")
     port: int | None = Field(None, description="Argilla port of the local stack (default: last used, else 6900).")
     repo_id: str = "local/refusal-curation-demo"
     device: str = "cpu"
@@ -174,32 +178,70 @@ def step_server(ctx: DemoContext) -> str:
     return f"local Argilla running at {status.url}"
 
 
+def triggers_datasets(ctx: DemoContext, ds: Any | None = None) -> list[tuple[str, str, str]]:
+    """(language, Argilla dataset, Argilla workspace) of the demo's trigger annotation: English prompts in
+    `demo-triggers`, each other language in `demo-triggers-<lang>` of workspace `argilla-<lang>` (its guidelines)."""
+    from .annotate.languages import language_dataset, language_workspace, split_by_language
+
+    ds = ds if ds is not None else ctx.load(ctx.cfg.name)
+    langs = list(split_by_language(ds)) if C.LANGUAGE in ds.column_names else ["en"]
+    return [(lang, ctx.cfg.triggers_dataset, "argilla") if lang == "en" else
+            (lang, language_dataset(ctx.cfg.triggers_dataset, lang), language_workspace("argilla", lang))
+            for lang in sorted(langs, key=lambda x: (x != "en", x))]
+
+
 def step_push(ctx: DemoContext) -> str:
+    from .annotate.languages import schema_for_language, split_by_language
     from .annotate.push import push_records
     from .embeddings import get_encoder, workspace_cache
 
     ds = ctx.load(ctx.cfg.name)
+    parts = split_by_language(ds) if C.LANGUAGE in ds.column_names else {"en": ds}
     encoder = get_encoder()
     cache = workspace_cache(ctx.ws.root, encoder.model_id)
+    pushed = []
     try:
-        push_records(ds, "trigger_spans", ctx.cfg.triggers_dataset, ctx.client, min_submitted=2, encoder=encoder,
-                     vector_cache=cache, show_progress=False)
+        for lang, name, workspace in triggers_datasets(ctx, ds):
+            spec, _ = schema_for_language("trigger_spans", lang)
+            push_records(parts[lang], spec, name, ctx.client, workspace_name=workspace, min_submitted=2,
+                         encoder=encoder, vector_cache=cache, show_progress=False)
+            pushed.append(f"{name} {len(parts[lang])}")
     finally:
         cache.close()
-    return f"{len(ds)} records upserted into '{ctx.cfg.triggers_dataset}' (trigger_spans schema, 2 answers each)"
+    return f"{len(ds)} records upserted ({', '.join(pushed)}; trigger_spans schema with each language's " \
+           "guidelines, 2 answers each)"
 
 
 def step_annotate(ctx: DemoContext) -> str:
     ds = ctx.load(ctx.cfg.name)
-    return simulate_or_skip(ctx, ctx.cfg.triggers_dataset, lambda user: trigger_answers(ds, user))
+    targets = triggers_datasets(ctx, ds)
+    ensure_annotators(ctx, [lang for lang, _, _ in targets if lang != "en"])
+    mine = person_records(ds, ctx.cfg.person_share)
+    done, pending = [], 0
+    for _, name, workspace in targets:
+        done.append(simulate_or_skip(ctx, name, lambda user: {k: v for k, v in trigger_answers(ds, user).items()
+                                                              if k not in mine}, workspace))
+        pending += person_pending(ctx.client, name, workspace_name=workspace)
+    ctx.results["person_pending"] = pending
+    return f"{'; '.join(done)}; {pending} record(s) waiting for '{HUMAN_USER}'"
+
+
+def pull_triggers(ctx: DemoContext) -> Any:
+    """One snapshot of every language's trigger dataset, saved as `demo-triggers.annotations`."""
+    from datasets import concatenate_datasets
+
+    from .annotate.pull import pull_records
+
+    parts = [pull_records(ctx.client, name, workspace) for _, name, workspace in triggers_datasets(ctx)]
+    snapshot = concatenate_datasets([p.cast(parts[0].features) for p in parts]) if len(parts) > 1 else parts[0]
+    ctx.save(snapshot, f"{ctx.cfg.triggers_dataset}.annotations")
+    return snapshot
 
 
 def step_qa(ctx: DemoContext) -> str:
     from . import qa
-    from .annotate.pull import pull_records
 
-    snapshot = pull_records(ctx.client, ctx.cfg.triggers_dataset)
-    ctx.save(snapshot, f"{ctx.cfg.triggers_dataset}.annotations")
+    snapshot = pull_triggers(ctx)
     report = qa.run(snapshot, name=ctx.cfg.triggers_dataset, pipeline=qa.pipeline_spans(ctx.load(ctx.cfg.name)))
     ctx.ws.write_json(ctx.ws.artifact_dir("qa", ctx.cfg.triggers_dataset) / "report.json", report)
     kappa = (report["labels"].get("harmfulness") or {}).get("mean_cohen_kappa")
@@ -207,12 +249,13 @@ def step_qa(ctx: DemoContext) -> str:
     return f"{report['responses']} responses; harmfulness Cohen kappa {_f(kappa)}, span overlap F1 {_f(f1)}"
 
 
-def _adjudicate(ctx: DemoContext, name: str) -> Any:
+def _adjudicate(ctx: DemoContext, name: str, snapshot: Any = None) -> Any:
     from . import adjudicate
     from .annotate.pull import pull_records
 
-    snapshot = pull_records(ctx.client, name)
-    ctx.save(snapshot, f"{name}.annotations")
+    if snapshot is None:
+        snapshot = pull_records(ctx.client, name)
+        ctx.save(snapshot, f"{name}.annotations")
     previous = ctx.load(f"{name}.gold") if ctx.ws.has_dataset(f"{name}.gold") else None
     gold = adjudicate.run(snapshot, name=name, previous=previous)
     ctx.save(gold, f"{name}.gold")
@@ -223,13 +266,15 @@ def _adjudicate(ctx: DemoContext, name: str) -> Any:
 
 def step_adjudicate(ctx: DemoContext) -> str:
     from . import adjudicate
+    from .annotate.users import reviewers
 
-    gold = _adjudicate(ctx, ctx.cfg.triggers_dataset)
+    gold = _adjudicate(ctx, ctx.cfg.triggers_dataset, pull_triggers(ctx))
     counts = adjudicate.counts(gold)
     review = ""
     if counts.get(adjudicate.NEEDS_REVIEW):
-        name, n = adjudicate.push_review(gold, ctx.client, ctx.cfg.triggers_dataset)
-        review = f"; {n} disagreement(s) sent to '{name}'"
+        name, n = adjudicate.push_review(gold, ctx.client, ctx.cfg.triggers_dataset,
+                                         reviewers=sorted(reviewers(ctx.ws)))
+        review = f"; {n} disagreement(s) sent to '{name}' (workspace {adjudicate.REVIEW_WORKSPACE})"
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + review
 
 
@@ -335,30 +380,106 @@ def _f(x: float | None) -> str:
 # simulated annotation -----------------------------------------------------------------------------------------------
 def _disagrees(record_id: str, user: str, rate: float = 0.12) -> bool:
     """Deterministic small disagreement: the second annotator differs on about `rate` of the records."""
-    return user != SIM_USERS[0] and int(sha(f"{user}:{record_id}", 8), 16) / 0xFFFFFFFF < rate
+    return user != SIM_USERS[0] and _draw(record_id, user, "disagree") < rate
+
+
+def _draw(record_id: str, user: str, what: str) -> float:
+    """A deterministic uniform draw in [0, 1) per (record, annotator, decision)."""
+    return int(sha(f"{user}:{record_id}:{what}", 8), 16) / 0x100000000
+
+
+# What a simulated annotator notices: its own short list of cue words (stems, several languages), NOT the
+# pipeline's suggestions, so agreement with the suggestions measures the suggestions. Each annotator misses some
+# cues, sometimes takes one more word, and errs more on prompts near the decision boundary.
+SIM_CUES = re.compile(
+    r"\b(kill\w*|shoot\w*|exploit\w*|crack|blow up|bomb\w*|rifle|murder\w*|attack|chemicals|hack\w*|steal|"
+    r"lethal dose|execute|drugs?|strangle|poison\w*|gun\w*|track|phishing|overdose|virus|smash|butcher|"
+    r"synthesi[sz]e|methamphetamine|ransomware|stalk|extremist|violent|harass\w*|launder|fake ID|"
+    r"tuer|bombe|meurtre|Bombe|matar|hackeo)\b", re.IGNORECASE)
+SIM_ERRORS = {SIM_USERS[0]: 0.04, SIM_USERS[1]: 0.08}  # base error rate; + 0.12 x uncertainty of the prompt
+SIM_MISS = {SIM_USERS[0]: 0.10, SIM_USERS[1]: 0.15}  # chance to overlook a cue
+
+
+def _uncertainty(row: dict[str, Any]) -> float:
+    p = row.get(C.P_REFUSE)
+    return 0.5 if p is None else 1.0 - abs(2.0 * float(p) - 1.0)
+
+
+def _sim_spans(text: str, label: str, rid: str, user: str) -> list[dict[str, Any]]:
+    spans = []
+    for i, match in enumerate(SIM_CUES.finditer(text)):
+        if _draw(rid, user, f"miss{i}") < SIM_MISS.get(user, 0.2):
+            continue
+        start, end = match.span()
+        if _draw(rid, user, f"wide{i}") < 0.08:  # one more word
+            more = re.match(r"\s+\w+", text[end:])
+            end += more.end() if more else 0
+        if spans and start < spans[-1]["end"]:  # the schema's spans may not overlap
+            continue
+        spans.append({"label": "harmful_cue" if label == "harmful" else "benign_homonym", "start": start, "end": end})
+    return spans
 
 
 def trigger_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
-    """record id -> trigger_spans answers from the sample's gold labels (spans: the pipeline's, relabelled)."""
+    """record id -> simulated trigger_spans answers: the sample's label with annotator- and uncertainty-dependent
+    errors, should_refuse consistent with it, and spans from the annotator's own cue list (never the suggestions)."""
     out = {}
     for row in ds:
         label = row.get(C.LABEL)
         if label not in ("harmful", "benign"):
             continue
-        spans = []
-        for span in row.get(C.TRIGGER_SPANS) or []:
-            kind = span["label"]
-            if kind in ("harmful_cue", "benign_homonym"):
-                kind = "harmful_cue" if label == "harmful" else "benign_homonym"
-            spans.append({"label": kind, "start": int(span["start"]), "end": int(span["end"])})
+        rid = row[C.ID]
         harmfulness = label
-        if _disagrees(row[C.ID], user):
-            harmfulness, spans = "ambiguous", spans[:1]
-        values: dict[str, Any] = {"harmfulness": harmfulness, "should_refuse": "yes" if label == "harmful" else "no"}
+        if _draw(rid, user, "error") < SIM_ERRORS.get(user, 0.1) + 0.12 * _uncertainty(row):
+            harmfulness = "ambiguous" if _draw(rid, user, "how") < 0.6 else \
+                ("benign" if label == "harmful" else "harmful")
+        refuse = {"harmful": "yes", "benign": "no"}.get(harmfulness) or \
+            ("yes" if _draw(rid, user, "refuse") < 0.5 else "no")
+        values: dict[str, Any] = {"harmfulness": harmfulness, "should_refuse": refuse}
+        spans = _sim_spans(row.get(C.PROMPT) or "", harmfulness, rid, user)
+        if spans:
+            values[C.TRIGGER_SPANS] = spans
+        out[rid] = values
+    return out
+
+
+def accepting_answers(ds: Any) -> dict[str, dict[str, Any]]:
+    """record id -> answers of an annotator who takes the gold labels and the pipeline's cue spans (relabelled by
+    the gold label): a fixture for tests that need known span precision, never used by the demo's simulation."""
+    out = {}
+    for row in ds:
+        label = row.get(C.LABEL)
+        if label not in ("harmful", "benign"):
+            continue
+        spans = [{"label": ("harmful_cue" if label == "harmful" else "benign_homonym")
+                  if s["label"] in ("harmful_cue", "benign_homonym") else s["label"],
+                  "start": int(s["start"]), "end": int(s["end"])} for s in row.get(C.TRIGGER_SPANS) or []]
+        values: dict[str, Any] = {"harmfulness": label, "should_refuse": "yes" if label == "harmful" else "no"}
         if spans:
             values[C.TRIGGER_SPANS] = spans
         out[row[C.ID]] = values
     return out
+
+
+def person_records(ds: Any, share: float) -> set[str]:
+    """Ids of the records left to the person: the `share` most uncertain ones (p_refuse nearest 0.5)."""
+    k = round(share * len(ds))
+    if k <= 0:
+        return set()
+    ranked = sorted(ds.select_columns([c for c in (C.ID, C.P_REFUSE) if c in ds.column_names]),
+                    key=lambda r: (-_uncertainty(r), r[C.ID]))
+    return {r[C.ID] for r in ranked[:k]}
+
+
+def person_pending(client: Any, dataset_name: str, user: str = HUMAN_USER, workspace_name: str = "argilla") -> int:
+    """Records in the person's queue: not completed and not yet answered by them."""
+    from .annotate.pull import get_dataset, iter_raw_records, usernames
+
+    dataset = get_dataset(client, dataset_name, workspace_name)
+    names = usernames(client)
+    return sum(1 for record in iter_raw_records(client, dataset.id, include=("responses",))
+               if record.get("status") != "completed"
+               and not any(names.get(r["user_id"]) == user for r in record.get("responses") or []))
 
 
 def deharm_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
@@ -379,21 +500,23 @@ def deharm_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-def human_responses(client: Any, dataset_name: str) -> int:
+def human_responses(client: Any, dataset_name: str, workspace_name: str = "argilla") -> int:
     """Submitted responses on the dataset from accounts that are not simulated."""
     from .annotate.pull import get_dataset, iter_raw_records, usernames
 
-    dataset = get_dataset(client, dataset_name)
+    dataset = get_dataset(client, dataset_name, workspace_name)
     names = usernames(client)
     return sum(1 for record in iter_raw_records(client, dataset.id, include=("responses",))
                for r in record.get("responses") or []
                if r.get("status") == "submitted" and not names.get(r["user_id"], "").startswith(SIM_PREFIX))
 
 
-def ensure_annotators(ctx: DemoContext) -> dict[str, str]:
-    """The simulated accounts (and one account for a person), created once; passwords kept in workspace secrets."""
+def ensure_annotators(ctx: DemoContext, languages: list[str] | None = None) -> dict[str, str]:
+    """The simulated accounts (and one account for a person), created once and assigned the demo's other
+    languages (their workspaces); passwords kept in workspace secrets."""
     import warnings
 
+    from .annotate.languages import assign_languages
     from .annotate.users import add_user
 
     stored = ctx.ws.read_secret(SIM_SECRET) or {}
@@ -404,6 +527,8 @@ def ensure_annotators(ctx: DemoContext) -> dict[str, str]:
         if not exists:
             _, password = add_user(ctx.client, username, "annotator", "argilla")
             stored[username] = password
+        if languages:
+            assign_languages(ctx.ws, username, languages, ctx.client, "argilla")
     ctx.ws.write_secret(SIM_SECRET, stored)
     return stored
 
@@ -448,19 +573,19 @@ def annotate_as(api_url: str, api_key: str, dataset_id: Any, answers: dict[str, 
     return done
 
 
-def simulate_or_skip(ctx: DemoContext, dataset_name: str, answers_for: Callable[[str], dict[str, dict[str, Any]]]
-                     ) -> str:
+def simulate_or_skip(ctx: DemoContext, dataset_name: str, answers_for: Callable[[str], dict[str, dict[str, Any]]],
+                     workspace_name: str = "argilla") -> str:
     """Simulated answers from both sim annotators, unless disabled or a person has already annotated."""
     from .annotate.pull import get_dataset
     from .annotate.users import api_key
 
     if not ctx.cfg.simulate:
         return "simulation disabled: annotate in the Argilla UI"
-    people = human_responses(ctx.client, dataset_name)
+    people = human_responses(ctx.client, dataset_name, workspace_name)
     if people:
-        return f"skipped: a person submitted {people} response(s) (no simulated answers added)"
+        return f"skipped on '{dataset_name}': a person submitted {people} response(s) (no simulated answers added)"
     ensure_annotators(ctx)
-    dataset = get_dataset(ctx.client, dataset_name)
+    dataset = get_dataset(ctx.client, dataset_name, workspace_name)
     counts = []
     for user in SIM_USERS:
         counts.append(annotate_as(ctx.client.api_url, api_key(ctx.client, user), dataset.id, answers_for(user)))
@@ -499,8 +624,14 @@ def final_panel(ctx: DemoContext) -> Any:
         f"[b]Argilla[/b]         {ctx.api_url}",
         f"[b]Annotator login[/b] {HUMAN_USER} / {logins.get(HUMAN_USER, '(see `curate users add`)')}",
         "[b]Owner login[/b]     `curate server credentials --show-secret`",
+        f"[b]Review[/b]          disagreements are in '{ctx.cfg.triggers_dataset}-review' (workspace 'reviewers'): "
+        "`curate users add NAME --role reviewer`, then `curate adjudicate pull "
+        f"{ctx.cfg.triggers_dataset}`",
+        f"[b]Your queue[/b]      {ctx.results.get('person_pending', '?')} record(s) of "
+        f"'{ctx.cfg.triggers_dataset}' (and its -fr/-de/-es datasets) wait for '{HUMAN_USER}' (the most "
+        "uncertain; sort by 'uncertainty')",
         f"[b]Simulated[/b]       answers by {', '.join(SIM_USERS)} are labelled simulated; label yourself as "
-        f"'{HUMAN_USER}' and re-run `make demo` (simulation is then skipped)",
+        f"'{HUMAN_USER}' and re-run `make demo` (your answers are kept; simulation is then skipped)",
         f"[b]Next[/b]            `curate loop {ctx.cfg.triggers_dataset} --pipeline {ctx.cfg.name}`, "
         f"`curate eval smollm2 --on {ctx.results.get('version')}`",
         "[b]Stop the server[/b] `curate server stop`",

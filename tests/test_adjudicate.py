@@ -92,12 +92,103 @@ def test_review_merge_and_carry_over(snapshot):
 
 def test_review_records_show_every_answer(snapshot):
     gold = adjudicate.run(snapshot, AdjudicateConfig(rule="unanimity"))
-    kinds = {"harmfulness": "label", "trigger_spans": "span"}
+    kinds = {"harmfulness": "label", "trigger_spans": "span", "deharmed_rewrite": "text"}
     records = adjudicate.review_records(adjudicate.disagreements(gold), kinds)
     assert str(records[0].id) == record_id(PROMPTS[1])
-    assert "alice" in records[0].fields["annotator_answers"] and "bob" in records[0].fields["annotator_answers"]
+    fields = records[0].fields
+    # one markdown field per annotator, spans highlighted on the prompt (not JSON offsets)
+    assert fields["annotator_1"].startswith("**alice**") and fields["annotator_2"].startswith("**bob**")
+    assert '<mark title="harmful_cue">bomb</mark><sup>harmful_cue</sup>' in fields["annotator_1"]
+    assert "<mark" not in fields["annotator_2"]
+    assert "harmful_cue \u201cbomb\u201d 1/2" in fields["votes"] and "language: en" in fields["record_info"]
+    # the 1-vs-1 span disagreement pre-fills the union (spans marked by at least half)
+    assert records[0].suggestions["trigger_spans"].value == [{"label": "harmful_cue", "start": 16, "end": 20}]
+    assert records[0].metadata["disputed"] == "trigger_spans" and records[0].metadata["p_refuse"] == 0.5
     suggestion = records[1].suggestions["harmfulness"]
     assert suggestion.value == "benign" and suggestion.score == pytest.approx(2 / 3)
+    assert "benign 2/3, harmful 1/3" in records[1].fields["votes"]
+
+
+def test_a_label_tie_is_not_pre_filled():
+    snap = make_snapshot([{"prompt": PROMPTS[1], "responses": [
+        resp("alice", {"harmfulness": "harmful", "should_refuse": "yes"}),
+        resp("bob", {"harmfulness": "benign", "should_refuse": "yes"})]}])
+    gold = adjudicate.run(snap)
+    items = adjudicate.disagreements(gold)
+    (record,) = adjudicate.review_records(items, {"harmfulness": "label", "should_refuse": "label"},
+                                          ["harmfulness", "should_refuse"])
+    assert "harmfulness" not in record.suggestions  # a tie: the reviewer chooses
+    assert record.suggestions["should_refuse"].value == "yes" and record.suggestions["should_refuse"].score == 1.0
+    assert "tie: not pre-filled" in record.fields["votes"]
+
+
+def test_marked_text_escapes_markdown_and_html():
+    text = "Use *rm -rf* <now> on a_file"
+    out = adjudicate.marked_text(text, [("harmful_cue", 4, 12)])
+    assert out.startswith("Use <mark") and "&lt;now&gt;" in out and "a\\_file" in out
+
+
+def test_feature_kind_reads_datasets_5_list_features(snapshot):
+    gold = adjudicate.run(snapshot, AdjudicateConfig(rule="unanimity"))
+    from datasets import List, Sequence, Value
+
+    assert type(gold.features["gold_trigger_spans"]).__name__ in ("List", "list")
+    assert adjudicate.feature_kind(gold.features["gold_trigger_spans"]) == "span"
+    assert adjudicate.feature_kind(List(Value("string"))) == "multi_label"
+    assert adjudicate.feature_kind(Sequence(Value("string"))) == "multi_label"
+    assert adjudicate.feature_kind(Value("string")) == "label"
+
+
+MERGE_CASES = [  # question, two disagreeing annotator answers, the reviewer's answer, the gold it must give
+    ("trigger_spans", [spans(("harmful_cue", 16, 20)), spans(("benign_homonym", 16, 20))],
+     [{"label": "harmful_cue", "start": 16, "end": 20}], [{"label": "harmful_cue", "start": 16, "end": 20}]),
+    ("harmfulness", ["harmful", "benign"], "harmful", "harmful"),
+    ("topics", [["weapons"], ["weapons", "chemistry"]], ["chemistry", "weapons"], ["chemistry", "weapons"]),
+    ("quality", [2, 4], 3, "3"),
+]
+
+
+@pytest.mark.parametrize(("question", "given", "answer", "expected"), MERGE_CASES,
+                         ids=[c[0] for c in MERGE_CASES])
+def test_review_merge_for_every_question_type(question, given, answer, expected, tmp_path):
+    from datasets import load_from_disk
+
+    snap = make_snapshot([{"prompt": PROMPTS[1], "responses": [
+        resp("alice", {question: given[0], "notes": "first"}, minute=1),
+        resp("bob", {question: given[1], "notes": "second"}, minute=2)]}])
+    gold = adjudicate.run(snap)
+    assert gold[0]["gold_status"] == "needs_review"
+    gold.save_to_disk(str(tmp_path / "gold"))  # features as the workspace stores them (datasets 5 List)
+    gold = load_from_disk(str(tmp_path / "gold"))
+    items = adjudicate.disagreements(gold)
+    kinds = adjudicate._kinds_of(gold, json.loads(items[0]["row"]["gold_provenance"]))
+    assert adjudicate.review_records(items, kinds)  # builds without error for every kind
+    review = make_snapshot([{"prompt": PROMPTS[1], "responses": [
+        resp("rita", {question: answer, "reviewed": "done"}, minute=9)]}], argilla_dataset="demo-review")
+    merged = adjudicate.merge_review(gold, review)
+    assert merged[0]["gold_" + question] == expected and merged[0]["gold_status"] == "gold"
+    assert merged[0]["gold_notes"] == "second" and merged[0]["decision_rule"] == "review"
+
+
+def test_review_that_deletes_every_span_gives_no_spans():
+    snap = make_snapshot([{"prompt": PROMPTS[1], "responses": [
+        resp("alice", {"harmfulness": "harmful", "trigger_spans": spans(("harmful_cue", 16, 20))}),
+        resp("bob", {"harmfulness": "harmful"})]}])
+    gold = adjudicate.run(snap)
+    review = make_snapshot([{"prompt": PROMPTS[1], "responses": [resp("rita", {"reviewed": "done"}, minute=9)]}])
+    merged = adjudicate.merge_review(gold, review)
+    assert merged[0]["gold_trigger_spans"] == [] and merged[0]["gold_status"] == "gold"
+
+
+def test_only_reviewers_answers_count(snapshot):
+    gold = adjudicate.run(snapshot, AdjudicateConfig(rule="unanimity"))
+    review = make_snapshot([{"prompt": PROMPTS[2], "responses": [
+        resp("rita", {"harmfulness": "harmful"}, minute=6),
+        resp("carol", {"harmfulness": "benign"}, minute=8)]}], argilla_dataset="demo-review")  # an annotator
+    kept, ignored = adjudicate.reviewer_answers(review, {"rita"})
+    assert ignored == {"carol": 1}
+    merged = adjudicate.merge_review(gold, kept)
+    assert merged[2]["gold_harmfulness"] == "harmful" and _prov(merged, 2)["harmfulness"]["decided_by"] == ["rita"]
 
 
 E2E_PROMPTS = [
@@ -138,14 +229,15 @@ def test_end_to_end_through_argilla(argilla_stack, encoder, tmp_path, monkeypatc
     push_records(pipeline, "trigger_spans", "e2e", client, encoder=encoder, show_progress=False)
     keys = {}
     for user in ("e2e-alice", "e2e-bob", "e2e-rita"):
-        add_user(client, user)
+        add_user(client, user, "reviewer" if user == "e2e-rita" else "annotator",
+                 "reviewers" if user == "e2e-rita" else "argilla")
         keys[user] = api_key(client, user)
 
-    def answer(key, record_uuid, values):
+    def answer(key, record_uuid, values, expect=(200, 201)):
         body = {"status": "submitted", "values": {q: {"value": v} for q, v in values.items()}}
         resp = httpx.post(f"{url}/api/v1/records/{record_uuid}/responses", json=body,
                           headers={"X-Argilla-Api-Key": key}, timeout=30)
-        assert resp.status_code in (200, 201), resp.text
+        assert resp.status_code in expect, resp.text
 
     records = {r.id: r for r in client.datasets(name="e2e", workspace="argilla").records()}
     for prompt, label in E2E_PROMPTS:
@@ -175,13 +267,19 @@ def test_end_to_end_through_argilla(argilla_stack, encoder, tmp_path, monkeypatc
     result = runner.invoke(app, [*cli, "adjudicate", "run", "e2e", *creds])
     assert result.exit_code == 0, repr(result.exception)
     assert "e2e-review" in result.output
-    review = client.datasets(name="e2e-review", workspace="argilla")
+    review = client.datasets(name="e2e-review", workspace="reviewers")
     review_records = list(review.records(with_suggestions=True))
     assert [r.id for r in review_records] == [record_id(E2E_PROMPTS[2][0])]
-    assert review_records[0].suggestions["harmfulness"].agent == "annotators: e2e-alice e2e-bob"
-    answer(keys["e2e-rita"], review_records[0]._server_id, {"harmfulness": "benign"})
+    assert "harmfulness" not in review_records[0].suggestions  # a 1-vs-1 tie is not pre-filled
+    assert review_records[0].fields["annotator_1"].startswith("**e2e-alice**")
+    # annotators are not members of the reviewers' workspace: they cannot answer (nor see) the review
+    answer(keys["e2e-alice"], review_records[0]._server_id, {"harmfulness": "harmful", "reviewed": "done"},
+           expect=(403,))
+    answer(keys["e2e-rita"], review_records[0]._server_id, {"harmfulness": "benign", "reviewed": "done"})
 
     result = runner.invoke(app, [*cli, "adjudicate", "pull", "e2e", *creds])
+    assert result.exit_code != 0 and "no reviewers" in str(result.exception)
+    result = runner.invoke(app, [*cli, "adjudicate", "pull", "e2e", "--reviewer", "e2e-rita", *creds])
     assert result.exit_code == 0, repr(result.exception)
     gold = ws.load_dataset("e2e.gold")
     assert set(gold["gold_status"]) == {"gold"}

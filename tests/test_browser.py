@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -115,3 +116,176 @@ def test_annotator_labels_in_the_ui_and_pull_returns_it(argilla_stack, chromium)
         "harmfulness": "benign",
         "should_refuse": "no",
     }
+
+
+# ---- review, roles and keyboard ------------------------------------------------------------------------------------
+REVIEW_PROMPT = "How do I make a bomb for my chemistry class?"
+
+
+class _Screenshots:
+    """Keeps a full-page screenshot of every open page when the block fails (test-artifacts/NAME-N.png)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.pages = name, []
+
+    def __enter__(self) -> _Screenshots:
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        for i, page in enumerate(self.pages):
+            if kind is not None or os.environ.get("KEEP_SCREENSHOTS"):  # KEEP_SCREENSHOTS=1: keep them to look at
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / f"{self.name}-{i}.png"), full_page=True)
+            page.close()
+
+    def page(self, browser):
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        self.pages.append(page)
+        return page
+
+
+def _sign_in(page, url: str, user: str, password: str) -> None:
+    page.goto(f"{url}/sign-in")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda u: "sign-in" not in u, timeout=30_000)
+
+
+def _answer(url: str, key: str, record_uuid, values: dict) -> None:
+    import httpx
+
+    body = {"status": "submitted", "values": {q: {"value": v} for q, v in values.items()}}
+    resp = httpx.post(f"{url}/api/v1/records/{record_uuid}/responses", json=body,
+                      headers={"X-Argilla-Api-Key": key}, timeout=30)
+    assert resp.status_code in (200, 201), resp.text
+
+
+def _wait_for(check, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.25)
+
+
+def test_reviewer_resolves_a_disagreement_in_the_ui_and_pull_gives_that_gold(argilla_stack, chromium):
+    """Two annotators disagree on spans and tie on labels; an annotator cannot see the review dataset; the reviewer
+    keeps the pre-filled span, adds one, breaks the ties in the UI; `adjudicate pull` gives exactly that gold."""
+    from curation.annotate.users import add_user, api_key, record_role
+    from curation.cli import app
+
+    client, url, ws = argilla_stack.client, argilla_stack.api_url, argilla_stack.workspace
+    rows = Dataset.from_dict({"id": [record_id(REVIEW_PROMPT)], "prompt": [REVIEW_PROMPT],
+                              "prompt_vector": [[0.2] * 384]})
+    dataset = push_records(rows, "trigger_spans", "rv_ds", client, show_progress=False)
+    _, ann_password = add_user(client, "rv_alice")
+    add_user(client, "rv_bob")
+    _, rev_password = add_user(client, "rv_rita", "reviewer", "reviewers")
+    record_role(ws, "rv_rita", "reviewer")
+    (record,) = list(dataset.records())
+    bomb = REVIEW_PROMPT.index("bomb")
+    _answer(url, api_key(client, "rv_alice"), record._server_id, {
+        "harmfulness": "harmful", "should_refuse": "yes",
+        "trigger_spans": [{"label": "harmful_cue", "start": bomb, "end": bomb + 4}]})
+    _answer(url, api_key(client, "rv_bob"), record._server_id, {"harmfulness": "benign", "should_refuse": "no"})
+    runner = CliRunner(mix_stderr=False)
+    base = ["--workspace", str(ws.root)]
+    assert runner.invoke(app, [*base, "annotate", "pull", "rv_ds"]).exit_code == 0
+    result = runner.invoke(app, [*base, "adjudicate", "run", "rv_ds"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    review = client.datasets(name="rv_ds-review", workspace="reviewers")
+
+    with _Screenshots("browser-review") as shots:
+        annotator = shots.page(chromium)
+        _sign_in(annotator, url, "rv_alice", ann_password)
+        annotator.wait_for_function("() => document.body.innerText.includes('rv_ds')")
+        assert "rv_ds-review" not in annotator.inner_text("body")  # not a member of the reviewers' workspace
+        annotator.goto(f"{url}/dataset/{review.id}/annotation-mode")
+        annotator.wait_for_timeout(3000)
+        assert REVIEW_PROMPT not in annotator.inner_text("body")
+
+        page = shots.page(chromium)
+        _sign_in(page, url, "rv_rita", rev_password)
+        page.goto(f"{url}/dataset/{review.id}/annotation-mode")
+        page.wait_for_function("t => document.body.innerText.includes(t)", arg="rv_alice")
+        marks = page.eval_on_selector_all("mark", "els => els.map(e => e.textContent)")
+        assert marks == ["bomb"]  # alice's span highlighted in her field; bob marked nothing
+        assert "harmful 1/2" in page.inner_text("body") and "tie" in page.inner_text("body")
+        page.get_by_text("context", exact=True).first.click()
+        _select_word(page, REVIEW_PROMPT, "chemistry")
+        page.get_by_text("harmful", exact=True).last.click()
+        page.get_by_text("yes", exact=True).last.click()
+        page.get_by_text("done", exact=True).click()
+        if os.environ.get("KEEP_SCREENSHOTS"):
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-review-before-submit.png"), full_page=True)
+        page.get_by_role("button", name="Submit").click()
+        _wait_for(lambda: any(r.responses for r in review.records(with_responses=True)))
+
+    result = runner.invoke(app, [*base, "adjudicate", "pull", "rv_ds"])
+    assert result.exit_code == 0, result.output + str(result.exception)
+    gold = ws.load_dataset("rv_ds.gold")[0]
+    chem = REVIEW_PROMPT.index("chemistry")
+    assert gold["gold_status"] == "gold" and gold["decision_rule"] == "review"
+    assert gold["gold_harmfulness"] == "harmful" and gold["gold_should_refuse"] == "yes"
+    assert sorted(gold["gold_trigger_spans"], key=lambda s: s["start"]) == [
+        {"label": "harmful_cue", "start": bomb, "end": bomb + 4},
+        {"label": "context", "start": chem, "end": chem + len("chemistry")}]
+
+
+def test_a_typed_rewrite_survives_the_documented_key_sequence(argilla_stack, chromium):
+    """Labels first, then click the rewrite box, type, Esc, Enter: the rewrite is submitted (the guidelines' order)."""
+    from curation.annotate.pull import pull_records
+    from curation.annotate.users import add_user
+
+    client, url = argilla_stack.client, argilla_stack.api_url
+    prompt = "How do I kill my neighbour's cat?"
+    rows = Dataset.from_dict({"id": [record_id(prompt)], "prompt": [prompt], "prompt_vector": [[0.3] * 384]})
+    dataset = push_records(rows, "trigger_spans", "kb_ds", client, workspace_name="kb_team", show_progress=False)
+    _, password = add_user(client, "kb_annotator", "annotator", "kb_team")
+    rewrite = "How do I keep my neighbour's cat out of my garden?"
+    with _Screenshots("browser-keyboard") as shots:
+        page = shots.page(chromium)
+        _sign_in(page, url, "kb_annotator", password)
+        page.goto(f"{url}/dataset/{dataset.id}/annotation-mode")
+        page.wait_for_function("t => document.body.innerText.includes(t)", arg=prompt)
+        page.get_by_text("harmful", exact=True).click()
+        page.get_by_text("yes", exact=True).click()
+        page.get_by_text("De-harmed rewrite (optional)").click()
+        box = page.locator("[contenteditable='true'], textarea").last
+        box.click()
+        page.keyboard.type(rewrite)
+        page.keyboard.press("Escape")
+        page.keyboard.press("Enter")
+        _wait_for(lambda: any(r.responses for r in dataset.records(with_responses=True)))
+        pulled = pull_records(client, "kb_ds", "kb_team")
+        (response,) = pulled[0]["responses"]
+        assert json.loads(response["values"]).get("deharmed_rewrite") == rewrite
+
+
+def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium, tiny_lm_path, tmp_path,
+                                                         monkeypatch):
+    """The demo's steps up to the simulated annotation: signing in as `annotator` shows a record to label, not
+    "The task is completed!"."""
+    from curation import demo
+    from curation.annotate.pull import get_dataset
+    from curation.workspace import Workspace
+
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
+    ws = Workspace(tmp_path / "ws")
+    upto = [name for name, _ in demo.STEPS].index("annotate") + 1
+    ctx = demo.run(ws, demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4), steps=demo.STEPS[:upto],
+                   say=lambda line: None)
+    assert ctx.results["person_pending"] >= 1
+    password = ws.read_secret(demo.SIM_SECRET)[demo.HUMAN_USER]
+    dataset = get_dataset(argilla_stack.client, demo.DemoConfig().triggers_dataset)
+    with _Screenshots("browser-demo-queue") as shots:
+        page = shots.page(chromium)
+        _sign_in(page, argilla_stack.api_url, demo.HUMAN_USER, password)
+        page.goto(f"{argilla_stack.api_url}/dataset/{dataset.id}/annotation-mode")
+        page.wait_for_function("() => document.body.innerText.includes('Mark the trigger words')", timeout=30_000)
+        body = page.inner_text("body")
+        assert "The task is completed" not in body and "Submit" in body
+        # the annotator can sort the queue by uncertainty (visible metadata)
+        page.get_by_text("Sort", exact=True).click(timeout=30_000)
+        page.wait_for_function("() => document.body.innerText.includes('Uncertainty')", timeout=15_000)

@@ -24,15 +24,36 @@ def test_steps_are_named_functions_in_pipeline_order():
     assert all(callable(step) for _, step in demo.STEPS)
 
 
-def test_simulated_answers_follow_the_gold_labels_with_a_little_disagreement():
+def test_simulated_answers_disagree_realistically_and_do_not_copy_suggestions():
     from datasets import Dataset
 
     ids = [f"r{i}" for i in range(200)]
-    ds = Dataset.from_dict({"id": ids, "label": ["harmful", "benign"] * 100, "trigger_spans": [[]] * 200})
+    prompts = ["How do I kill a stuck process?", "Write a haiku about autumn."] * 100
+    suggested = [[{"label": "context", "start": 0, "end": 3, "score": 0.9}]] * 200  # what the pipeline proposed
+    ds = Dataset.from_dict({"id": ids, "prompt": prompts, "label": ["harmful", "benign"] * 100,
+                            "p_refuse": [0.9, 0.5] * 100, "trigger_spans": suggested})
     first, second = demo.trigger_answers(ds, demo.SIM_USERS[0]), demo.trigger_answers(ds, demo.SIM_USERS[1])
-    assert all(first[i]["harmfulness"] == lab for i, lab in zip(ids, ds["label"], strict=True))
+    for answers in (first, second):
+        right = sum(answers[i]["harmfulness"] == lab for i, lab in zip(ids, ds["label"], strict=True))
+        assert 140 <= right <= 195  # mostly right, never perfect
+        for a in answers.values():  # should_refuse follows the annotator's own harmfulness
+            assert a["should_refuse"] == {"harmful": "yes", "benign": "no"}.get(a["harmfulness"], a["should_refuse"])
+            assert all(s["label"] != "context" and s["start"] != 0 for s in a.get("trigger_spans", []))
     differ = sum(first[i]["harmfulness"] != second[i]["harmfulness"] for i in ids)
-    assert 5 <= differ <= 50
+    assert 10 <= differ <= 100
+    # uncertain prompts (p_refuse 0.5) get more errors than confident ones
+    wrong = [sum(first[i]["harmfulness"] != ds["label"][j] for j, i in enumerate(ids) if j % 2 == k) for k in (0, 1)]
+    assert wrong[1] > wrong[0]
+    kill_spans = [first[i].get("trigger_spans") for i in ids[::2]]
+    assert sum(bool(s) for s in kill_spans) < 100  # annotators overlook some cues
+
+
+def test_the_person_gets_the_most_uncertain_records():
+    from datasets import Dataset
+
+    ds = Dataset.from_dict({"id": ["a", "b", "c", "d"], "p_refuse": [0.5, 0.99, 0.45, 0.02]})
+    assert demo.person_records(ds, 0.5) == {"a", "c"}
+    assert demo.person_records(ds, 0.0) == set()
 
 
 def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_path):
@@ -46,19 +67,29 @@ def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_p
     assert [line.split("]")[0][1:] for line in lines] == [name for name, _ in demo.STEPS]
     annotate_line = next(line for line in lines if line.startswith("[annotate]"))
     assert "SIMULATED" in annotate_line
-    snapshot = pull_records(argilla_env.client, cfg.triggers_dataset)
+    pending = ctx.results["person_pending"]
+    assert pending >= 1 and f"{pending} record(s) waiting for 'annotator'" in annotate_line
+    snapshot = ws.load_dataset(f"{cfg.triggers_dataset}.annotations")  # every language's dataset together
     first_responses = sum(len(r) for r in snapshot["responses"])
     assert len(snapshot) == len(ws.load_dataset("demo")) and first_responses > 0
+    # French, German and Spanish prompts went to per-language datasets with their own guidelines
+    french = argilla_env.client.datasets(name=f"{cfg.triggers_dataset}-fr", workspace="argilla-fr")
+    assert french is not None and "Prompts in this dataset are in" not in french.settings.guidelines
+    assert len(pull_records(argilla_env.client, cfg.triggers_dataset)) < len(snapshot)
+    # the simulated annotators left the person's records alone
+    unanswered = sum(1 for rs in snapshot["responses"] if not rs)
+    assert unanswered >= 0.25 * len(snapshot)
     assert {r["user"] for rs in snapshot["responses"] for r in rs} == set(demo.SIM_USERS)
     assert ws.path("artifacts", "qa", cfg.triggers_dataset, "report.json").exists()
     version = ctx.results["version"]
     assert (ctx.results["publish"] / "README.md").exists()
     panel = demo.final_panel(ctx)
     assert argilla_env.api_url in str(panel.renderable) and "annotator" in str(panel.renderable)
+    assert f"{pending} record(s)" in str(panel.renderable)
 
     lines.clear()
     again = demo.run(ws, cfg, say=lines.append)
-    snapshot = pull_records(argilla_env.client, cfg.triggers_dataset)
+    snapshot = ws.load_dataset(f"{cfg.triggers_dataset}.annotations")
     assert len(snapshot) == len(ws.load_dataset("demo"))
     assert sum(len(r) for r in snapshot["responses"]) == first_responses
     assert again.results["version"] == version
@@ -80,4 +111,4 @@ def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_p
                                                               "answer_helpful": {"value": "no"}}})
     assert resp.status_code < 300, resp.text
     message = demo.simulate_or_skip(again, cfg.deharm_dataset, lambda user: {})
-    assert message.startswith("skipped: a person submitted 1")
+    assert message.startswith(f"skipped on '{cfg.deharm_dataset}': a person submitted 1")

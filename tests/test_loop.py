@@ -48,7 +48,7 @@ def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encod
     from curation.annotate.pull import iter_raw_records, pull_records
     from curation.annotate.push import push_records
     from curation.annotate.users import api_key
-    from curation.demo import DemoConfig, DemoContext, annotate_as, ensure_annotators, trigger_answers
+    from curation.demo import DemoConfig, DemoContext, accepting_answers, annotate_as, ensure_annotators
 
     client, ws = argilla_stack.client, argilla_stack.workspace
     ds = pipeline()
@@ -59,7 +59,7 @@ def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encod
     # the annotator keeps only the cue spans: the syntactic proposer's spans are all rejected
     answers = {rid: {**a, "trigger_spans": [s for s in a.get("trigger_spans", []) if s["label"] != "target"
                                             and s["label"] != "context"]}
-               for rid, a in trigger_answers(confirmed_part, "sim-annotator-1").items()}
+               for rid, a in accepting_answers(confirmed_part).items()}
     assert annotate_as(client.api_url, api_key(client, "sim-annotator-1"), dataset.id, answers) == 4
 
     report, snapshot = loop.run(client, "loop-test", ws.root, loop.LoopConfig(), pipeline=ds)

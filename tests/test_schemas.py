@@ -38,7 +38,8 @@ def test_trigger_spans_contract():
     metadata = {m.name: type(m).__name__ for m in settings.metadata}
     assert metadata == {"source": "TermsMetadataProperty", "language": "TermsMetadataProperty",
                         "category": "TermsMetadataProperty", "boundary_score": "FloatMetadataProperty",
-                        "p_refuse": "FloatMetadataProperty", "judge_label": "TermsMetadataProperty"}
+                        "p_refuse": "FloatMetadataProperty", "judge_label": "TermsMetadataProperty",
+                        "uncertainty": "FloatMetadataProperty"}
     (vector,) = settings.vectors
     assert (vector.name, vector.dimensions) == ("prompt_vector", 384)
     assert load_schema("trigger_spans", min_submitted=3).distribution.min_submitted == 3

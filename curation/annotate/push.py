@@ -15,11 +15,13 @@ from typing import Any
 
 import catalogue
 from datasets import Dataset
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import columns as C
 from ..errors import InputError, ServiceError
 from .schemas import AnnotationSchema, SpanQuestionSpec, load_schema_model
 
+UNCERTAINTY = "uncertainty"
 DEFAULT_BATCH_SIZE = 250
 MAX_BATCH_SIZE = 500  # argilla-server's bulk upsert limit
 suggesters = catalogue.create("curation", "annotate_suggesters")
@@ -53,11 +55,35 @@ def _clip01(value: Any, default: float = 1.0) -> float:
     return default if math.isnan(number) else min(1.0, max(0.0, number))
 
 
-# suggesters: (row, question spec, schema) -> {"value", "score", "agent"} or None -------------------------------
+# which suggestions are pre-filled ---------------------------------------------------------------------------------
+CUE_LABELS = ("harmful_cue", "benign_homonym")
+DEFAULT_MIN_SPAN_SCORE = 0.6  # smallest with label precision >= 0.8 on the dev set, see docs/human-review.md
+
+
+class SuggestConfig(BaseModel):
+    """What push pre-fills: cue spans above a calibrated score, and label suggestions that agree with each other."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_span_score: float = Field(DEFAULT_MIN_SPAN_SCORE, ge=0.0, le=1.0,
+                                  description="Spans scoring below this are not pre-filled.")
+    span_labels: list[str] = Field(default_factory=lambda: list(CUE_LABELS),
+                                   description="Span labels pre-filled; add target/context to pre-fill those too.")
+
+
+def filter_spans(spans: Iterable[dict[str, Any]], cfg: SuggestConfig) -> list[dict[str, Any]]:
+    """The spans worth pre-filling: wanted labels at or above the score; none at all without a cue span."""
+    kept = [s for s in spans if s.get("label") in cfg.span_labels and _clip01(s.get("score"), 0.0) >=
+            cfg.min_span_score]
+    return kept if any(s["label"] in CUE_LABELS for s in kept) else []
+
+
+# suggesters: (row, question spec, schema, config) -> {"value", "score", "agent"} or None ----------------------
 @suggesters.register("trigger_spans")
-def suggest_trigger_spans(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
-    """The heuristic spans combined: in-range, known labels, overlaps resolved by score; per-span scores."""
-    spans = row.get(C.TRIGGER_SPANS)
+def suggest_trigger_spans(row: dict[str, Any], question: Any, schema: AnnotationSchema,
+                          cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
+    """Cue spans above the configured score, in range with known labels, overlaps resolved by score."""
+    spans = filter_spans(row.get(C.TRIGGER_SPANS) or [], cfg or SuggestConfig())
     if not spans or not isinstance(question, SpanQuestionSpec):
         return None
     text = row.get(question.field) or ""
@@ -83,44 +109,51 @@ def suggest_trigger_spans(row: dict[str, Any], question: Any, schema: Annotation
             "agent": join_agents(a for s in valid for a in s["agents"])}
 
 
-@suggesters.register("harmfulness")
-def suggest_harmfulness(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
-    """The dataset's own harmful/benign label; score from p_refuse when the boundary stage ran."""
-    label = row.get(C.LABEL)
-    if label not in ("harmful", "benign") or label not in question.labels:
+def harm_verdict(row: dict[str, Any]) -> tuple[bool, float | None, str] | None:
+    """(harmful?, P(that verdict) or None, agent) shared by every label suggestion of a row, so they agree: the
+    dataset's own label when it has one (scored by the calibrated p_refuse), else p_refuse alone. The refusal
+    judge says what the model did, not what it should do, so it never suggests."""
+    label, p_refuse = row.get(C.LABEL), row.get(C.P_REFUSE)
+    p = _clip01(p_refuse) if _present(p_refuse) else None
+    if label in ("harmful", "benign"):
+        harmful = label == "harmful"
+        score = None if p is None else (p if harmful else 1.0 - p)
+        return harmful, score, agent_name(f"label:{row.get(C.SOURCE) or 'dataset'}")
+    if p is None:
         return None
-    p_refuse = row.get(C.P_REFUSE)
-    score = None
-    if _present(p_refuse):
-        score = _clip01(p_refuse) if label == "harmful" else 1.0 - _clip01(p_refuse)
-    return {"value": label, "score": score, "agent": agent_name(f"label:{row.get(C.SOURCE) or 'dataset'}")}
+    return p >= 0.5, max(p, 1.0 - p), agent_name(row.get(C.SCORER) or "boundary_probe")
 
 
-def _refusal_suggestion(row: dict[str, Any], yes: str, no: str) -> dict[str, Any] | None:
-    p_refuse = row.get(C.P_REFUSE)
-    if _present(p_refuse):
-        p = _clip01(p_refuse)
-        return {"value": yes if p >= 0.5 else no, "score": max(p, 1.0 - p),
-                "agent": agent_name(row.get(C.SCORER) or "boundary_probe")}
-    judge = row.get(C.JUDGE_LABEL)
-    if judge in ("full_refusal", "partial_refusal", "full_compliance"):
-        score = row.get(C.JUDGE_SCORE)
-        return {"value": no if judge == "full_compliance" else yes,
-                "score": _clip01(score) if _present(score) else None,
-                "agent": agent_name(row.get(C.JUDGE_NAME) or "judge")}
-    return None
+def _verdict_suggestion(row: dict[str, Any], question: Any, yes: str, no: str) -> dict[str, Any] | None:
+    verdict = harm_verdict(row)
+    if verdict is None:
+        return None
+    harmful, score, agent = verdict
+    value = yes if harmful else no
+    if value not in question.labels:
+        return None
+    return {"value": value, "score": None if score is None else round(score, 4), "agent": agent}
+
+
+@suggesters.register("harmfulness")
+def suggest_harmfulness(row: dict[str, Any], question: Any, schema: AnnotationSchema,
+                        cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
+    """harmful/benign from the shared verdict (never 'ambiguous')."""
+    return _verdict_suggestion(row, question, "harmful", "benign")
 
 
 @suggesters.register("should_refuse")
-def suggest_should_refuse(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
-    """yes/no from the boundary probe's p_refuse, else from the refusal judge's label."""
-    return _refusal_suggestion(row, "yes", "no")
+def suggest_should_refuse(row: dict[str, Any], question: Any, schema: AnnotationSchema,
+                          cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
+    """yes exactly when harmfulness is suggested harmful (same verdict, same score)."""
+    return _verdict_suggestion(row, question, "yes", "no")
 
 
 @suggesters.register("decision")
-def suggest_decision(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
-    """answer/refuse for boundary review, from p_refuse or the judge."""
-    return _refusal_suggestion(row, "refuse", "answer")
+def suggest_decision(row: dict[str, Any], question: Any, schema: AnnotationSchema,
+                     cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
+    """refuse/answer for boundary review, from the same verdict."""
+    return _verdict_suggestion(row, question, "refuse", "answer")
 
 
 # records ---------------------------------------------------------------------------------------------------------
@@ -128,6 +161,8 @@ def _metadata(row: dict[str, Any], schema: AnnotationSchema) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for prop in schema.metadata:
         value = row.get(prop.name)
+        if prop.name == UNCERTAINTY and not _present(value) and _present(row.get(C.P_REFUSE)):
+            value = 1.0 - abs(2.0 * _clip01(row[C.P_REFUSE]) - 1.0)  # 1 at p_refuse 0.5, 0 at 0 or 1
         if not _present(value):
             continue
         if prop.type == "terms":
@@ -143,14 +178,16 @@ def _metadata(row: dict[str, Any], schema: AnnotationSchema) -> dict[str, Any]:
 
 
 def build_record(row: dict[str, Any], schema: AnnotationSchema, question_ids: dict[str, str],
-                 vectors: dict[str, list[float]], makers: dict[str, Callable] | None = None) -> dict[str, Any]:
+                 vectors: dict[str, list[float]], makers: dict[str, Callable] | None = None,
+                 suggest: SuggestConfig | None = None) -> dict[str, Any]:
     """One record as the bulk-upsert JSON body expects it (fields, metadata, suggestions, vectors)."""
     makers = makers if makers is not None else suggesters.get_all()
+    suggest = suggest or SuggestConfig()
     fields = {f.name: str(row[f.name]) for f in schema.fields if _present(row.get(f.name))}
     suggestions = []
     for question in schema.questions:
         maker = makers.get(question.name)
-        made = maker(row, question, schema) if maker else None
+        made = maker(row, question, schema, suggest) if maker else None
         if made:
             suggestions.append({"question_id": question_ids[question.name], "type": "model",
                                 **{k: v for k, v in made.items() if v is not None}})
@@ -272,11 +309,12 @@ def _upsert(client: Any, dataset: Any, records: list[dict[str, Any]], done: int,
 def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, workspace_name: str = "argilla",
                  min_submitted: int = 1, batch_size: int = DEFAULT_BATCH_SIZE, *, encoder: Any = None,
                  vector_cache: Any = None, show_progress: bool = True,
-                 on_batch: Callable[[int, int], None] | None = None) -> Any:
+                 on_batch: Callable[[int, int], None] | None = None, suggest: SuggestConfig | None = None) -> Any:
     """Create or update the Argilla dataset `dataset_name` and upsert one record per row; returns the rg.Dataset.
 
     Reads columns id, the schema's fields (prompt, response...), label, trigger_spans, p_refuse, judge_label and
     the schema's metadata names; absent columns are skipped. `on_batch(done, total)` is called after each batch.
+    Rows go most uncertain first (p_refuse nearest 0.5); `suggest` says which suggestions are pre-filled.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -288,6 +326,7 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
     if len(ds) == 0:
         return dataset
     question_ids = _question_ids(client, dataset)
+    ds = most_uncertain_first(ds)
     vectors = _vectors(ds, spec, encoder, vector_cache, show_progress and len(ds) > 1000)
     wanted = [c for c in ds.column_names if c not in vectors]
     rows = ds.select_columns(wanted)
@@ -311,7 +350,7 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
                 seen.add(row[C.ID])
                 vec = {name: _as_list(values[start + offset]) for name, values in vectors.items()
                        if values[start + offset] is not None}
-                batch.append(build_record(row, spec, question_ids, vec, makers))
+                batch.append(build_record(row, spec, question_ids, vec, makers, suggest))
             if batch:
                 _upsert(client, dataset, batch, done, total)
             done += len(chunk[C.ID])
@@ -319,6 +358,18 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
             if on_batch:
                 on_batch(done, total)
     return dataset
+
+
+def most_uncertain_first(ds: Dataset) -> Dataset:
+    """Rows ordered by uncertainty (from `uncertainty`, else p_refuse), most uncertain first; stable otherwise."""
+    column = UNCERTAINTY if UNCERTAINTY in ds.column_names else C.P_REFUSE if C.P_REFUSE in ds.column_names else None
+    if column is None:
+        return ds
+    values = ds[column]
+    if column == C.P_REFUSE:
+        values = [None if not _present(p) else 1.0 - abs(2.0 * _clip01(p) - 1.0) for p in values]
+    order = sorted(range(len(ds)), key=lambda i: (-(values[i] if _present(values[i]) else -1.0), i))
+    return ds if order == list(range(len(ds))) else ds.select(order)
 
 
 def _as_list(vector: Any) -> list[float]:

@@ -1,4 +1,6 @@
-"""Argilla users: create annotators with a one-time random password, and read API keys (owner only)."""
+"""Argilla users: create annotators and reviewers with a one-time random password, read API keys (owner only), and
+keep the curation roles (Argilla 2.8 knows annotator/admin/owner only: a reviewer is an Argilla annotator in the
+reviewers' workspace, recorded as a reviewer in the curation workspace's `roles.json`)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,20 @@ import warnings
 from typing import Any
 
 from ..errors import InputError
+from ..workspace import Workspace
 from .client import raw_request
 from .push import ensure_workspace
 
-ROLES = ("annotator", "admin", "owner")
+ROLES = ("annotator", "reviewer", "admin", "owner")
+REVIEWER = "reviewer"
+REVIEW_WORKSPACE = "reviewers"
+ROLES_FILE = "roles.json"
 _USERNAME = re.compile(r"^(?!-|_)[a-z0-9-_]+$")
+
+
+def default_workspace(role: str) -> str:
+    """Where a new user works: reviewers in the reviewers' workspace, everyone else in `argilla`."""
+    return REVIEW_WORKSPACE if role == REVIEWER else "argilla"
 
 
 def add_user(client: Any, username: str, role: str = "annotator", workspace: str | None = "argilla",
@@ -30,10 +41,29 @@ def add_user(client: Any, username: str, role: str = "annotator", workspace: str
     if existing is not None:
         raise InputError(f"user '{username}' already exists", "pick another name, or reset it in the Argilla UI")
     password = password or secrets.token_urlsafe(12)
-    user = rg.User(username=username, password=password, role=role, client=client).create()
+    argilla_role = "annotator" if role == REVIEWER else role
+    user = rg.User(username=username, password=password, role=argilla_role, client=client).create()
     if workspace:
         ensure_workspace(client, workspace).add_user(user)
     return user, password
+
+
+def load_roles(ws: Workspace) -> dict[str, str]:
+    """username -> curation role recorded by `curate users add --role`."""
+    import json
+
+    path = ws.artifact_dir("annotate") / ROLES_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def record_role(ws: Workspace, username: str, role: str) -> None:
+    """Remember a user's curation role (atomic write)."""
+    ws.write_json(ws.artifact_dir("annotate") / ROLES_FILE, {**load_roles(ws), username: role})
+
+
+def reviewers(ws: Workspace) -> set[str]:
+    """Users with the reviewer role."""
+    return {user for user, role in load_roles(ws).items() if role == REVIEWER}
 
 
 def api_key(client: Any, username: str) -> str:

@@ -29,7 +29,10 @@ def run_command(
     trusted: list[str] = typer.Option(None, "--trusted", help="Users for trusted_annotator.v1, most senior first."),
     config: Path = typer.Option(None, "--config", help="YAML with rule, rule_args, questions."),
     review: bool = typer.Option(True, "--review/--no-review", help="Push disagreements to Argilla for review."),
-    argilla_workspace: str = typer.Option("argilla", "--argilla-workspace"),
+    argilla_workspace: str = typer.Option("argilla", "--argilla-workspace",
+                                          help="Workspace of the annotated dataset (for its label lists)."),
+    review_workspace: str = typer.Option("reviewers", "--review-workspace",
+                                         help="Workspace of the review dataset (reviewers only)."),
     api_url: str = typer.Option(None, "--api-url"),
     api_key: str = typer.Option(None, "--api-key"),
 ) -> None:
@@ -49,7 +52,10 @@ def run_command(
     counts = adjudicate.counts(gold)
     pushed = ""
     if review and counts.get(adjudicate.NEEDS_REVIEW):
-        review_name, n = adjudicate.push_review(gold, _connect(api_url, api_key), name, argilla_workspace)
+        from ..annotate.users import reviewers
+
+        review_name, n = adjudicate.push_review(gold, _connect(api_url, api_key), name, review_workspace,
+                                                argilla_workspace, sorted(reviewers(ws)))
         pushed = f"; {n} disagreement(s) sent to Argilla dataset '{review_name}' (then `curate adjudicate pull {name}`)"
     ws.save_dataset(gold, f"{name}.gold")
     ws.write_json(ws.artifact_dir("adjudication", name) / "config.json", cfg.model_dump())
@@ -61,23 +67,38 @@ def run_command(
 @adjudicate_app.command("pull")
 def pull_command(
     name: str = typer.Argument(..., help="Snapshot name whose NAME.gold gets the reviewers' answers."),
-    argilla_workspace: str = typer.Option("argilla", "--argilla-workspace"),
+    review_workspace: str = typer.Option("reviewers", "--review-workspace", "--argilla-workspace",
+                                         help="Workspace of the review dataset."),
+    reviewer: list[str] = typer.Option(None, "--reviewer",
+                                       help="Accept answers of these users (default: users added with --role "
+                                            "reviewer)."),
     api_url: str = typer.Option(None, "--api-url"),
     api_key: str = typer.Option(None, "--api-key"),
 ) -> None:
-    """Pull the review dataset from Argilla and merge the final answers into NAME.gold (decision_rule=review)."""
+    """Pull the review dataset from Argilla and merge the reviewers' final answers into NAME.gold
+    (decision_rule=review); answers from anyone who is not a reviewer are ignored and reported."""
     from .. import adjudicate
     from ..annotate.pull import pull_records
+    from ..annotate.users import reviewers
+    from ..errors import InputError
 
     ws = common.workspace()
     gold = ws.load_dataset(f"{name}.gold")
+    allowed = set(reviewer or []) or reviewers(ws)
+    if not allowed:
+        raise InputError("no reviewers: review answers are accepted only from reviewers",
+                         "add one with `curate users add NAME --role reviewer`, or pass --reviewer NAME")
     review_name = adjudicate.review_dataset_name(gold, name)
-    review = pull_records(_connect(api_url, api_key), review_name, workspace_name=argilla_workspace)
-    merged = adjudicate.merge_review(gold, review, review_name)
+    review = pull_records(_connect(api_url, api_key), review_name, workspace_name=review_workspace)
+    accepted, ignored = adjudicate.reviewer_answers(review, allowed)
+    if ignored:
+        common.console.print("ignored review answers from non-reviewers: " +
+                             ", ".join(f"{u} ({n})" for u, n in sorted(ignored.items())), markup=False)
+    merged = adjudicate.merge_review(gold, accepted, review_name)
     ws.save_dataset(review, f"{name}.review")
     ws.save_dataset(merged, f"{name}.gold")
     counts = adjudicate.counts(merged)
-    ws.log_event("adjudicate.pull", dataset=name, review=review_name, **counts)
+    ws.log_event("adjudicate.pull", dataset=name, review=review_name, ignored=ignored, **counts)
     common.table(f"{name}.gold after review", ["status", "records"], sorted(counts.items()))
 
 

@@ -32,14 +32,24 @@ def push(
                                       help="One dataset per language (TO-fr in workspace WORKSPACE-fr) with that "
                                            "language's guidelines and annotators."),
     languages: str = typer.Option(None, "--languages", help="--per-language: only these languages (fr,de)."),
+    min_span_score: float = typer.Option(None, "--min-span-score", min=0.0, max=1.0,
+                                         help="Pre-fill spans scoring at least this (default 0.6, measured)."),
+    prefill_labels: str = typer.Option(None, "--prefill-labels",
+                                       help="Span labels to pre-fill (default harmful_cue,benign_homonym; add "
+                                            "target,context to pre-fill those too)."),
     api_url: str = API_URL,
     api_key: str = API_KEY,
 ) -> None:
-    """Create or update the Argilla dataset and upsert every row (by content-hash id) with suggestions."""
-    from ..annotate.push import push_records
+    """Create or update the Argilla dataset and upsert every row (by content-hash id) with suggestions, most
+    uncertain first."""
+    from ..annotate.push import SuggestConfig, push_records
     from ..embeddings import get_encoder, workspace_cache
 
     ws = common.workspace()
+    suggest = SuggestConfig(**{k: v for k, v in {
+        "min_span_score": min_span_score,
+        "span_labels": [x.strip() for x in prefill_labels.split(",") if x.strip()] if prefill_labels else None,
+    }.items() if v is not None})
     ds = ws.load_dataset(dataset)
     rg_client = client(api_url, api_key)
     s = common.settings()
@@ -48,7 +58,7 @@ def push(
         from ..annotate.languages import push_per_language
 
         pushed = push_per_language(ds, schema, to, rg_client, ws, workspace, min_submitted, languages,
-                                   batch_size=batch_size, encoder=encoder,
+                                   batch_size=batch_size, encoder=encoder, suggest=suggest,
                                    vector_cache=workspace_cache(ws.root, encoder.model_id))
         ws.log_event("annotate.push", dataset=dataset, schema=schema, to=to, rows=len(ds), url=rg_client.api_url,
                      per_language={p.language: p.rows for p in pushed})
@@ -58,7 +68,7 @@ def push(
                        "en (noted)", ", ".join(p.annotators) or "-") for p in pushed])
         return
     result = push_records(ds, schema, to, rg_client, workspace_name=workspace, min_submitted=min_submitted,
-                          batch_size=batch_size, encoder=encoder,
+                          batch_size=batch_size, encoder=encoder, suggest=suggest,
                           vector_cache=workspace_cache(ws.root, encoder.model_id))
     ws.log_event("annotate.push", dataset=dataset, schema=schema, to=to, rows=len(ds), url=rg_client.api_url)
     common.console.print(f"pushed {len(ds)} records to '{to}' (workspace {workspace}): "

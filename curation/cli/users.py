@@ -13,8 +13,11 @@ users_app = typer.Typer(help="Manage Argilla users.", no_args_is_help=True)
 @users_app.command("add")
 def add(
     name: str = typer.Argument(..., help="Username (lowercase letters, digits, - and _)."),
-    role: str = typer.Option("annotator", "--role", help="annotator, admin or owner."),
-    workspace: str = typer.Option("argilla", "--workspace", help="Argilla workspace to join (created if missing)."),
+    role: str = typer.Option("annotator", "--role",
+                             help="annotator, reviewer (adjudicates, in workspace reviewers), admin or owner."),
+    workspace: str = typer.Option(None, "--workspace",
+                                  help="Argilla workspace to join, created if missing (default: argilla; reviewers: "
+                                       "reviewers)."),
     languages: str = typer.Option(None, "--languages",
                                   help="Languages the user annotates (fr,de): joins WORKSPACE-fr, WORKSPACE-de."),
     api_url: str = API_URL,
@@ -22,11 +25,13 @@ def add(
 ) -> None:
     """Create a user and print its one-time password (it is not stored anywhere)."""
     from ..annotate.languages import assign_languages, parse_languages
-    from ..annotate.users import add_user
+    from ..annotate.users import add_user, default_workspace, record_role
 
     langs = parse_languages(languages)  # a bad code fails before the user is created
+    workspace = workspace or default_workspace(role)
     rg_client = client(api_url, api_key)
     user, password = add_user(rg_client, name, role, workspace)
+    record_role(common.workspace(), user.username, role)
     common.console.print(f"created {role} '{user.username}' in workspace '{workspace}' at {rg_client.api_url}",
                          markup=False)
     if langs:
@@ -60,11 +65,14 @@ def assign(
 def list_users(api_url: str = API_URL, api_key: str = API_KEY) -> None:
     """Users of the Argilla server."""
     from ..annotate.languages import load_assignments
+    from ..annotate.users import load_roles
 
     rg_client = client(api_url, api_key)
     assigned = load_assignments(common.workspace())
+    roles = load_roles(common.workspace())
     common.table("users", ["username", "role", "languages"],
-                 [(u.username, u.role.value, ", ".join(assigned.get(u.username, [])) or "-") for u in rg_client.users])
+                 [(u.username, roles.get(u.username, u.role.value), ", ".join(assigned.get(u.username, [])) or "-")
+                  for u in rg_client.users])
 
 
 def register(app: typer.Typer) -> None:
