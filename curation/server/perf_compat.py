@@ -1,0 +1,150 @@
+"""Write-path speed-ups for argilla-server 2.8.0 on the embedded stack, each one off when the patched code changes.
+
+A profile of a bulk upsert (span suggestions + 384-d vectors) showed most server time outside SQLite and the search
+engine: a fresh pydantic `TypeAdapter` built on every `parsed_settings` call (several per record) and a webhook
+event built per record although no webhook is configured (upstream discards it in `enqueue_notify_events`). Each
+patch here replaces one upstream function with one that returns the same result, and is applied only when the
+installed argilla-server is the version it was written for AND the upstream source still hashes to the value
+recorded in PATCHES (a changed function silently keeps upstream behaviour; tests/test_server.py fails on it).
+The launcher calls `apply()` in the server and worker processes; CURATE_SERVER_PATCHES=0 turns all of it off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import os
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from typing import Any
+
+PATCHES_ENV = "CURATE_SERVER_PATCHES"
+SERVER_VERSION = "2.8.0"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One speed-up: the upstream functions it replaces (each with the sha256 of its source) and its installer."""
+
+    name: str
+    targets: tuple[tuple[str, str, str], ...]  # (module, qualname, sha256 of the upstream source)
+    install: Callable[[], None]
+
+
+def _target(module: str, qualname: str) -> Any:
+    import importlib
+
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = inspect.getattr_static(obj, part)
+    if isinstance(obj, property):
+        obj = obj.fget
+    return obj
+
+
+def upstream_source_sha256(module: str, qualname: str) -> str:
+    """sha256 of the upstream function's source (dedented), the fingerprint a patch is guarded by."""
+    source = textwrap.dedent(inspect.getsource(_target(module, qualname)))
+    return hashlib.sha256(source.encode()).hexdigest()
+
+
+# 1. parsed_settings: one TypeAdapter per settings union instead of one per call ---------------------------------
+def _install_cached_adapters() -> None:
+    from argilla_server.models import database
+    from pydantic import TypeAdapter
+
+    question_adapter = TypeAdapter(database.QuestionSettings)
+    metadata_adapter = TypeAdapter(database.MetadataPropertySettings)
+
+    def question_parsed_settings(self: Any) -> Any:
+        """Same validation as upstream, with the adapter built once per process."""
+        return question_adapter.validate_python(self.settings)
+
+    def metadata_parsed_settings(self: Any) -> Any:
+        """Same validation as upstream, with the adapter built once per process."""
+        return metadata_adapter.validate_python(self.settings)
+
+    database.Question.parsed_settings = property(question_parsed_settings)
+    database.MetadataProperty.parsed_settings = property(metadata_parsed_settings)
+
+
+# 2. webhook events: checked once per bulk request, built only when some webhook is enabled ------------------------
+async def _any_webhook_enabled(db: Any) -> bool:
+    from argilla_server.contexts import webhooks
+
+    return len(await webhooks.list_enabled_webhooks(db)) > 0
+
+
+def _install_lazy_record_events() -> None:
+    from argilla_server.bulk import records_bulk
+
+    upstream_notify = records_bulk.notify_record_event_v1
+    upstream_upsert_events = records_bulk.UpsertRecordsBulk._notify_upsert_record_events
+
+    async def notify_record_event(db: Any, record_event: Any, record: Any) -> list:
+        """Upstream's per-record notify, skipped (same empty job list) when no webhook is enabled."""
+        if not await _any_webhook_enabled(db):
+            return []
+        return await upstream_notify(db, record_event, record)
+
+    async def notify_upsert_record_events(self: Any, records: list) -> None:
+        """One webhook check per bulk upsert instead of one event built per record."""
+        if await _any_webhook_enabled(self._db):
+            await upstream_upsert_events(self, records)
+
+    records_bulk.notify_record_event_v1 = notify_record_event  # used by create_records_bulk
+    records_bulk.UpsertRecordsBulk._notify_upsert_record_events = notify_upsert_record_events
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch("cached-settings-adapters", (
+        ("argilla_server.models.database", "Question.parsed_settings",
+         "971c1dd6ede1ba95f9a3f8eb50676f94e5defbec6f86b2283c8aecfd3d06a196"),
+        ("argilla_server.models.database", "MetadataProperty.parsed_settings",
+         "6d8c55a028aaad34b05f28c4d61019e056eff46909785a24a8322e2c9f03e5ef"),
+    ), _install_cached_adapters),
+    Patch("record-events-only-with-webhooks", (
+        ("argilla_server.bulk.records_bulk", "UpsertRecordsBulk._notify_upsert_record_events",
+         "5aaa113835d88b45fdfb9691fb2e9349e491416813a9e5cd6991d022db4c0380"),
+        ("argilla_server.bulk.records_bulk", "CreateRecordsBulk.create_records_bulk",
+         "4d08e5dcfd77c5ca4d02cce05c8144dae58d09d3b810b5506e3d34d2539f2d44"),
+        ("argilla_server.webhooks.v1.records", "notify_record_event",
+         "92209f75197bb9fd306859fbadcf4465bf9c221fe197f3f78a40b3a95a1ddaa8"),
+        ("argilla_server.jobs.webhook_jobs", "enqueue_notify_events",
+         "fcd5b6b37c62b788eb90a50c7d92ef1ef0987d43cf0a5d2ebde048952a5da07b"),
+    ), _install_lazy_record_events),
+)
+
+_applied: list[str] = []
+
+
+def enabled() -> bool:
+    """False when CURATE_SERVER_PATCHES=0 (the benchmark's unpatched stack)."""
+    return os.environ.get(PATCHES_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def mismatches() -> list[str]:
+    """Names of patches whose upstream functions changed (or another version is installed): those stay unpatched."""
+    if package_version("argilla-server") != SERVER_VERSION:
+        return [p.name for p in PATCHES]
+    return [p.name for p in PATCHES
+            if any(upstream_source_sha256(module, qualname) != sha for module, qualname, sha in p.targets)]
+
+
+def apply() -> list[str]:
+    """Install every patch whose upstream still matches (before any is installed); idempotent; names applied."""
+    if _applied or not enabled():
+        return list(_applied)
+    stale = set(mismatches())
+    for patch in PATCHES:
+        if patch.name in stale:
+            log.warning("argilla-server changed %s: the %s speed-up is not applied",
+                        ", ".join(q for _, q, _ in patch.targets), patch.name)
+            continue
+        patch.install()
+        _applied.append(patch.name)
+    return list(_applied)
