@@ -36,8 +36,10 @@ def main() -> None:
     from . import perf_compat, search_compat
 
     if perf_compat.enabled():
-        perf_compat.apply()
+        applied = perf_compat.apply()
         search_compat.REFRESH.enabled = sys.argv[1:2] == ["start"]
+        print(f"perf_compat applied: {', '.join(applied) or 'none'}; refresh coalescing "
+              f"{'on' if search_compat.REFRESH.enabled else 'off'}", flush=True)
     if sys.argv[1:2] == ["init"]:
         init()
         return
