@@ -226,20 +226,21 @@ def test_a_patch_whose_upstream_changed_is_not_applied(monkeypatch):
     assert not perf_compat.enabled()
 
 
-def _same_push_rows(n: int) -> Dataset:
-    """Rows with spans, labels, scores, metadata and distinct 384-d vectors (every kind of data a push sends)."""
+def _same_push_rows(n: int, shift: int = 0) -> Dataset:
+    """Rows with spans, labels, scores, metadata and distinct 384-d vectors (every kind of data a push sends);
+    `shift` changes scores, suggestion values and vectors, not ids or texts."""
     words = ["kill", "shoot", "attack"]
     prompts = [f"Request {i}: how do I {words[i % 3]} the stuck job {i}?" for i in range(n)]
     spans = [[{"start": p.index(words[i % 3]), "end": p.index(words[i % 3]) + len(words[i % 3]), "text": words[i % 3],
                "label": "benign_homonym", "score": 0.5 + i / (4 * n), "agents": ["lexicon.v1"]}]
              for i, p in enumerate(prompts)]
-    vectors = [[float((i * 7 + j) % 11) - 5.0 + i / n for j in range(384)] for i in range(n)]
+    vectors = [[float((i * 7 + j + shift) % 11) - 5.0 + i / n for j in range(384)] for i in range(n)]
     return Dataset.from_dict({
         "id": [record_id(p) for p in prompts], "prompt": prompts, "source": ["same"] * n, "language": ["en"] * n,
         "category": [words[i % 3] for i in range(n)],
         "label": ["harmful" if i % 4 == 0 else "benign" for i in range(n)],
         "trigger_spans": spans, "boundary_score": [i / n for i in range(n)],
-        "p_refuse": [((i * 37) % n) / n for i in range(n)], "prompt_vector": vectors})
+        "p_refuse": [((i * 37 + shift) % n) / n for i in range(n)], "prompt_vector": vectors})
 
 
 def _snapshot(client, name: str, probe_vector: list[float]) -> dict:
@@ -269,18 +270,21 @@ def _snapshot(client, name: str, probe_vector: list[float]) -> dict:
     def terms(entity: str, values: list, **scope) -> dict:
         return {"type": "terms", "scope": {"entity": entity, **scope}, "values": values}
 
-    p_refuse = {"entity": "metadata", "name": "p_refuse"}
+    p_refuse = {"entity": "metadata", "metadata_property": "p_refuse"}
     return {
         "records": records,
         "text": search({"query": {"text": {"q": "shoot"}}}),
-        "metadata_terms": sorted(search({"filters": {"and": [terms("metadata", ["attack"], name="category")]}})),
+        "metadata_terms": sorted(search({"filters": {"and": [terms("metadata", ["attack"],
+                                                                   metadata_property="category")]}})),
         "metadata_range_sorted": search({"filters": {"and": [{"type": "range", "scope": p_refuse, "ge": 0.2,
                                                               "le": 0.7}]},
                                          "sort": [{"scope": p_refuse, "order": "desc"}]}),
         "pending": sorted(search({"filters": {"and": [terms("response", ["pending"], property="status")]}})),
         "discarded": search({"filters": {"and": [terms("response", ["discarded"], property="status")]}}),
-        "suggestion_value": sorted(search({"filters": {"and": [terms("suggestion", ["harmful"], question={
-            "name": "harmfulness"}, property="value")]}})),
+        "suggestion_value": sorted(search({"filters": {"and": [terms("suggestion", ["harmful"], question="harmfulness",
+                                                                       property="value")]}})),
+        "should_refuse_yes": sorted(search({"filters": {"and": [terms("suggestion", ["yes"], question="should_refuse",
+                                                                      property="value")]}})),
         "similar": search({"query": {"vector": {"name": "prompt_vector", "value": probe_vector}}}, scores=True)[:10],
         "progress": raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/progress"),
         "my_metrics": raw_request(client, "GET", f"/api/v1/me/datasets/{dataset.id}/metrics"),
@@ -299,14 +303,15 @@ def test_patched_and_upstream_servers_store_and_find_the_same(argilla_stack, tmp
     upstream.start()
     try:
         server_log = argilla_stack.stack.log_path("server").read_text()
-        assert "perf_compat applied: cached-settings-adapters, record-events-only-with-webhooks" in server_log
+        assert ("perf_compat applied: cached-settings-adapters, record-events-only-with-webhooks, "
+                "core-upserts-of-suggestions-and-vectors; refresh coalescing on") in server_log
         assert "perf_compat applied" not in upstream.log_path("server").read_text()
         snapshots = []
         for client in (argilla_stack.client, connect(upstream.credentials()["api_url"],
                                                      upstream.credentials()["api_key"])):
-            push_records(rows.select(range(25)), "trigger_spans", "same_push", client, batch_size=10,
-                         show_progress=False)
-            push_records(rows, "trigger_spans", "same_push", client, batch_size=20, show_progress=False)  # upserts
+            push_records(_same_push_rows(60, shift=13).select(range(25)), "trigger_spans", "same_push", client,
+                         batch_size=10, show_progress=False)
+            push_records(rows, "trigger_spans", "same_push", client, batch_size=20, show_progress=False)  # updates 25
             dataset = client.datasets(name="same_push", workspace="argilla")
             first = next(r for r in raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/records",
                                                 params={"limit": 100})["items"] if r["external_id"] == rows[3]["id"])
@@ -318,5 +323,8 @@ def test_patched_and_upstream_servers_store_and_find_the_same(argilla_stack, tmp
     patched, plain = snapshots
     assert len(patched["records"]) == 60 and patched["discarded"] == [rows[3]["id"]]
     assert patched["similar"] and patched["text"] and patched["metadata_range_sorted"]
+    updated = patched["records"][rows[0]["id"]]  # pushed with shift=13 first: the second push's values won
+    assert updated["vectors"]["prompt_vector"] == pytest.approx(rows[0]["prompt_vector"])
+    assert updated["metadata"]["p_refuse"] == pytest.approx(rows[0]["p_refuse"])
     for key in plain:
         assert patched[key] == plain[key], key

@@ -100,6 +100,53 @@ def _install_lazy_record_events() -> None:
     records_bulk.UpsertRecordsBulk._notify_upsert_record_events = notify_upsert_record_events
 
 
+# 3. suggestions/vectors of a bulk upsert: one cached Core executemany instead of a compiled multi-row ORM insert ----
+async def _core_upsert_many(db: Any, model: Any, objects: list[dict], constraints: list[Any]) -> None:
+    """Upstream `upsert_many`'s INSERT .. ON CONFLICT DO UPDATE, run as a Core executemany (compiled once per process,
+    no ORM objects built from RETURNING); ORM instances of `model` in the session are expired instead of refreshed."""
+    from datetime import datetime
+
+    from argilla_server.models.mixins import _INSERT_FUNC
+
+    table = model.__table__
+    insert = _INSERT_FUNC[db.bind.dialect.name](table)
+    columns = {column: insert.excluded[column] for column in model.__upsertable_columns__}
+    if hasattr(model, "updated_at"):
+        columns["updated_at"] = datetime.utcnow()
+    statement = insert.on_conflict_do_update(index_elements=[table.c[c.key] for c in constraints], set_=columns)
+    await db.execute(statement, objects)
+    for instance in list(db.identity_map.values()):  # what populate_existing refreshed upstream: reloaded on next use
+        if isinstance(instance, model):
+            db.expire(instance)
+
+
+def _install_core_upserts() -> None:
+    from argilla_server.bulk import records_bulk
+    from argilla_server.models import Suggestion, Vector
+
+    async def upsert_records_suggestions(self: Any, records_and_suggestions: list) -> list:
+        """Same rows as upstream (returns [] instead of the ORM objects; the only caller ignores them)."""
+        rows = [dict(**suggestion.model_dump(), record_id=record.id)
+                for record, suggestions in records_and_suggestions for suggestion in suggestions or []]
+        if rows:
+            await _core_upsert_many(self._db, Suggestion, rows, [Suggestion.record_id, Suggestion.question_id])
+        return []
+
+    async def upsert_records_vectors(self: Any, records_and_vectors: list) -> list:
+        """Same rows as upstream (returns [] instead of the ORM objects; the only caller ignores them)."""
+        rows = []
+        for record, vectors in records_and_vectors:
+            for name, value in (vectors or {}).items():
+                settings = record.dataset.vector_settings_by_name(name)
+                rows.append(dict(value=value, record_id=record.id, vector_settings_id=settings.id))
+        if rows:
+            await _core_upsert_many(self._db, Vector, rows, [Vector.record_id, Vector.vector_settings_id])
+        return []
+
+    records_bulk.CreateRecordsBulk._upsert_records_suggestions = upsert_records_suggestions
+    records_bulk.CreateRecordsBulk._upsert_records_vectors = upsert_records_vectors
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch("cached-settings-adapters", (
         ("argilla_server.models.database", "Question.parsed_settings",
@@ -117,6 +164,16 @@ PATCHES: tuple[Patch, ...] = (
         ("argilla_server.jobs.webhook_jobs", "enqueue_notify_events",
          "fcd5b6b37c62b788eb90a50c7d92ef1ef0987d43cf0a5d2ebde048952a5da07b"),
     ), _install_lazy_record_events),
+    Patch("core-upserts-of-suggestions-and-vectors", (
+        ("argilla_server.bulk.records_bulk", "CreateRecordsBulk._upsert_records_suggestions",
+         "7063acf96652baca281f0ae5fce4371dd04e6ba465b20f4d1efe533fd908a112"),
+        ("argilla_server.bulk.records_bulk", "CreateRecordsBulk._upsert_records_vectors",
+         "2da5e18e94fbebf1d0973825a0108dffedbcaba12e014d3c5ca45fbc900fd7f4"),
+        ("argilla_server.bulk.records_bulk", "CreateRecordsBulk._upsert_records_relationships",
+         "1743fb3a13cae5aa99bc648cc4ab71210216571ace2f6e67857d469e7340a538"),
+        ("argilla_server.models.mixins", "CRUDMixin.upsert_many",
+         "c8cf6ba66856d72d421f95e38fb8e8fdbedb14f3ef3fefe3a901809c5a318b28"),
+    ), _install_core_upserts),
 )
 
 _applied: list[str] = []
