@@ -125,12 +125,30 @@ class Bench:
             push_records(rows, "trigger_spans", name, self.client, batch_size=batch_size, show_progress=False)
             seconds = time.perf_counter() - t0
         time.sleep(3)  # let the idle refresh run: the store and RSS below include it
+        respond_ms, search_ms = self.annotate_latency(name)
         data = self.stack.data_dir()
         return {"stack": self.label, "client": how, "records": len(rows), "batch_size": batch_size,
                 "seconds": round(seconds, 1), "records_per_s": round(len(rows) / seconds, 1),
                 "server_rss_mib": round(_rss_mib(self.stack.pid("server")), 0),
                 "search_rss_mib": round(_rss_mib(self.stack.pid("search")), 0),
-                "store_mib": round(_du_mib(data), 1), "search_store_mib": round(_du_mib(data / "search"), 1)}
+                "store_mib": round(_du_mib(data), 1), "search_store_mib": round(_du_mib(data / "search"), 1),
+                "respond_ms": respond_ms, "pending_search_ms": search_ms}
+
+    def annotate_latency(self, name: str) -> tuple[float, float]:
+        """What an annotator waits for at this size: one response stored, then the pending-queue search."""
+        from curation.annotate.client import raw_request
+
+        dataset = self.client.datasets(name=name, workspace="argilla")
+        record = raw_request(self.client, "GET", f"/api/v1/datasets/{dataset.id}/records", params={"limit": 1})
+        t0 = time.perf_counter()
+        raw_request(self.client, "POST", f"/api/v1/records/{record['items'][0]['id']}/responses",
+                    json={"status": "discarded", "values": {}})
+        t1 = time.perf_counter()
+        raw_request(self.client, "POST", f"/api/v1/me/datasets/{dataset.id}/records/search", params={"limit": 10},
+                    json={"filters": {"and": [{"type": "terms", "scope": {"entity": "response",
+                                                                          "property": "status"},
+                                               "values": ["pending"]}]}})
+        return round((t1 - t0) * 1000), round((time.perf_counter() - t1) * 1000)
 
     def pull(self, name: str, n: int) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -183,11 +201,11 @@ def main() -> None:
                         report(bench.pull(name, n))
                     bench.drop(name)
     print(f"\n{'stack':10} {'client':7} {'records':>8} {'batch':>5} {'s':>7} {'rec/s':>7} {'server MiB':>10} "
-          f"{'search MiB':>10} {'store MiB':>9}")
+          f"{'search MiB':>10} {'store MiB':>9} {'respond ms':>10} {'search ms':>9}")
     for r in results:
         print(f"{r['stack']:10} {r['client']:7} {r['records']:>8} {r.get('batch_size', ''):>5} {r['seconds']:>7} "
               f"{r['records_per_s']:>7} {r.get('server_rss_mib', ''):>10} {r.get('search_rss_mib', ''):>10} "
-              f"{r.get('store_mib', ''):>9}")
+              f"{r.get('store_mib', ''):>9} {r.get('respond_ms', ''):>10} {r.get('pending_search_ms', ''):>9}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
