@@ -49,6 +49,7 @@ class RefreshCoalescer:
         self.enabled = False
         self.idle_s = idle_s
         self.dirty: dict[str, float] = {}  # index -> monotonic time of its last unrefreshed write
+        self.seen: set[str] = set()  # indices refreshed at least once by this process
         self.refreshes = 0
         self._task: asyncio.Task | None = None
 
@@ -64,15 +65,20 @@ class RefreshCoalescer:
         self.dirty.pop(index, None)
 
     async def refresh(self, client: Any, index: str) -> None:
-        """Refresh `index` if it has unrefreshed writes (a write landing meanwhile marks it dirty again)."""
+        """Refresh `index` if it has unrefreshed writes, or on its first read by this process (a server killed
+        before its idle refresh leaves documents unrefreshed in a noida-db that kept running)."""
+        if not self.enabled:
+            return
         stamp = self.dirty.pop(index, None)
-        if stamp is None:
+        if stamp is None and index in self.seen:
             return
         try:
             await client.indices.refresh(index=index)
             self.refreshes += 1
+            self.seen.add(index)
         except Exception:
-            self.dirty.setdefault(index, stamp)
+            if stamp is not None:
+                self.dirty.setdefault(index, stamp)
             raise
 
     async def _idle_refresher(self, engine_class: type) -> None:
