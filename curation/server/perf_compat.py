@@ -1,12 +1,14 @@
 """Write-path speed-ups for argilla-server 2.8.0 on the embedded stack, each one off when the patched code changes.
 
-A profile of a bulk upsert (span suggestions + 384-d vectors) showed most server time outside SQLite and the search
-engine: a fresh pydantic `TypeAdapter` built on every `parsed_settings` call (several per record) and a webhook
-event built per record although no webhook is configured (upstream discards it in `enqueue_notify_events`). Each
-patch here replaces one upstream function with one that returns the same result, and is applied only when the
-installed argilla-server is the version it was written for AND the upstream source still hashes to the value
-recorded in PATCHES (a changed function silently keeps upstream behaviour; tests/test_server.py fails on it).
-The launcher calls `apply()` in the server and worker processes; CURATE_SERVER_PATCHES=0 turns all of it off.
+Profiles of a bulk upsert (span suggestions + 384-d vectors) showed most server time outside SQLite and the search
+engine: a fresh pydantic `TypeAdapter` built on every `parsed_settings` call (several per record), a webhook event
+built per record although no webhook is configured (upstream discards it in `enqueue_notify_events`), then the
+multi-row ORM upsert of suggestions and vectors (compiled anew per batch, ORM objects built from RETURNING that
+the caller ignores). Each patch replaces upstream functions with ones that store and return the same data (see
+docs/push-performance.md), and is applied only when the installed argilla-server is the version it was written
+for AND every replaced function's source still hashes to the value recorded in PATCHES (otherwise upstream stays;
+tests/test_server.py fails on it). The launcher calls `apply()` in the server and worker processes;
+CURATE_SERVER_PATCHES=0 turns all of it off.
 """
 
 from __future__ import annotations
