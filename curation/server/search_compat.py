@@ -50,6 +50,7 @@ class RefreshCoalescer:
         self.idle_s = idle_s
         self.dirty: dict[str, float] = {}  # index -> monotonic time of its last unrefreshed write
         self.seen: set[str] = set()  # indices refreshed at least once by this process
+        self._running: dict[str, asyncio.Future] = {}  # index -> refresh in flight (readers wait for it)
         self.refreshes = 0
         self._task: asyncio.Task | None = None
 
@@ -66,12 +67,18 @@ class RefreshCoalescer:
 
     async def refresh(self, client: Any, index: str) -> None:
         """Refresh `index` if it has unrefreshed writes, or on its first read by this process (a server killed
-        before its idle refresh leaves documents unrefreshed in a noida-db that kept running)."""
+        before its idle refresh leaves documents unrefreshed in a noida-db that kept running); a read arriving
+        while another request refreshes the index waits for that refresh."""
         if not self.enabled:
             return
         stamp = self.dirty.pop(index, None)
         if stamp is None and index in self.seen:
+            running = self._running.get(index)
+            if running is not None:
+                await asyncio.shield(running)
             return
+        done = asyncio.get_running_loop().create_future()
+        self._running[index] = done
         try:
             await client.indices.refresh(index=index)
             self.refreshes += 1
@@ -80,6 +87,10 @@ class RefreshCoalescer:
             if stamp is not None:
                 self.dirty.setdefault(index, stamp)
             raise
+        finally:
+            done.set_result(None)
+            if self._running.get(index) is done:
+                del self._running[index]
 
     async def _idle_refresher(self, engine_class: type) -> None:
         """Refresh indices with no write for `idle_s`; ends when nothing is dirty."""
