@@ -202,3 +202,129 @@ def test_a_failing_part_is_named_with_its_log(tmp_path):
     finally:
         stack.stop()
     assert not stack.status().running
+
+
+# --- perf_compat: guarded patches, and the same results with and without them ---------------------------------------
+def test_perf_patches_match_the_installed_argilla_server():
+    """Fails when argilla-server changes a patched function: re-check the patch, then record the new source hash."""
+    from curation.server import perf_compat
+
+    assert perf_compat.mismatches() == [], "argilla-server changed; see curation/server/perf_compat.py"
+
+
+def test_a_patch_whose_upstream_changed_is_not_applied(monkeypatch):
+    from curation.server import perf_compat
+
+    installed = []
+    stale = perf_compat.Patch("stale", (("argilla_server.models.database", "Question.parsed_settings", "0" * 64),),
+                              lambda: installed.append("stale"))
+    monkeypatch.setattr(perf_compat, "PATCHES", (stale,))
+    monkeypatch.setattr(perf_compat, "_applied", [])
+    assert perf_compat.mismatches() == ["stale"]
+    assert perf_compat.apply() == [] and installed == []
+    monkeypatch.setenv(perf_compat.PATCHES_ENV, "0")
+    assert not perf_compat.enabled()
+
+
+def _same_push_rows(n: int, shift: int = 0) -> Dataset:
+    """Rows with spans, labels, scores, metadata and distinct 384-d vectors (every kind of data a push sends);
+    `shift` changes scores, suggestion values and vectors, not ids or texts."""
+    words = ["kill", "shoot", "attack"]
+    prompts = [f"Request {i}: how do I {words[i % 3]} the stuck job {i}?" for i in range(n)]
+    spans = [[{"start": p.index(words[i % 3]), "end": p.index(words[i % 3]) + len(words[i % 3]), "text": words[i % 3],
+               "label": "benign_homonym", "score": 0.5 + i / (4 * n), "agents": ["lexicon.v1"]}]
+             for i, p in enumerate(prompts)]
+    vectors = [[float((i * 7 + j + shift) % 11) - 5.0 + i / n for j in range(384)] for i in range(n)]
+    return Dataset.from_dict({
+        "id": [record_id(p) for p in prompts], "prompt": prompts, "source": ["same"] * n, "language": ["en"] * n,
+        "category": [words[i % 3] for i in range(n)],
+        "label": ["harmful" if i % 4 == 0 else "benign" for i in range(n)],
+        "trigger_spans": spans, "boundary_score": [i / n for i in range(n)],
+        "p_refuse": [((i * 37 + shift) % n) / n for i in range(n)], "prompt_vector": vectors})
+
+
+def _snapshot(client, name: str, probe_vector: list[float]) -> dict:
+    """Everything a push stores and every search the UI runs, keyed by external id (server UUIDs differ)."""
+    from curation.annotate.client import raw_request
+
+    dataset = client.datasets(name=name, workspace="argilla")
+    questions = {q["id"]: q["name"] for q in raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/questions")
+                 ["items"]}
+    ext = {}
+    records = {}
+    for r in raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/records",
+                         params={"include": ["responses", "suggestions", "vectors"], "limit": 1000})["items"]:
+        ext[r["id"]] = r["external_id"]
+        records[r["external_id"]] = {
+            "fields": r["fields"], "metadata": r["metadata"], "status": r["status"], "vectors": r["vectors"],
+            "responses": sorted((x["status"], json.dumps(x["values"], sort_keys=True)) for x in r["responses"]),
+            "suggestions": sorted((questions[s["question_id"]], json.dumps(s["value"]), json.dumps(s["score"]),
+                                   s["agent"], s["type"]) for s in r["suggestions"])}
+
+    def search(body: dict, scores: bool = False) -> list:
+        hits = raw_request(client, "POST", f"/api/v1/datasets/{dataset.id}/records/search", json=body,
+                           params={"limit": 50})["items"]
+        return [(ext[h["record"]["id"]], round(h["query_score"] or 0, 5)) if scores else ext[h["record"]["id"]]
+                for h in hits]
+
+    def terms(entity: str, values: list, **scope) -> dict:
+        return {"type": "terms", "scope": {"entity": entity, **scope}, "values": values}
+
+    p_refuse = {"entity": "metadata", "metadata_property": "p_refuse"}
+    return {
+        "records": records,
+        "text": search({"query": {"text": {"q": "shoot"}}}),
+        "metadata_terms": sorted(search({"filters": {"and": [terms("metadata", ["attack"],
+                                                                   metadata_property="category")]}})),
+        "metadata_range_sorted": search({"filters": {"and": [{"type": "range", "scope": p_refuse, "ge": 0.2,
+                                                              "le": 0.7}]},
+                                         "sort": [{"scope": p_refuse, "order": "desc"}]}),
+        "pending": sorted(search({"filters": {"and": [terms("response", ["pending"], property="status")]}})),
+        "discarded": search({"filters": {"and": [terms("response", ["discarded"], property="status")]}}),
+        "suggestion_value": sorted(search({"filters": {"and": [terms("suggestion", ["harmful"], question="harmfulness",
+                                                                       property="value")]}})),
+        "should_refuse_yes": sorted(search({"filters": {"and": [terms("suggestion", ["yes"], question="should_refuse",
+                                                                      property="value")]}})),
+        "similar": search({"query": {"vector": {"name": "prompt_vector", "value": probe_vector}}}, scores=True)[:10],
+        "progress": raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/progress"),
+        "my_metrics": raw_request(client, "GET", f"/api/v1/me/datasets/{dataset.id}/metrics"),
+    }
+
+
+def test_patched_and_upstream_servers_store_and_find_the_same(argilla_stack, tmp_path):
+    """The same push (and one discarded response) to the patched stack and to upstream argilla-server: equal data,
+    equal search/filter/sort/similarity results, equal progress."""
+    from curation.annotate.client import connect, raw_request
+    from curation.annotate.push import push_records
+
+    rows = _same_push_rows(60)
+    probe = [float((5 * 7 + j) % 11) - 4.9 for j in range(384)]
+    upstream = LocalStack(tmp_path / "upstream", StackConfig(port=0, patches=False, start_timeout=150))
+    upstream.start()
+    try:
+        server_log = argilla_stack.stack.log_path("server").read_text()
+        assert ("perf_compat applied: cached-settings-adapters, record-events-only-with-webhooks, "
+                "core-upserts-of-suggestions-and-vectors; refresh coalescing on") in server_log
+        assert "perf_compat applied" not in upstream.log_path("server").read_text()
+        snapshots = []
+        for client in (argilla_stack.client, connect(upstream.credentials()["api_url"],
+                                                     upstream.credentials()["api_key"])):
+            push_records(_same_push_rows(60, shift=13).select(range(25)), "trigger_spans", "same_push", client,
+                         batch_size=10, show_progress=False)
+            push_records(rows, "trigger_spans", "same_push", client, batch_size=20, show_progress=False)  # updates 25
+            dataset = client.datasets(name="same_push", workspace="argilla")
+            first = next(r for r in raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/records",
+                                                params={"limit": 100})["items"] if r["external_id"] == rows[3]["id"])
+            raw_request(client, "POST", f"/api/v1/records/{first['id']}/responses",
+                        json={"status": "discarded", "values": {}})
+            snapshots.append(_snapshot(client, "same_push", probe))
+    finally:
+        upstream.stop()
+    patched, plain = snapshots
+    assert len(patched["records"]) == 60 and patched["discarded"] == [rows[3]["id"]]
+    assert patched["similar"] and patched["text"] and patched["metadata_range_sorted"]
+    updated = patched["records"][rows[0]["id"]]  # pushed with shift=13 first: the second push's values won
+    assert updated["vectors"]["prompt_vector"] == pytest.approx(rows[0]["prompt_vector"])
+    assert updated["metadata"]["p_refuse"] == pytest.approx(rows[0]["p_refuse"])
+    for key in plain:
+        assert patched[key] == plain[key], key

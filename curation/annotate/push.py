@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -279,6 +280,9 @@ def _question_ids(client: Any, dataset: Any) -> dict[str, str]:
     return {q["name"]: q["id"] for q in body["items"]}
 
 
+# the bulk answer echoes every record (vectors included); compressing it costs the server more than it saves on
+# localhost, so the push asks for it uncompressed (httpx would ask for brotli when installed)
+PUSH_HEADERS = {"Accept-Encoding": "identity"}
 BULK_TIMEOUT = 300.0  # a busy server (annotators plus a push on 2 cores) can take minutes for one batch
 BULK_ATTEMPTS = 3
 
@@ -289,7 +293,8 @@ def _upsert(client: Any, dataset: Any, records: list[dict[str, Any]], done: int,
     url = f"/api/v1/datasets/{dataset.id}/records/bulk"
     for attempt in range(1, BULK_ATTEMPTS + 1):
         try:
-            resp = client.http_client.put(url, json={"items": records}, timeout=BULK_TIMEOUT)
+            resp = client.http_client.put(url, json={"items": records}, timeout=BULK_TIMEOUT,
+                                          headers=PUSH_HEADERS)
             break
         except httpx.HTTPError as err:  # a timeout means busy, not down: the upsert is idempotent, send it again
             if isinstance(err, httpx.TimeoutException) and attempt < BULK_ATTEMPTS:
@@ -334,10 +339,12 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
     makers = suggesters.get_all()
     total = len(ds)
     progress = Progress(TextColumn(f"push to {dataset_name}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), disable=not show_progress, transient=True)
+                        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), disable=not show_progress,
+                        transient=True)
     with progress:
-        task = progress.add_task("push", total=total)
+        task = progress.add_task("push", total=total, rate="")
         done = 0
+        started = time.perf_counter()
         for start in range(0, total, batch_size):
             chunk = rows[start:start + batch_size]
             batch = []
@@ -354,7 +361,7 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
             if batch:
                 _upsert(client, dataset, batch, done, total)
             done += len(chunk[C.ID])
-            progress.update(task, completed=done)
+            progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - started):.0f} records/s")
             if on_batch:
                 on_batch(done, total)
     return dataset

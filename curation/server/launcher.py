@@ -1,7 +1,9 @@
 """`python -m curation.server.launcher start|worker|init|...`: argilla-server's own CLI with the compat engine.
 
 Importing `search_compat` registers the noida-db-safe search engine in this process (and in rq's forked worker
-children) before argilla-server reads ARGILLA_SEARCH_ENGINE. `init` migrates the database and creates the owner
+children) before argilla-server reads ARGILLA_SEARCH_ENGINE; `perf_compat.apply()` installs the write-path
+speed-ups, and `start` (the API server, the one process that serves reads) turns on refresh coalescing; both are
+off with CURATE_SERVER_PATCHES=0. `init` migrates the database and creates the owner
 from CURATE_OWNER_PASSWORD / CURATE_OWNER_API_KEY (kept out of the process list) in one interpreter start.
 """
 
@@ -31,8 +33,13 @@ def main() -> None:
     """Register the compat search engine, then hand the command line to argilla-server's typer app."""
     from argilla_server.cli import app
 
-    from . import search_compat  # noqa: F401 - registration side effect
+    from . import perf_compat, search_compat
 
+    if perf_compat.enabled():
+        applied = perf_compat.apply()
+        search_compat.REFRESH.enabled = sys.argv[1:2] == ["start"]
+        print(f"perf_compat applied: {', '.join(applied) or 'none'}; refresh coalescing "
+              f"{'on' if search_compat.REFRESH.enabled else 'off'}", flush=True)
     if sys.argv[1:2] == ["init"]:
         init()
         return

@@ -46,6 +46,8 @@ class StackConfig(BaseModel):
     redis_port: int = Field(0, ge=0, le=65535)
     num_workers: int = Field(1, ge=1, le=8)
     start_timeout: float = Field(120.0, gt=0, description="Seconds to wait for each part to become healthy.")
+    patches: bool = Field(True, description="Apply curation.server.perf_compat and refresh coalescing (False: "
+                                            "upstream argilla-server as installed, for comparisons).")
 
 
 @dataclass
@@ -227,6 +229,7 @@ class LocalStack:
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "PYTHONUNBUFFERED": "1",
             "COLUMNS": "200",  # rich log lines unwrapped
+            "CURATE_SERVER_PATCHES": "1" if self.config.patches else "0",
         })
         return env
 
