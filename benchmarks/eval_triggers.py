@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=400)
     parser.add_argument("--fit", action="store_true", help="refit the shipped span model on v1 + dev first")
     parser.add_argument("--json", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--val-n", type=int, default=1000, help="harmless_val prompts sampled (seed 0) for abstention")
+    parser.add_argument("--no-v1", action="store_true", help="skip the v1 noisy-OR ranking variant")
+    parser.add_argument("--skip-splits", action="store_true", help="only the refusal-direction val abstention")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -106,9 +109,11 @@ def main() -> None:
 
     variants = {"learned (cues first, calibrated P)": TriggersConfig(),
                 "v1 ranking (noisy-OR, v1 proposers)": TriggersConfig(proposers=OLD_PROPOSERS, ranker="noisy_or")}
+    if args.no_v1:
+        variants.pop("v1 ranking (noisy-OR, v1 proposers)")
     figures: dict = {"probe": probe_source, "probe_holdout_auroc": probe.meta.get("holdout_auroc"), "splits": {}}
     nlp_en = load_pipeline("en").nlp
-    for split in ("v1", "dev", "test"):
+    for split in () if args.skip_splits else ("v1", "dev", "test"):
         items = load_split(split)
         prompts, langs = [i["prompt"] for i in items], [i.get("lang", "en") for i in items]
         rows = []
@@ -138,6 +143,10 @@ def main() -> None:
                                                    for r in rows) + " |")
 
     harmless_val, harmful_val = shared("harmless_val"), shared("harmful_val")
+    if len(harmless_val) > args.val_n:
+        import random
+
+        harmless_val = random.Random(0).sample(harmless_val, args.val_n)
     if harmless_val:
         print("\n## abstention on refusal-direction val (share of prompts given any cue span)")
         figures["val"] = {}

@@ -168,7 +168,7 @@ class TriggerTagger:
             if row.margin is None or not row.candidates:
                 continue
             cands = list(row.candidates.values())
-            ps = model.trigger_proba(cands)
+            ps = model.trigger_proba(cands, row.margin)
             cues = sorted((c for c, p in zip(cands, ps, strict=True)
                            if p >= model.cue_min_p and has_cue_evidence(c, self.cfg.cue_threshold)),
                           key=lambda c: -c.evidence.get("probe_occlusion.v1", 0.0))

@@ -26,7 +26,7 @@ SYNTACTIC_AGENT = "syntactic.v1"
 OCCLUSION_AGENTS = ("probe_occlusion.v1", "direction_occlusion.v1")
 ROLES = ("verb", "phrasal", "idiom", "target", "entity", "chunk", "word", "cue", "identity", "personal_info")
 TRIGGER_FEATURES = ("lexicon", "identity", "personal_info", "syntactic", "occlusion", "occlusion_raw",
-                    "no_occlusion", "log_tokens", *(f"role_{r}" for r in ROLES))
+                    "no_occlusion", "log_tokens", "prompt_margin", *(f"role_{r}" for r in ROLES))
 LABEL_FEATURES = ("margin_full", "margin_alone", "context_shift", "drop")
 MIN_RAW_DROP = 0.15  # probe-margin drop (logit units) that counts as occlusion evidence of a cue
 
@@ -35,14 +35,15 @@ def _clip(x: float, lo: float = -4.0, hi: float = 4.0) -> float:
     return float(min(hi, max(lo, x)))
 
 
-def trigger_features(cand: Candidate) -> list[float]:
-    """The span's evidence as a fixed vector (see TRIGGER_FEATURES); the direction counts as occlusion evidence."""
+def trigger_features(cand: Candidate, margin: float | None = None) -> list[float]:
+    """The span's evidence as a fixed vector (see TRIGGER_FEATURES); the direction counts as occlusion evidence;
+    `margin` is the whole prompt's probe margin (how scary the prompt reads; 0 without a probe)."""
     occ = max((cand.evidence.get(a, 0.0) for a in OCCLUSION_AGENTS), default=0.0)
     raw = cand.attribution.get("probe_occlusion.v1")
     return [cand.evidence.get(LEXICON_AGENT, 0.0), cand.evidence.get(IDENTITY_AGENT, 0.0),
             cand.evidence.get(PERSONAL_AGENT, 0.0), cand.evidence.get(SYNTACTIC_AGENT, 0.0), occ,
             _clip(raw if raw is not None else 0.0), float(not cand.attribution), math.log(max(1, cand.n_tokens)),
-            *(float(cand.role == r) for r in ROLES)]
+            _clip(margin if margin is not None else 0.0), *(float(cand.role == r) for r in ROLES)]
 
 
 def has_cue_evidence(cand: Candidate, cue_threshold: float = 0.5) -> bool:
@@ -102,10 +103,10 @@ class SpanModel:
     cue_min_p: float = 0.3
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def trigger_proba(self, cands: Sequence[Candidate]) -> np.ndarray:
+    def trigger_proba(self, cands: Sequence[Candidate], margin: float | None = None) -> np.ndarray:
         if not cands:
             return np.zeros(0)
-        return self.trigger.proba(np.array([trigger_features(c) for c in cands]))
+        return self.trigger.proba(np.array([trigger_features(c, margin) for c in cands]))
 
     def save(self, path: Path | str) -> Path:
         from ..workspace import atomic_write_text
@@ -157,7 +158,7 @@ def trigger_training_set(rows: Sequence[Row], golds: Sequence[Sequence[tuple[int
     xs, ys, ws = [], [], []
     for i, (row, gold) in enumerate(zip(rows, golds, strict=True)):
         for cand in row.candidates.values():
-            xs.append(trigger_features(cand))
+            xs.append(trigger_features(cand, row.margin))
             ys.append(int(is_positive(cand, gold)))
             ws.append(weights[i] if weights is not None else 1.0)
     return np.array(xs, dtype=np.float64).reshape(-1, len(TRIGGER_FEATURES)), np.array(ys), np.array(ws)
@@ -192,9 +193,9 @@ def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence
 
     def best_cue_p(row: Row) -> float:
         cands = [c for c in row.candidates.values() if has_cue_evidence(c, tagger.cfg.cue_threshold)]
-        return float(model.trigger_proba(cands).max()) if cands else 0.0
+        return float(model.trigger_proba(cands, row.margin).max()) if cands else 0.0
 
-    gold_p = [float(model.trigger_proba([c])[0]) for row, gold in zip(rows, golds, strict=True)
+    gold_p = [float(model.trigger_proba([c], row.margin)[0]) for row, gold in zip(rows, golds, strict=True)
               for c in row.candidates.values() if gold and is_positive(c, gold)
               and has_cue_evidence(c, tagger.cfg.cue_threshold)]
     cap = float(np.quantile(gold_p, 0.10)) if gold_p else 0.5
