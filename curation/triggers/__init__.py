@@ -170,7 +170,7 @@ class TriggerTagger:
             cands = list(row.candidates.values())
             ps = model.trigger_proba(cands, row.margin)
             cues = sorted((c for c, p in zip(cands, ps, strict=True)
-                           if p >= model.cue_min_p and has_cue_evidence(c, self.cfg.cue_threshold)),
+                           if p >= model.cue_min_p and has_cue_evidence(c, self.cfg.cue_threshold, row.margin)),
                           key=lambda c: -c.evidence.get("probe_occlusion.v1", 0.0))
             picked += [(row, c) for c in cues[: self.cfg.top_k + 2]]
         if not picked:

@@ -59,7 +59,8 @@ def select_ranked(row: Row, model: Any, top_k: int = 3, context_k: int = 2, min_
     cands = list(row.candidates.values())
     for cand, p in zip(cands, model.trigger_proba(cands, row.margin), strict=True):
         cand.trigger_p = float(p)
-    ranked = sorted(((has_cue_evidence(c, cue_threshold) and c.trigger_p >= model.cue_min_p, c) for c in cands),
+    ranked = sorted(((has_cue_evidence(c, cue_threshold, row.margin) and c.trigger_p >= model.cue_min_p, c)
+                     for c in cands),
                     key=lambda x: (-x[0], -x[1].trigger_p, x[1].start))
     kept: list[tuple[bool, Candidate, set[str]]] = []
     texts: set[str] = set()

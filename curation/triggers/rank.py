@@ -29,6 +29,7 @@ TRIGGER_FEATURES = ("lexicon", "identity", "personal_info", "syntactic", "occlus
                     "no_occlusion", "log_tokens", "prompt_margin", *(f"role_{r}" for r in ROLES))
 LABEL_FEATURES = ("margin_full", "margin_alone", "context_shift", "drop")
 MIN_RAW_DROP = 0.15  # probe-margin drop (logit units) that counts as occlusion evidence of a cue
+MARGIN_FLOOR = -1.0  # below this prompt margin (P(harmful) < 0.27) an occlusion drop alone is no cue evidence
 
 
 def _clip(x: float, lo: float = -4.0, hi: float = 4.0) -> float:
@@ -46,11 +47,14 @@ def trigger_features(cand: Candidate, margin: float | None = None) -> list[float
             _clip(margin if margin is not None else 0.0), *(float(cand.role == r) for r in ROLES)]
 
 
-def has_cue_evidence(cand: Candidate, cue_threshold: float = 0.5) -> bool:
+def has_cue_evidence(cand: Candidate, cue_threshold: float = 0.5, margin: float | None = None) -> bool:
     """Evidence that the span can be a cue at all: a lexicon hit (harm, identity, personal information) or a large
-    occlusion drop (relative to the prompt's largest and in absolute probe-margin units)."""
+    occlusion drop (relative to the prompt's largest and in absolute probe-margin units) in a prompt that reads at
+    least somewhat harmful (margin >= MARGIN_FLOOR: the largest drop of a plain prompt means nothing)."""
     if cand.category is not None:
         return True
+    if margin is not None and margin < MARGIN_FLOOR:
+        return False
     rel = max((cand.evidence.get(a, 0.0) for a in OCCLUSION_AGENTS), default=0.0)
     raw = max(cand.attribution.values(), default=0.0)
     return rel >= cue_threshold and raw >= MIN_RAW_DROP
@@ -192,12 +196,12 @@ def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence
     model = SpanModel(fit_logistic(x, y, TRIGGER_FEATURES, w), None, 0.0, dict(meta or {}))
 
     def best_cue_p(row: Row) -> float:
-        cands = [c for c in row.candidates.values() if has_cue_evidence(c, tagger.cfg.cue_threshold)]
+        cands = [c for c in row.candidates.values() if has_cue_evidence(c, tagger.cfg.cue_threshold, row.margin)]
         return float(model.trigger_proba(cands, row.margin).max()) if cands else 0.0
 
     gold_p = [float(model.trigger_proba([c], row.margin)[0]) for row, gold in zip(rows, golds, strict=True)
               for c in row.candidates.values() if gold and is_positive(c, gold)
-              and has_cue_evidence(c, tagger.cfg.cue_threshold)]
+              and has_cue_evidence(c, tagger.cfg.cue_threshold, row.margin)]
     cap = float(np.quantile(gold_p, 0.10)) if gold_p else 0.5
     none_best = sorted((best_cue_p(r) for r in none_rows), reverse=True)
     cut = int(max_none_share * len(none_best))
@@ -222,7 +226,8 @@ def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict],
             if lab not in CUE_LABEL_VALUES:
                 continue
             for cand in row.candidates.values():
-                if is_positive(cand, [(int(s), int(t))]) and has_cue_evidence(cand, tagger.cfg.cue_threshold):
+                if is_positive(cand, [(int(s), int(t))]) and has_cue_evidence(cand, tagger.cfg.cue_threshold,
+                                                                              row.margin):
                     picked.append((row, cand, CUE_LABEL_VALUES[lab], float(ex.get("weight", 1.0))))
     if len({p[2] for p in picked}) < 2:
         return None
