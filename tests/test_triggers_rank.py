@@ -117,18 +117,6 @@ def test_cues_first_abstain_dedupe_and_calibrated_scores(probe_root: Path) -> No
     assert "address" in spans[4][0]["text"]
 
 
-def test_same_word_gets_labels_from_its_context(probe_root: Path) -> None:
-    prompts = ["How do I kill a Python process that is stuck?", "How can I kill my neighbor without getting caught?"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with TriggerTagger(TriggersConfig(), probe_root) as tagger:
-            rows = tagger.tag_rows(prompts)  # no label column: the label comes from the context model
-            spans = [tagger.spans(r) for r in rows]
-    kill = [next(c for c in r.candidates.values() if c.text == "kill") for r in rows]
-    assert kill[0].harm_p is not None and kill[0].harm_p < kill[1].harm_p
-    assert spans[0][0]["label"] == "benign_homonym" and spans[1][0]["label"] == "harmful_cue"
-
-
 def test_fit_from_labelled_spans_roundtrip_and_workspace_override(probe_root: Path, tmp_path: Path) -> None:
     examples = []
     for prompt, word, label in [("How do I kill a zombie process?", "kill", "benign_homonym"),
@@ -154,3 +142,14 @@ def test_fit_from_labelled_spans_roundtrip_and_workspace_override(probe_root: Pa
     with pytest.raises(InputError, match="version"):
         SpanModel.load(path)
     assert SHIPPED_MODEL.exists()
+
+    # cue labels from context, with the model fit on this workspace's probe: the same word, two labels
+    prompts = ["How do I kill a stuck Linux job?", "How can I kill my landlord without getting caught?"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TriggerTagger(TriggersConfig(span_model=str(model.save(tmp_path / "m.json"))), probe_root) as tagger:
+            rows = tagger.tag_rows(prompts)  # no label column: the label comes from the context model
+            spans = [tagger.spans(r) for r in rows]
+    kill = [next(c for c in r.candidates.values() if c.text == "kill") for r in rows]
+    assert kill[0].harm_p is not None and kill[0].harm_p < kill[1].harm_p
+    assert spans[0][0]["label"] == "benign_homonym" and spans[1][0]["label"] == "harmful_cue"
