@@ -94,7 +94,8 @@ class TriggerTagger:
         self.needs_parse = any(getattr(p, "name", "").startswith("syntactic") for p in self.proposers)
         self.truncated = 0
         self.model = None
-        if cfg.ranker == "learned":
+        # the span model weighs occlusion evidence: without the probe proposer the v1 noisy-OR ranking is used
+        if cfg.ranker == "learned" and any(getattr(p, "name", "") == "probe_occlusion.v1" for p in self.proposers):
             from .rank import load_span_model
 
             self.model = load_span_model(self.ctx.workspace_root, cfg.span_model)
