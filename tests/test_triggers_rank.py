@@ -153,3 +153,20 @@ def test_fit_from_labelled_spans_roundtrip_and_workspace_override(probe_root: Pa
     kill = [next(c for c in r.candidates.values() if c.text == "kill") for r in rows]
     assert kill[0].harm_p is not None and kill[0].harm_p < kill[1].harm_p
     assert spans[0][0]["label"] == "benign_homonym" and spans[1][0]["label"] == "harmful_cue"
+
+
+def test_loop_turns_submitted_span_answers_into_labelled_examples() -> None:
+    from curation import columns as C
+    from curation.loop import annotated_span_examples
+
+    spans = [{"label": "benign_homonym", "start": 9, "end": 17}]
+    rows = [{C.ID: "a", C.PROMPT: "How do I take out a loan?", C.SUGGESTIONS: "{}",
+             C.RESPONSES: [{"status": "submitted", "user": "u1", "values": {"trigger_spans": {"value": spans}}},
+                           {"status": "draft", "user": "u2", "values": {"trigger_spans": {"value": []}}}]},
+            {C.ID: "b", C.PROMPT: "Write a haiku about rain.", C.SUGGESTIONS: "{}",
+             C.RESPONSES: [{"status": "submitted", "user": "u1", "values": {"harmfulness": {"value": "benign"}}}]}]
+    examples = annotated_span_examples(rows, weight=3.0)
+    assert examples[0] == {"prompt": "How do I take out a loan?", "weight": 3.0,
+                           "spans": [(9, 17, "benign_homonym")]}
+    assert [e["prompt"] for e in examples] == ["How do I take out a loan?", "Write a haiku about rain."]
+    assert examples[1]["spans"] == []  # a submitted answer without spans: the prompt has no trigger
