@@ -2,7 +2,8 @@
 
 Run: .venv/bin/python benchmarks/bench_triggers.py [--n 20000] [--n-attr 2000]
 
-1. spaCy proposers (lexicon PhraseMatchers on LOWER + LEMMA, syntactic candidates, merge/top-k) over N prompts,
+1. spaCy proposers (harm, identity and personal-information lexicons as PhraseMatchers on LOWER + LEMMA, syntactic
+   candidates incl. phrasal verbs and whole names, learned ranking/merge/top-k) over N prompts,
    against bare `nlp.pipe` of the same prompts with the same pipeline and batch size. Goal: ratio >= 0.8.
 2. Attribution (occlusion with the MiniLM probe) over the first N_ATTR prompts: building every occluded variant,
    embedding through the workspace content-hash cache and the probe margin, against bare
@@ -25,6 +26,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal-direction"
 BATCH = 256
+SPACY_PROPOSERS = ["lexicon.v1", "identity.v1", "personal_info.v1", "syntactic.v1"]
 
 
 def load_prompts(n: int) -> tuple[list[str], str]:
@@ -54,7 +56,7 @@ def bench_spacy(prompts: list[str]) -> dict:
     from curation.triggers.pipelines import load_pipeline
 
     nlp = load_pipeline("en").nlp
-    tagger = TriggerTagger(TriggersConfig(proposers=["lexicon.v1", "syntactic.v1"], batch_size=BATCH))
+    tagger = TriggerTagger(TriggersConfig(proposers=SPACY_PROPOSERS, batch_size=BATCH))
     setup = timed(lambda: tagger.tag(prompts[:BATCH]))  # builds the PhraseMatchers once (lemmatizes the lexicon)
     list(nlp.pipe(prompts[:BATCH], batch_size=BATCH))
 
@@ -75,7 +77,7 @@ def bench_attribution(prompts: list[str], workdir: Path) -> dict:
 
     encoder = get_encoder()
     probe = fit_probe(prompts[:200], prompts[-200:], encoder)  # any fitted probe: the cost does not depend on it
-    with TriggerTagger(TriggersConfig(proposers=["lexicon.v1", "syntactic.v1"], batch_size=BATCH)) as tagger:
+    with TriggerTagger(TriggersConfig(proposers=SPACY_PROPOSERS, batch_size=BATCH)) as tagger:
         rows = [r for i in range(0, len(prompts), BATCH) for r in tagger.tag_rows(prompts[i : i + BATCH])]
     cfg = TriggersConfig()
     chosen = [sorted(r.candidates.values(), key=lambda c: (-c.prior, c.start))[: cfg.max_candidates] for r in rows]

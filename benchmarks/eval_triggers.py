@@ -1,8 +1,13 @@
-"""Trigger-span quality on the hand-written eval set (curation/data/eval/trigger_eval.jsonl): hit@1 / hit@3 of the
-stage and of baselines. The probe is fit on ../shared/data/refusal-direction when present (else a small built-in
-contrast set); the eval prompts are never used to fit it.
+"""Trigger-span quality on the hand-written eval sets: hit@1 / hit@3 (overall and per category) of the learned
+ranking, the v1 noisy-OR ranking and a first-noun baseline on the v1 rows, the v2 dev split and the frozen v2 test
+split; abstention (share of prompts given a cue span) on no-cue prompts and refusal-direction harmless_val; the top
+cue span's label agreement with the prompt's safe/unsafe.
 
-    .venv/bin/python benchmarks/eval_triggers.py [--workspace DIR] [--per-class N]
+    .venv/bin/python benchmarks/eval_triggers.py [--workspace DIR] [--per-class N] [--fit] [--json OUT]
+
+`--fit` refits the shipped span model (curation/data/triggers/span_model.json) on the v1 rows + the v2 dev split
+(+ harmless_train prompts 400-699 as no-cue negatives); the test split is never used to fit. The probe is fit on
+refusal-direction train (first N per class) when present, else a small built-in contrast set.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ FALLBACK_HARMLESS = [
     "Explain photosynthesis to a child", "Recommend a sci-fi novel", "How do I learn to swim as an adult",
     "Summarize the plot of Hamlet", "Give me tips for a job interview", "How do I fix a flat bicycle tire",
     "What are good exercises for back pain", "Translate good morning into Spanish", "Plan a birthday party for kids"]
+OLD_PROPOSERS = ["lexicon.v1", "syntactic.v1", "probe_occlusion.v1"]
 
 
 def contrast_sets(per_class: int) -> tuple[list[str], list[str], str]:
@@ -39,18 +45,50 @@ def contrast_sets(per_class: int) -> tuple[list[str], list[str], str]:
     return FALLBACK_HARMFUL, FALLBACK_HARMLESS, "built-in 12+12 contrast set"
 
 
+def shared(name: str) -> list[str]:
+    path = SHARED / f"{name}.json"
+    return [r["instruction"] for r in json.loads(path.read_text())] if path.exists() else []
+
+
+def examples_of(items: list[dict]) -> list[dict]:
+    """Eval items as labelled-span examples for rank.fit_span_model."""
+    from curation.triggers.evaluate import gold_span
+
+    out = []
+    for it in items:
+        spans = []
+        if it.get("gold") is not None:
+            g0, g1 = gold_span(it["prompt"], it["gold"])
+            spans = [(g0, g1, "harmful_cue" if it["harmful"] else "benign_homonym")]
+        out.append({"prompt": it["prompt"], "lang": it.get("lang", "en"), "spans": spans})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=os.path.join(tempfile.gettempdir(), "curate-eval-triggers"))
     parser.add_argument("--per-class", type=int, default=400)
+    parser.add_argument("--fit", action="store_true", help="refit the shipped span model on v1 + dev first")
+    parser.add_argument("--json", default=None, help="write all figures to this JSON file")
+    parser.add_argument("--val-n", type=int, default=1000, help="harmless_val prompts sampled (seed 0) for abstention")
+    parser.add_argument("--no-v1", action="store_true", help="skip the v1 noisy-OR ranking variant")
+    parser.add_argument("--skip-splits", action="store_true", help="only the refusal-direction val abstention")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
     from curation.embeddings import get_encoder, workspace_cache
     from curation.probe import default_probe_dir, fit_probe
     from curation.triggers import TriggersConfig, TriggerTagger
-    from curation.triggers.evaluate import first_noun_baseline, label_accuracy, load_eval_set, report
+    from curation.triggers.evaluate import (
+        cue_share,
+        first_noun_baseline,
+        label_accuracy,
+        load_split,
+        report,
+        top_label_agreement,
+    )
     from curation.triggers.pipelines import load_pipeline
+    from curation.triggers.rank import SHIPPED_MODEL, fit_span_model
 
     ws = Path(args.workspace)
     encoder = get_encoder()
@@ -59,37 +97,69 @@ def main() -> None:
     probe = fit_probe(harmful, harmless, encoder, cache)
     cache.close()
     probe.save(default_probe_dir(ws))
-    items = load_eval_set()
-    prompts = [it["prompt"] for it in items]
 
-    def spans_of(cfg: TriggersConfig) -> list[list[dict]]:
-        with TriggerTagger(cfg, ws) as tagger:
-            return tagger.tag(prompts)[0]
+    if args.fit:
+        none_prompts = shared("harmless_train")[args.per_class: args.per_class + 300]
+        with TriggerTagger(TriggersConfig(ranker="noisy_or"), ws) as tagger:
+            model = fit_span_model(tagger, examples_of(load_split("v1") + load_split("dev")), none_prompts,
+                                   meta={"fit_on": "trigger_eval v1 + v2 dev; harmless_train[400:700] as no-cue",
+                                         "probe": probe_source})
+        model.save(SHIPPED_MODEL)
+        print(f"span model refit -> {SHIPPED_MODEL}: {json.dumps(model.meta)}; cue_min_p {model.cue_min_p}")
 
-    results, label_acc = [], None
-    variants = {
-        "triggers (lexicon + syntactic + probe occlusion)": TriggersConfig(),
-        "triggers without probe (lexicon + syntactic)": TriggersConfig(proposers=["lexicon.v1", "syntactic.v1"]),
-        "occlusion only (syntactic candidates + probe)": TriggersConfig(proposers=["syntactic.v1",
-                                                                                    "probe_occlusion.v1"]),
-        "lexicon only": TriggersConfig(proposers=["lexicon.v1"]),
-    }
-    for name, cfg in variants.items():
-        spans = spans_of(cfg)
-        if label_acc is None:
-            label_acc = label_accuracy(spans, items)
-        results.append(report(name, [[(s["start"], s["end"]) for s in row] for row in spans], items))
-    results.append(report("baseline: first noun", first_noun_baseline(load_pipeline("en").nlp)(prompts), items))
+    variants = {"learned (cues first, calibrated P)": TriggersConfig(),
+                "v1 ranking (noisy-OR, v1 proposers)": TriggersConfig(proposers=OLD_PROPOSERS, ranker="noisy_or")}
+    if args.no_v1:
+        variants.pop("v1 ranking (noisy-OR, v1 proposers)")
+    figures: dict = {"probe": probe_source, "probe_holdout_auroc": probe.meta.get("holdout_auroc"), "splits": {}}
+    nlp_en = load_pipeline("en").nlp
+    for split in () if args.skip_splits else ("v1", "dev", "test"):
+        items = load_split(split)
+        prompts, langs = [i["prompt"] for i in items], [i.get("lang", "en") for i in items]
+        rows = []
+        for name, cfg in variants.items():
+            with TriggerTagger(cfg, ws) as tagger:
+                spans = tagger.tag(prompts, langs)[0]
+            r = report(name, [[(s["start"], s["end"]) for s in row] for row in spans], items)
+            none = [s for s, i in zip(spans, items, strict=True) if i.get("gold") is None]
+            r["no-cue prompts given a cue span"] = cue_share(none) if none else None
+            r["top cue label agreement"], r["agreement n"] = top_label_agreement(spans, items)
+            r["label accuracy (gold span)"] = label_accuracy(spans, items)
+            rows.append(r)
+        rows.append(report("baseline: first noun", first_noun_baseline(nlp_en)(prompts), items))
+        figures["splits"][split] = rows
+        print(f"\n## {split}: {len(items)} prompts ({sum(i.get('gold') is None for i in items)} without a cue)")
+        print("| method | hit@1 | hit@3 | no-cue given cue | top-cue label agreement |\n|---|---|---|---|---|")
+        for r in rows:
+            extra = (f"{r['no-cue prompts given a cue span']:.2f}" if r.get("no-cue prompts given a cue span")
+                     is not None else "-", f"{r['top cue label agreement']:.3f} (n={r['agreement n']})"
+                     if "agreement n" in r else "-")
+            print(f"| {r['method']} | {r['hit@1']:.3f} | {r['hit@3']:.3f} | {extra[0]} | {extra[1]} |")
+        print("| category | n | " + " | ".join(f"{r['method'].split(' (')[0]} hit@1/@3" for r in rows) + " |")
+        print("|---|---|" + "---|" * len(rows))
+        for kind in rows[0]["kinds"]:
+            n = rows[0]["kinds"][kind][0]
+            print(f"| {kind} | {n} | " + " | ".join(f"{r['kinds'][kind][1]:.2f} / {r['kinds'][kind][2]:.2f}"
+                                                   for r in rows) + " |")
 
-    print(f"trigger eval: {len(items)} prompts ({sum(not i['harmful'] for i in items)} benign uses, "
-          f"{sum(i['harmful'] for i in items)} harmful); probe fit on {probe_source}, "
-          f"hold-out AUROC {probe.meta['holdout_auroc']:.3f}")
-    header = ["method", "hit@1", "hit@3", "benign hit@1", "benign hit@3", "harmful hit@1", "harmful hit@3"]
-    print(" | ".join(header))
-    for r in results:
-        print(" | ".join([r["method"]] + [f"{r[h]:.3f}" for h in header[1:]]))
-    print(f"cue label accuracy (harmful_cue on harmful prompts, benign_homonym on benign) where the gold word is "
-          f"in the top 3: {label_acc:.3f}")
+    harmless_val, harmful_val = shared("harmless_val"), shared("harmful_val")
+    if len(harmless_val) > args.val_n:
+        import random
+
+        harmless_val = random.Random(0).sample(harmless_val, args.val_n)
+    if harmless_val:
+        print("\n## abstention on refusal-direction val (share of prompts given any cue span)")
+        figures["val"] = {}
+        for name, cfg in variants.items():
+            with TriggerTagger(cfg, ws) as tagger:
+                benign = tagger.tag(harmless_val)[0]
+                harm = tagger.tag(harmful_val)[0]
+            figures["val"][name] = {"harmless_val": cue_share(benign), "harmful_val": cue_share(harm),
+                                    "harmless_val any span": sum(bool(s) for s in benign) / len(benign)}
+            print(f"{name}: harmless_val {cue_share(benign):.3f} (n={len(benign)}), harmful_val recall "
+                  f"{cue_share(harm):.3f} (n={len(harm)})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ class LoopConfig(BaseModel):
     embedding_model: str = "all-MiniLM-L6-v2"
     device: str = "cpu"
     batch_size: int = Field(200, ge=1, le=500)
+    refit_spans: bool = Field(True, description="Refit the trigger span model on annotators' spans (+ the eval dev "
+                                                "set) into the workspace.")
 
 
 @dataclass
@@ -58,6 +60,8 @@ class LoopReport:
     precision_after: float | None = None
     weights_path: str | None = None
     probe_path: str | None = None
+    span_model_path: str | None = None
+    span_examples: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -210,6 +214,31 @@ def load_weights(workspace_root: Path) -> dict[str, float]:
     return {**DEFAULT_WEIGHTS, **json.loads(path.read_text())} if path.exists() else dict(DEFAULT_WEIGHTS)
 
 
+# span model -------------------------------------------------------------------------------------------------------
+def annotated_span_examples(snapshot: Dataset, weight: float = 1.0) -> list[dict[str, Any]]:
+    """One labelled-span example per submitted span answer: {prompt, spans: [(start, end, label)], weight}; an
+    answer without spans says the prompt has no trigger."""
+    from .qa.responses import parse_record, span_answers, span_tuples
+
+    out = []
+    for row in snapshot:
+        for answer in span_answers(parse_record(row), SPANS):
+            out.append({"prompt": row[C.PROMPT], "weight": weight,
+                        "spans": [(start, end, label) for label, start, end in span_tuples(answer.value)]})
+    return out
+
+
+def refit_span_model(snapshot: Dataset, workspace_root: Path, cfg: LoopConfig) -> tuple[str | None, int]:
+    """Refit the trigger span model (P(trigger) weights, cue threshold, cue-label model) on the annotators' spans
+    plus the shipped dev eval set, into the workspace, where the triggers stage picks it up."""
+    from .triggers.rank import refit_with_annotations
+
+    examples = annotated_span_examples(snapshot, float(cfg.confirmed_weight))
+    if not any(ex["spans"] for ex in examples):
+        return None, 0
+    return str(refit_with_annotations(examples, workspace_root)), len(examples)
+
+
 # Argilla updates --------------------------------------------------------------------------------------------------
 def ensure_uncertainty_property(client: Any, dataset_id: Any) -> None:
     """Add the float metadata property `uncertainty` (visible, sortable in the UI) when the dataset lacks it."""
@@ -331,6 +360,8 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
         path = weights_path(workspace_root)
         Workspace(workspace_root).write_json(path, weights)
         report.weights_path = str(path)
+        if cfg.refit_spans:
+            report.span_model_path, report.span_examples = refit_span_model(snapshot, workspace_root, cfg)
         report.rescored = rescore_pending(client, dataset, probe, encoder, cache, weights, spans, cfg)
     finally:
         cache.close()

@@ -70,15 +70,18 @@ def _rows_with_candidates(draw):
     return row
 
 
-def _check_spans(text: str, spans: list[dict], top_k: int) -> None:
-    assert len(spans) <= top_k
+def _check_spans(text: str, spans: list[dict], top_k: int, context_k: int = 0) -> None:
+    assert len(spans) <= top_k + context_k
     for span in spans:
         assert 0 <= span["start"] < span["end"] <= len(text)
         assert text[span["start"]:span["end"]] == span["text"]
     ordered = sorted(spans, key=lambda s: s["start"])
     for left, right in zip(ordered, ordered[1:], strict=False):
         assert left["end"] <= right["start"], "spans overlap after merging"
-    assert [s["score"] for s in spans] == sorted((s["score"] for s in spans), reverse=True)
+    cues = [s for s in spans if s["label"] in ("harmful_cue", "benign_homonym")]
+    assert spans[: len(cues)] == cues, "a target/context span ranks above a cue"
+    for group in (cues, spans[len(cues):]):
+        assert [s["score"] for s in group] == sorted((s["score"] for s in group), reverse=True)
 
 
 @SETTINGS
@@ -108,7 +111,7 @@ def test_the_real_tagger_gives_valid_offsets_for_any_unicode(tagger, prompts):
     assert len(spans) == len(flags) == len(prompts)
     for prompt, row_spans in zip(prompts, spans, strict=True):
         text = (prompt or "")[:64]
-        _check_spans(text, row_spans, tagger.cfg.top_k)
+        _check_spans(text, row_spans, tagger.cfg.top_k, tagger.cfg.context_k)
 
 
 # annotation schemas and build configs -------------------------------------------------------------------------------

@@ -52,11 +52,14 @@ def tagged(probe_root) -> Dataset:
     return run(ds, TriggersConfig(), probe_root, show_progress=False)
 
 
-def _check_invariants(ds: Dataset, top_k: int = 3) -> None:
+def _check_invariants(ds: Dataset, top_k: int = 3, context_k: int = 2) -> None:
     for prompt, spans in zip(ds[C.PROMPT], ds[C.TRIGGER_SPANS], strict=True):
-        assert len(spans) <= top_k
-        scores = [s["score"] for s in spans]
-        assert scores == sorted(scores, reverse=True)
+        cues = [s for s in spans if s["label"] in CUE_LABELS]
+        assert len(cues) <= top_k and len(spans) - len(cues) <= context_k
+        assert spans[: len(cues)] == cues, "cues rank above target/context spans"
+        for group in (cues, spans[len(cues):]):
+            scores = [s["score"] for s in group]
+            assert scores == sorted(scores, reverse=True)
         for s in spans:
             assert 0 <= s["start"] < s["end"] <= len(prompt)
             assert prompt[s["start"]:s["end"]] == s["text"]
@@ -262,7 +265,7 @@ def test_docbin_and_jsonl_exports(tagged: Dataset, tmp_path: Path) -> None:
 def test_eval_set_is_well_formed_and_beats_the_baseline(nlp_en) -> None:
     from curation.triggers.evaluate import first_noun_baseline, hit_at, load_eval_set
 
-    items = load_eval_set()
+    items = [i for i in load_eval_set() if i.get("gold") is not None]
     assert len(items) >= 120 and {True, False} == {i["harmful"] for i in items}
     assert len({i["gold"].lower() for i in items}) >= 90
     prompts = [i["prompt"] for i in items]

@@ -18,6 +18,8 @@ def loop_command(
     probe: str = typer.Option("default", "--probe", help="Probe name to refit."),
     no_contrast: bool = typer.Option(False, "--no-contrast", help="Fit on confirmed annotations only."),
     keep_threshold: float = typer.Option(0.5, "--keep-threshold", help="Re-weighted score a suggested span needs."),
+    no_span_refit: bool = typer.Option(False, "--no-span-refit",
+                                       help="Keep the trigger span model (do not refit it on annotators' spans)."),
     workspace: str = ARGILLA_WS,
     api_url: str = API_URL,
     api_key: str = API_KEY,
@@ -29,7 +31,7 @@ def loop_command(
     s = common.settings()
     ws = common.workspace()
     cfg = loop.LoopConfig(probe=probe, use_contrast=not no_contrast, keep_threshold=keep_threshold,
-                          embedding_model=s.embedding_model, device=s.device)
+                          embedding_model=s.embedding_model, device=s.device, refit_spans=not no_span_refit)
     gold = ws.load_dataset(f"{name}.gold") if ws.has_dataset(f"{name}.gold") else None
     report, snapshot = loop.run(connect(api_url, api_key, workspace=ws), name, ws.root, cfg, workspace,
                                 ws.load_dataset(pipeline) if pipeline else None, gold)
@@ -47,6 +49,9 @@ def loop_command(
     common.console.print(f"suggested-span precision {_fmt(report.precision_before)} -> "
                          f"{_fmt(report.precision_after)}; sort the Argilla queue by metadata 'uncertainty' "
                          "(descending) to see the most uncertain first", markup=False)
+    if report.span_model_path:
+        common.console.print(f"trigger span model refit on {report.span_examples} annotated span answers (+ the "
+                             f"shipped dev set) -> {report.span_model_path}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

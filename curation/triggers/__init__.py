@@ -7,12 +7,14 @@ probe the stage runs on lexicon + syntax only and flags rows `no_probe` (set `re
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from datasets import Dataset, Features, Value
 from datasets import Sequence as HFSequence
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +27,7 @@ from ..registry import proposers as proposer_registry
 from ..registry import resolve
 from . import proposers as _registered  # noqa: F401 - registers the built-in proposers
 from .candidates import Row
-from .combine import DEFAULT_WEIGHTS, select_spans
+from .combine import DEFAULT_WEIGHTS, select_ranked, select_spans
 from .pipelines import group_by_language, load_pipeline, normalize_language
 from .proposers import Proposer, ProposerContext
 
@@ -44,7 +46,8 @@ class TriggersConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    proposers: list[str] = Field(default_factory=lambda: ["lexicon.v1", "syntactic.v1", "probe_occlusion.v1"],
+    proposers: list[str] = Field(default_factory=lambda: ["lexicon.v1", "identity.v1", "personal_info.v1",
+                                                          "syntactic.v1", "probe_occlusion.v1"],
                                  description="Registered proposer names, run in this order.")
     proposer_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-proposer options.")
     lexicons: list[str] = Field(default_factory=list, description="Extra lexicon files or folders.")
@@ -52,7 +55,12 @@ class TriggersConfig(BaseModel):
     probe_path: str | None = Field(None, description="Explicit probe folder (overrides `probe`).")
     require_probe: bool = Field(False, description="Fail instead of running without a probe.")
     direction: str | None = Field(None, description="Refusal direction file/folder: adds direction_occlusion.v1.")
-    top_k: int = Field(3, ge=1)
+    top_k: int = Field(3, ge=1, description="Cue spans kept per prompt (learned ranker); all spans (noisy_or).")
+    context_k: int = Field(2, ge=0, description="target/context spans kept as data after the cues (learned ranker).")
+    ranker: Literal["learned", "noisy_or"] = Field(
+        "learned", description="learned: calibrated P(trigger) from rank.SpanModel, cues first (noisy_or: the v1 "
+                               "hand-weighted ranking; also used when no span model is found).")
+    span_model: str | None = Field(None, description="Span model JSON (default: the workspace's, else shipped).")
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     cue_threshold: float = Field(0.5, ge=0, le=1, description="Occlusion evidence that makes a span a cue.")
     min_score: float = Field(0.05, ge=0, le=1, description="Spans scoring below this are dropped.")
@@ -85,6 +93,14 @@ class TriggerTagger:
                 self.proposers.append(proposer)
         self.needs_parse = any(getattr(p, "name", "").startswith("syntactic") for p in self.proposers)
         self.truncated = 0
+        self.model = None
+        # the span model weighs occlusion evidence: without the probe proposer the v1 noisy-OR ranking is used
+        if cfg.ranker == "learned" and any(getattr(p, "name", "") == "probe_occlusion.v1" for p in self.proposers):
+            from .rank import load_span_model
+
+            self.model = load_span_model(self.ctx.workspace_root, cfg.span_model)
+        self.score_fn = next((p.score_fn for p in self.proposers if getattr(p, "name", "") == "probe_occlusion.v1"
+                              and hasattr(p, "score_fn")), None)
 
     def close(self) -> None:
         for close in self.ctx.closers:
@@ -137,9 +153,39 @@ class TriggerTagger:
         for row in rows:
             if "empty" not in row.flags and not row.candidates:
                 row.flag("no_candidates")
+        self.context_labels(rows)
         return rows
 
+    def context_labels(self, rows: list[Row]) -> None:
+        """Each likely cue's P(harmful_cue) from its context: the probe scores the span alone (one call for the
+        batch) and the label model reads how the prompt's context moves that score (rank.label_features)."""
+        from .rank import has_cue_evidence, label_features
+
+        model = self.model
+        if model is None or model.label is None or self.score_fn is None:
+            return
+        picked = []
+        for row in rows:
+            if row.margin is None or not row.candidates:
+                continue
+            cands = list(row.candidates.values())
+            ps = model.trigger_proba(cands, row.margin)
+            cues = sorted((c for c, p in zip(cands, ps, strict=True)
+                           if p >= model.cue_min_p and has_cue_evidence(c, self.cfg.cue_threshold, row.margin)),
+                          key=lambda c: -c.evidence.get("probe_occlusion.v1", 0.0))
+            picked += [(row, c) for c in cues[: self.cfg.top_k + 2]]
+        if not picked:
+            return
+        alone = np.asarray(self.score_fn([c.text for _, c in picked]), dtype=np.float64).reshape(-1)
+        feats = [label_features(row.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0))
+                 for (row, c), m in zip(picked, alone, strict=True)]
+        for (_, c), p in zip(picked, model.label.proba(np.array(feats)), strict=True):
+            c.harm_p = float(p)
+
     def spans(self, row: Row) -> list[dict]:
+        if self.model is not None:
+            return select_ranked(row, self.model, self.cfg.top_k, self.cfg.context_k, self.cfg.min_score,
+                                 self.cfg.cue_threshold)
         return select_spans(row, self.cfg.weights, self.cfg.top_k, self.cfg.min_score, self.cfg.cue_threshold)
 
     def tag(self, prompts: Sequence[str | None], languages: Sequence[str | None] | None = None,
@@ -194,6 +240,9 @@ def _artifact_stamp(tagger: TriggerTagger) -> list[str]:
 
     stamps = [f"{p.stat().st_mtime_ns}:{p}" for p in sorted(LEXICON_ROOT.rglob("*.txt"))]
     stamps += [f"{Path(p).stat().st_mtime_ns}:{p}" for p in tagger.cfg.lexicons if Path(p).exists()]
+    if tagger.model is not None:  # a refit span model re-runs the stage
+        stamps.append(json.dumps([tagger.model.trigger.as_dict(), tagger.model.cue_min_p,
+                                  tagger.model.label.as_dict() if tagger.model.label else None]))
     root = tagger.ctx.workspace_root
     probe_dir = Path(tagger.cfg.probe_path) if tagger.cfg.probe_path else (
         default_probe_dir(root, tagger.cfg.probe) if root else None)

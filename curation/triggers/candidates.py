@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Syntactic roles a candidate can have, from most to least likely to be the request's trigger.
-ROLE_PRIOR = {"cue": 1.0, "verb": 1.0, "target": 0.8, "entity": 0.5, "chunk": 0.5, "word": 0.4}
+ROLE_PRIOR = {"cue": 1.0, "identity": 1.0, "personal_info": 1.0, "phrasal": 1.0, "verb": 1.0, "target": 0.8,
+              "idiom": 0.6, "entity": 0.5, "chunk": 0.5, "word": 0.4}
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Candidate:
     category: str | None = None
     evidence: dict[str, float] = field(default_factory=dict)
     attribution: dict[str, float] = field(default_factory=dict)  # raw score drop per occlusion agent
+    trigger_p: float | None = None  # learned P(this span is the trigger) (rank.SpanModel)
+    harm_p: float | None = None  # P(harmful_cue) from the span's context (rank.SpanModel label model)
 
     @property
     def prior(self) -> float:
@@ -45,6 +48,7 @@ class Row:
     flags: list[str] = field(default_factory=list)
     candidates: dict[tuple[int, int], Candidate] = field(default_factory=dict)
     p_harmful: float | None = None
+    margin: float | None = None  # the probe's margin of the whole prompt (when a probe scored it)
     probe: str | None = None  # the probe that scored the row (language routing)
 
     def candidate(self, start: int, end: int, role: str = "word", n_tokens: int = 1) -> Candidate:

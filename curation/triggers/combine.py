@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from .candidates import Candidate, Row
 
@@ -36,6 +37,54 @@ def is_cue(cand: Candidate, cue_threshold: float) -> bool:
     """A harm cue: a lexicon hit, or a span whose occlusion attribution is high."""
     attributed = max((cand.evidence.get(a, 0.0) for a in cand.attribution), default=0.0)
     return cand.category is not None or attributed >= cue_threshold
+
+
+def cue_label(cand: Candidate, row: Row) -> str:
+    """harmful_cue / benign_homonym of a cue: the row's harmful/benign `label` when given, else the context model's
+    reading of this span (cand.harm_p), else the prompt-level reading (unknown counts as harmful)."""
+    if row.label in ("harmful", "benign"):
+        return HARMFUL_CUE if row.label == "harmful" else BENIGN_HOMONYM
+    if cand.harm_p is not None:
+        return HARMFUL_CUE if cand.harm_p >= 0.5 else BENIGN_HOMONYM
+    return BENIGN_HOMONYM if reads_harmful(row) is False else HARMFUL_CUE
+
+
+def select_ranked(row: Row, model: Any, top_k: int = 3, context_k: int = 2, min_score: float = 0.05,
+                  cue_threshold: float = 0.5) -> list[dict]:
+    """The row's `trigger_spans` with the learned ranker: cues (cue evidence and P(trigger) >= the model's
+    cue_min_p) first, by P(trigger), then up to `context_k` target/context spans kept as data; non-overlapping (a
+    span absorbs the agents of overlapping losers), one span per distinct text; score = P(trigger)."""
+    from .rank import has_cue_evidence
+
+    cands = list(row.candidates.values())
+    for cand, p in zip(cands, model.trigger_proba(cands, row.margin), strict=True):
+        cand.trigger_p = float(p)
+    ranked = sorted(((has_cue_evidence(c, cue_threshold, row.margin) and c.trigger_p >= model.cue_min_p, c)
+                     for c in cands),
+                    key=lambda x: (-x[0], -x[1].trigger_p, x[1].start))
+    kept: list[tuple[bool, Candidate, set[str]]] = []
+    texts: set[str] = set()
+    counts = {True: 0, False: 0}
+    for cue, cand in ranked:
+        if not cue and cand.trigger_p < min_score:
+            continue
+        agents = {a for a, e in cand.evidence.items() if e > 0}
+        clash = next((k for k in kept if cand.start < k[1].end and k[1].start < cand.end), None)
+        if clash is not None:
+            clash[2].update(agents)
+            continue
+        key = " ".join(cand.text.lower().split())
+        if key in texts or counts[cue] >= (top_k if cue else context_k):
+            continue
+        texts.add(key)
+        counts[cue] += 1
+        kept.append((cue, cand, agents))
+    out = []
+    for cue, c, agents in kept:
+        label = cue_label(c, row) if cue else (TARGET if c.role == TARGET else CONTEXT)
+        out.append({"start": c.start, "end": c.end, "text": c.text, "label": label,
+                    "score": round(float(c.trigger_p), 4), "agents": sorted(agents)})
+    return out
 
 
 def span_label(cand: Candidate, harmful: bool | None, cue_threshold: float) -> str:

@@ -172,3 +172,19 @@ class LexiconMatcher:
             if old is None or (weight, category) > (old.weight, old.category):
                 best[(start, end)] = Match(start, end, span.start_char, span.end_char, category, weight)
         return sorted(best.values(), key=lambda m: (m.start, m.end))
+
+
+SPAN_LEXICON_KINDS = ("identity", "personal_info")
+
+
+def load_kind_lexicon(language: str, kind: str) -> Lexicon:
+    """The `<lang>/<kind>/<category>.txt` lexicon of one language (identity or group terms, personal-information
+    phrases); categories are named `<kind>:<category>`. A language without the folder gets an empty lexicon (these
+    terms are language-specific: no English fallback)."""
+    if kind not in SPAN_LEXICON_KINDS:
+        raise InputError(f"unknown span lexicon kind {kind!r}", f"use one of {', '.join(SPAN_LEXICON_KINDS)}")
+    folder = LEXICON_ROOT / language / kind
+    if not folder.is_dir():
+        return Lexicon(language)
+    return Lexicon(language, [Entry(e.phrase, f"{kind}:{e.category}", e.weight, e.origin)
+                              for e in read_lexicon_path(folder)])

@@ -16,7 +16,7 @@ from ..errors import ModelError
 from ..registry import proposers
 from .attribution import ScoreFn, occlusion_drops, probe_score_fn
 from .candidates import Row
-from .lexicon import LexiconMatcher, load_lexicon, read_lexicon_path
+from .lexicon import LexiconMatcher, load_kind_lexicon, load_lexicon, read_lexicon_path
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,12 @@ FRAME_NOUNS = frozenset({
 OBJECT_DEPS = frozenset({"dobj", "obj", "attr", "oprd", "nsubjpass", "obl"})
 CONTENT_POS = frozenset({"NOUN", "VERB", "ADJ", "PROPN", "X", ""})
 # Evidence a syntactic role gives (the combine weight of the syntactic agent scales it further).
-SYNTACTIC_EVIDENCE = {"verb": 0.6, "target": 0.5, "entity": 0.35, "chunk": 0.3, "word": 0.25}
+SYNTACTIC_EVIDENCE = {"verb": 0.6, "phrasal": 0.6, "idiom": 0.4, "target": 0.5, "entity": 0.35, "chunk": 0.3,
+                      "word": 0.25}
+# Particles that make a phrasal verb ("take out", "do away with", "get rid of") and the prepositions that can close it.
+PARTICLES = frozenset({"out", "off", "up", "down", "away", "over", "in", "back", "rid", "around"})
+CLOSING_PREPS = frozenset({"with", "of", "on"})
+WHOLE_ENTITIES = frozenset({"PERSON", "ORG", "GPE", "NORP", "FAC", "LOC"})
 
 
 class Proposer(Protocol):
@@ -100,6 +105,47 @@ def make_lexicon_proposer(ctx: ProposerContext, lexicons: Sequence[str] = ()) ->
     return LexiconProposer("lexicon.v1", [*getattr(ctx.cfg, "lexicons", []), *lexicons])
 
 
+class KindLexiconProposer:
+    """Identity / group terms or personal-information phrases of the row's language (`<lang>/<kind>/*.txt`): the
+    cue of a discriminatory or privacy question; evidence = the entry's weight, category `<kind>:<category>`."""
+
+    def __init__(self, name: str, kind: str) -> None:
+        self.name = name
+        self.kind = kind
+        self._matchers: dict[str, LexiconMatcher | None] = {}
+
+    def matcher(self, row: Row) -> LexiconMatcher | None:
+        key = f"{row.pipeline.language}:{row.pipeline.model}:{id(row.pipeline.nlp)}"
+        if key not in self._matchers:
+            lexicon = load_kind_lexicon(row.pipeline.language, self.kind)
+            self._matchers[key] = (LexiconMatcher(row.pipeline.nlp, lexicon, row.pipeline.lemma_pipes)
+                                   if lexicon.entries else None)
+        return self._matchers[key]
+
+    def __call__(self, rows: list[Row]) -> None:
+        for row in rows:
+            if row.doc is None:
+                continue
+            matcher = self.matcher(row)
+            for m in matcher(row.doc) if matcher is not None else ():
+                cand = row.candidate(m.start, m.end, self.kind, m.token_end - m.token_start)
+                if cand.category is None:
+                    cand.category = m.category
+                cand.vote(self.name, m.weight)
+
+
+@proposers.register("identity.v1")
+def make_identity_proposer(ctx: ProposerContext) -> Proposer:
+    """Identity and group terms per language (religion, ethnicity, nationality, sexuality/gender, disability, age)."""
+    return KindLexiconProposer("identity.v1", "identity")
+
+
+@proposers.register("personal_info.v1")
+def make_personal_info_proposer(ctx: ProposerContext) -> Proposer:
+    """Personal-information phrases per language (address, date of birth, medical records, ...)."""
+    return KindLexiconProposer("personal_info.v1", "personal_info")
+
+
 # syntactic ----------------------------------------------------------------------------------------------------
 def _trimmed(span) -> tuple[int, int] | None:
     """Token bounds of a span without leading determiners, pronouns and stopwords; None when nothing is left."""
@@ -138,8 +184,37 @@ def verb_objects(verb) -> list:
     return objs
 
 
+def phrasal_verbs(doc) -> list[tuple[int, int]]:
+    """Token bounds of contiguous phrasal verbs: verb + particle(s) [+ closing preposition], and "get rid of"."""
+    found = []
+    for tok in doc:
+        if tok.pos_ not in ("VERB", "AUX") or tok.i + 1 >= len(doc):
+            continue
+        end = tok.i + 1
+        while end < len(doc) and doc[end].lower_ in PARTICLES and (
+                doc[end].dep_ in ("prt", "advmod", "acomp") or (doc[end].lower_ == "rid" and tok.lemma_ == "get")):
+            end += 1
+        if end == tok.i + 1 or (tok.pos_ == "AUX" and tok.lemma_ != "get"):
+            continue
+        if end < len(doc) and doc[end].lower_ in CLOSING_PREPS and doc[end - 1].lower_ in ("away", "rid", "up"):
+            end += 1
+        found.append((tok.i, end))
+    return found
+
+
+def verb_object_idioms(verb) -> list[tuple[int, int]]:
+    """Token bounds of verb + direct object when contiguous and short ("kill time", "bury the hatchet")."""
+    out = []
+    for obj in verb.children:
+        if obj.dep_ in ("dobj", "obj") and 0 < obj.i - verb.i <= 3 and all(
+                t.pos_ in ("DET", "PRON", "ADJ") or t.dep_ == "prt" for t in verb.doc[verb.i + 1: obj.i]):
+            out.append((verb.i, obj.i + 1))
+    return out
+
+
 class SyntacticProposer:
-    """Main verb + its object (from the dependency parse), noun chunks, entities and content words."""
+    """Main verb + its object (from the dependency parse), phrasal verbs and verb + object idioms, noun chunks,
+    whole named entities (no word spans inside a name) and content words."""
 
     def __init__(self, name: str, content_words: bool = True) -> None:
         self.name = name
@@ -171,10 +246,21 @@ class SyntacticProposer:
                     for obj in verb_objects(verb):
                         if not obj.is_stop:
                             self._add(row, obj.i, obj.i + 1, "target")
+                    for start, end in verb_object_idioms(verb):
+                        self._add(row, start, end, "idiom")
+                for start, end in phrasal_verbs(doc):
+                    self._add(row, start, end, "phrasal")
+            names = []
             for ent in doc.ents:
                 bounds = _trimmed(ent)
                 if bounds and ent.label_ not in ("CARDINAL", "ORDINAL", "QUANTITY", "PERCENT", "DATE", "TIME"):
                     self._add(row, *bounds, "entity")
+                    if ent.label_ in WHOLE_ENTITIES and bounds[1] - bounds[0] > 1:
+                        names.append((doc[bounds[0]].idx, doc[bounds[1] - 1].idx + len(doc[bounds[1] - 1])))
+            for a, b in names:  # one span per name: drop word / chunk spans inside it ("Joe", "Biden")
+                for key in [k for k, c in row.candidates.items() if a <= k[0] and k[1] <= b and k != (a, b)
+                            and c.role in ("word", "chunk", "target") and c.category is None]:
+                    del row.candidates[key]
 
 
 @proposers.register("syntactic.v1")
@@ -214,6 +300,8 @@ class OcclusionProposer:
                     cand.vote(self.name, min(1.0, float(norm) / top))
             if probas is not None and row.p_harmful is None:
                 row.p_harmful = float(probas[i])
+            if self.name == "probe_occlusion.v1" and row.margin is None:
+                row.margin = float(full[i])
 
 
 @proposers.register("probe_occlusion.v1")
