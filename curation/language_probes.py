@@ -250,20 +250,28 @@ class ProbeRouter:
 
     def score(self, texts: Sequence[str], languages: Sequence[str | None], batch_size: int = 64
               ) -> tuple[np.ndarray, list[RoutedProbe]]:
-        """Probe margin of every text by its language's probe (one batched encode per probe) and the route taken."""
+        """Probe margin of every text by its language's probe (one batched encode per probe, whatever the languages
+        routed to it) and the route each row took."""
         scores = np.zeros(len(texts), dtype=np.float64)
-        used: list[RoutedProbe | None] = [None] * len(texts)
-        for routed, idx in self.groups(languages).values():
-            encoder = self.encoder(routed.probe)
+        routes: dict[str, RoutedProbe] = {}
+        used: list[RoutedProbe] = []
+        by_probe: dict[str, list[int]] = {}
+        for i, language in enumerate(languages):
+            lang = normalize(language)
+            if lang not in routes:
+                routes[lang] = self.route(lang)
+            used.append(routes[lang])
+            by_probe.setdefault(routes[lang].name, []).append(i)
+        for idx in by_probe.values():
+            probe = used[idx[0]].probe
+            encoder = self.encoder(probe)
             cache = _cache(self.workspace_root, encoder)
             try:
-                scores[idx] = routed.probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
+                scores[idx] = probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
             finally:
                 if cache is not None:
                     cache.close()
-            for i in idx:
-                used[i] = routed
-        return scores, used  # type: ignore[return-value]
+        return scores, used
 
 
 def language_counts(languages: Sequence[str | None]) -> dict[str, int]:

@@ -93,7 +93,7 @@ def _fit_transfer(harmful: list[str], harmless: list[str], name: str, probe, pat
     s = common.settings()
     ws = common.workspace()
     counts = language_counts(detect_languages((harmful + harmless)[:500]))
-    english = counts.get("en", 0) >= 0.9 * sum(counts.values())
+    english = counts.get("en", 0) >= 0.7 * sum(counts.values())  # short prompts are sometimes misread
     if not english or not is_english_only(probe, s):
         return
     probe.meta["language"] = "en"
