@@ -252,3 +252,19 @@ def test_p_refuse_is_calibrated_per_language_where_judged_refusals_exist(english
     again, report2 = score_with_report(ds.remove_columns(C.JUDGE_LABEL), BoundaryConfig(), english_ws)
     assert report2.languages["en"]["calibration"] == "language"  # the saved per-language map is reused
     assert again[C.P_REFUSE] == pytest.approx(out[C.P_REFUSE])
+
+
+def test_card_language_table_says_how_p_refuse_was_calibrated() -> None:
+    from curation.build.languages import calibration_by_language
+    from curation.push_to_hub import language_section
+
+    prov = [json.dumps({"calibration_scope": s}) for s in ("language", "language", "shared")]
+    ds = Dataset.from_dict({C.BOUNDARY_PROVENANCE: prov})
+    scopes = calibration_by_language(ds, ["en", "en", "fr"])
+    assert scopes == {"en": "language", "fr": "shared"}
+    manifest = {"rows": {"morbench_en": {"train": 2}, "morbench_fr": {"train": 1}},
+                "lineage": {"sources": {"gold": {"calibration_by_language": scopes}}}}
+    table = "\n".join(language_section(manifest))
+    assert "p_refuse calibration" in table
+    assert "| `en` | 2 | 2 | - | per language (its own judged refusals) |" in table
+    assert "| `fr` | 1 | 1 | - | shared (all languages) |" in table
