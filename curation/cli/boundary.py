@@ -145,9 +145,12 @@ def score_cmd(
                      [(lang, v["rows"], v["harmful"], v["benign"], "-" if v["auroc"] is None else v["auroc"],
                        ", ".join(v["probes"]) or report.scorer, ", ".join(v["fallback"]) or "-",
                        v.get("calibration", "-")) for lang, v in report.languages.items()])
+        routing: dict[tuple[str, str], list[str]] = {}
         for lang, v in report.languages.items():
             for reason in v.get("route_reason", []):
-                common.console.print(f"routing: {lang} -> {', '.join(v['probes'])}: {reason}", markup=False)
+                routing.setdefault((", ".join(v["probes"]), reason), []).append(lang)
+        for (probes, reason), langs in routing.items():
+            common.console.print(f"routing: {', '.join(langs)} -> {probes}: {reason}", markup=False)
         path = ws.artifact_dir("boundary", target) / "languages.json"
         ws.write_json(path, {"scorer": report.scorer, "languages": report.languages})
         common.console.print(f"per-language report written to {path}", markup=False)
