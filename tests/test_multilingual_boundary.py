@@ -149,8 +149,9 @@ def test_cli_probe_fit_language_and_boundary_score_table(probe_ws, tmp_path, con
     Workspace(root).save_dataset(contrast, "contrast")
     result = runner.invoke(app, ["--workspace", str(root), "boundary", "score", "contrast", "--out", "contrast.scored"])
     assert result.exit_code == 0, result.output
-    assert "per language" in result.output and "joint_probe" in result.output
+    assert "per language" in result.output
     saved = json.loads((root / "artifacts" / "boundary" / "contrast.scored" / "languages.json").read_text())
+    assert saved["languages"]["de"]["fallback"] == [JOINT_FLAG] and saved["languages"]["de"]["calibration"] == "none"
     assert saved["languages"]["fr"]["probes"] == ["default-fr"]
 
 

@@ -141,7 +141,7 @@ def score_cmd(
                    "-" if report.label_auroc is None else report.label_auroc)])
     if report.languages:
         common.table("per language", ["language", "rows", "harmful", "benign", "AUROC", "probe", "fallback",
-                                      "p_refuse calibration"],
+                                      "calibration"],
                      [(lang, v["rows"], v["harmful"], v["benign"], "-" if v["auroc"] is None else v["auroc"],
                        ", ".join(v["probes"]) or report.scorer, ", ".join(v["fallback"]) or "-",
                        v.get("calibration", "-")) for lang, v in report.languages.items()])
