@@ -22,6 +22,9 @@ from .probe import MIN_PER_CLASS, Probe, default_probe_dir, fit_probe
 JOINT = "multilingual"
 JOINT_FLAG = "joint_probe"        # no probe for the row's language: the joint multilingual probe scored it
 BASE_FLAG = "base_probe"          # no language or joint probe: the base (usually English) probe scored it
+TRANSFER_FLAG = "cross_lingual"   # English-only base probe: the same data's probe on the multilingual encoder scored it
+SAME_SCALE_FLAG = "cross_lingual_scale"  # an English row scored by that transfer probe too, so languages compare
+_MULTILINGUAL_MARKERS = ("multilingual", "labse", "xlm", "m3", "laser", "mbert", "mt5", "nllb")
 _UNKNOWN = {"", "unknown", "und", "none"}
 
 
@@ -39,6 +42,40 @@ def language_probe_name(name: str, language: str) -> str:
 def probe_language(probe: Probe) -> str | None:
     """The language a probe was fit on (`multilingual` for the joint one), when recorded."""
     return probe.meta.get("language")
+
+
+def is_multilingual_encoder(model_id: str, settings: Any = None) -> bool:
+    """Whether an encoder's space is shared across languages (the configured multilingual model, or a known name)."""
+    from .embeddings import multilingual_model
+
+    try:
+        configured = multilingual_model(settings)
+    except Exception:  # noqa: BLE001 - settings unreadable: judge by name only
+        configured = ""
+    return model_id == configured or any(m in model_id.lower() for m in _MULTILINGUAL_MARKERS)
+
+
+def is_english_only(probe: Probe, settings: Any = None) -> bool:
+    """A probe fit on English data (or data of unrecorded language) over an encoder that does not transfer."""
+    return probe_language(probe) in (None, "en") and not is_multilingual_encoder(probe.model_id, settings)
+
+
+def transfer_reason(base: Probe, transfer: Probe) -> str:
+    """One line saying why non-English rows leave the base probe (printed and stored in the row's provenance)."""
+    return (f"the probe's encoder '{base.model_id}' is English-only and its training data is English, so its scores "
+            f"do not transfer; rows are scored by the same data's probe on '{transfer.model_id}'")
+
+
+def fit_transfer_probe(harmful: Sequence[str], harmless: Sequence[str], workspace_root: Path, name: str = "default",
+                       settings: Any = None, seed: int = 0, batch_size: int = 64) -> tuple[str, Probe]:
+    """Fit the English training data's probe on the multilingual encoder and save it as `<name>-multilingual`
+    (`transfer_from: en`), the probe non-English rows are routed to when the base probe is English-only."""
+    probe = fit_language_probe(harmful, harmless, JOINT, None, workspace_root, settings, seed, batch_size)
+    probe.meta["transfer_from"] = "en"
+    probe.meta["languages"] = {"en": (len(harmful), len(harmless))}
+    target = language_probe_name(name, JOINT)
+    probe.save(default_probe_dir(workspace_root, target))
+    return target, probe
 
 
 def _cache(workspace_root: Path | None, encoder: Encoder) -> EmbeddingCache | None:
@@ -129,15 +166,22 @@ class RoutedProbe:
     name: str
     probe: Probe
     fallback: str | None = None
+    reason: str | None = None  # why the row left its language's (or the base) probe, when it did
 
 
 class ProbeRouter:
-    """Routes rows to `<name>-<lang>`, else (English) `<name>`, else `<name>-multilingual`, else `<name>`."""
+    """Routes rows to `<name>-<lang>`, else (English) `<name>`, else `<name>-multilingual`, else `<name>`.
 
-    def __init__(self, workspace_root: Path, name: str = "default", device: str = "cpu") -> None:
+    When `<name>` is English-only and `<name>-multilingual` is its transfer probe (`curate probe fit` fits both),
+    non-English rows are flagged `cross_lingual`; with `same_scale`, English rows are scored by the transfer probe
+    too (flag `cross_lingual_scale`), so a request and its translation sit on one scale."""
+
+    def __init__(self, workspace_root: Path, name: str = "default", device: str = "cpu", same_scale: bool = False
+                 ) -> None:
         self.workspace_root = Path(workspace_root)
         self.name = name
         self.device = device
+        self.same_scale = same_scale
         self._probes: dict[str, Probe | None] = {}
         self._encoders: dict[str, Encoder] = {}
 
@@ -152,18 +196,36 @@ class ProbeRouter:
         root = default_probe_dir(self.workspace_root, self.name).parent
         return root.is_dir() and any((p / "probe.json").exists() for p in root.glob(f"{self.name}-*"))
 
+    def transfer(self) -> tuple[Probe, Probe] | None:
+        """(English-only base probe, its transfer probe on the multilingual encoder), when both exist."""
+        base, joint = self._load(self.name), self._load(language_probe_name(self.name, JOINT))
+        if base is None or joint is None or not joint.meta.get("transfer_from") or not is_english_only(base):
+            return None
+        return base, joint
+
     def route(self, language: str | None) -> RoutedProbe:
         lang = normalize(language)
+        joint_name = language_probe_name(self.name, JOINT)
+        pair = self.transfer()
+        if lang == "en" and self.same_scale and pair and self._load(language_probe_name(self.name, "en")) is None:
+            return RoutedProbe(joint_name, pair[1], SAME_SCALE_FLAG,
+                               "English rows use the cross-lingual probe too (same scale as the other languages)")
         order = [(language_probe_name(self.name, lang), None)]
         if lang == "en":
             order.append((self.name, None))
-        order += [(language_probe_name(self.name, JOINT), JOINT_FLAG), (self.name, BASE_FLAG)]
+        order += [(joint_name, JOINT_FLAG), (self.name, BASE_FLAG)]
         for probe_name, flag in order:
             probe = self._load(probe_name)
             if probe is not None:
+                reason = None
                 if flag == BASE_FLAG and probe_language(probe) in (lang, JOINT):
                     flag = None  # the base probe was itself fit on this language (or jointly)
-                return RoutedProbe(probe_name, probe, flag)
+                elif flag == BASE_FLAG and is_english_only(probe):
+                    reason = ("no probe for this language and none that transfers: the English-only probe scored "
+                              "it (refit with `curate probe fit` to add the cross-lingual one)")
+                elif flag == JOINT_FLAG and pair is not None:
+                    flag, reason = TRANSFER_FLAG, transfer_reason(*pair)
+                return RoutedProbe(probe_name, probe, flag, reason)
         raise InputError(f"no harmfulness probe '{self.name}' (nor '{language_probe_name(self.name, lang)}') in "
                          f"{self.workspace_root}", "fit one with `curate probe fit --harmful X --harmless Y` "
                          "(add --per-language for one probe per language)")
@@ -188,20 +250,28 @@ class ProbeRouter:
 
     def score(self, texts: Sequence[str], languages: Sequence[str | None], batch_size: int = 64
               ) -> tuple[np.ndarray, list[RoutedProbe]]:
-        """Probe margin of every text by its language's probe (one batched encode per probe) and the route taken."""
+        """Probe margin of every text by its language's probe (one batched encode per probe, whatever the languages
+        routed to it) and the route each row took."""
         scores = np.zeros(len(texts), dtype=np.float64)
-        used: list[RoutedProbe | None] = [None] * len(texts)
-        for routed, idx in self.groups(languages).values():
-            encoder = self.encoder(routed.probe)
+        routes: dict[str, RoutedProbe] = {}
+        used: list[RoutedProbe] = []
+        by_probe: dict[str, list[int]] = {}
+        for i, language in enumerate(languages):
+            lang = normalize(language)
+            if lang not in routes:
+                routes[lang] = self.route(lang)
+            used.append(routes[lang])
+            by_probe.setdefault(routes[lang].name, []).append(i)
+        for idx in by_probe.values():
+            probe = used[idx[0]].probe
+            encoder = self.encoder(probe)
             cache = _cache(self.workspace_root, encoder)
             try:
-                scores[idx] = routed.probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
+                scores[idx] = probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
             finally:
                 if cache is not None:
                     cache.close()
-            for i in idx:
-                used[i] = routed
-        return scores, used  # type: ignore[return-value]
+        return scores, used
 
 
 def language_counts(languages: Sequence[str | None]) -> dict[str, int]:

@@ -139,6 +139,10 @@ def dataset_card(manifest: dict[str, Any], repo_id: str, languages: list[str]) -
     return "\n".join(lines)
 
 
+_CALIBRATION_WORDS = {"language": "per language (its own judged refusals)", "shared": "shared (all languages)",
+                      "none": "uncalibrated"}
+
+
 def language_section(manifest: dict[str, Any]) -> list[str]:
     """Card lines: rows per language and split (from the `morbench_<lang>` configs) and annotator agreement per
     language (recorded by the morbench build), side by side."""
@@ -148,11 +152,15 @@ def language_section(manifest: dict[str, Any]) -> list[str]:
         return []
     splits = list(dict.fromkeys(s for v in per_lang.values() for s in v))
     agreement: dict[str, dict[str, Any]] = {}
+    calibration: dict[str, str] = {}
     for src in (manifest.get("lineage", {}).get("sources") or {}).values():
         for lang, summary in (src.get("agreement_by_language") or {}).items():
             agreement.setdefault(lang, summary)
+        for lang, scope in (src.get("calibration_by_language") or {}).items():
+            calibration.setdefault(lang, scope)
     questions = sorted({q for s in agreement.values() for q, v in s.items() if isinstance(v, dict)})
-    headers = ["language", *splits, "total", "annotators"] + [f"{q} κ / α" for q in questions]
+    headers = ["language", *splits, "total", "annotators"] + [f"{q} κ / α" for q in questions] + (
+        ["p_refuse calibration"] if calibration else [])
     lines = ["## Languages", "", "MORBench rows per language (`load_dataset(..., \"morbench_<lang>\")`) and "
              "annotator agreement per language (mean Cohen's κ / Krippendorff's α; `-` where not recorded):", "",
              "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
@@ -160,8 +168,10 @@ def language_section(manifest: dict[str, Any]) -> list[str]:
         summary = agreement.get(lang, {})
         figures = [f"{_fmt((summary.get(q) or {}).get('mean_cohen_kappa'))} / "
                    f"{_fmt((summary.get(q) or {}).get('krippendorff_alpha'))}" for q in questions]
+        scope = [_CALIBRATION_WORDS.get(calibration.get(lang, ""), calibration.get(lang) or "-")] if calibration else []
         lines.append("| " + " | ".join([f"`{lang}`", *(str(counts.get(s, 0)) for s in splits),
-                                        str(sum(counts.values())), _fmt(summary.get("annotators")), *figures]) + " |")
+                                        str(sum(counts.values())), _fmt(summary.get("annotators")), *figures,
+                                        *scope]) + " |")
     return [*lines, ""]
 
 

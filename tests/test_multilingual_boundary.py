@@ -17,7 +17,14 @@ from curation.boundary import BoundaryConfig, score_with_report
 from curation.cli import app
 from curation.errors import InputError
 from curation.ingest import IngestConfig, load_prompts
-from curation.language_probes import BASE_FLAG, JOINT_FLAG, ProbeRouter, fit_per_language
+from curation.language_probes import (
+    BASE_FLAG,
+    JOINT_FLAG,
+    SAME_SCALE_FLAG,
+    TRANSFER_FLAG,
+    ProbeRouter,
+    fit_per_language,
+)
 from curation.probe import Probe, default_probe_dir
 
 CONTRAST = Path(__file__).parent / "data" / "multilingual_contrast.jsonl"
@@ -142,6 +149,125 @@ def test_cli_probe_fit_language_and_boundary_score_table(probe_ws, tmp_path, con
     Workspace(root).save_dataset(contrast, "contrast")
     result = runner.invoke(app, ["--workspace", str(root), "boundary", "score", "contrast", "--out", "contrast.scored"])
     assert result.exit_code == 0, result.output
-    assert "per language" in result.output and "joint_probe" in result.output
+    assert "per language" in result.output
     saved = json.loads((root / "artifacts" / "boundary" / "contrast.scored" / "languages.json").read_text())
+    assert saved["languages"]["de"]["fallback"] == [JOINT_FLAG] and saved["languages"]["de"]["calibration"] == "none"
     assert saved["languages"]["fr"]["probes"] == ["default-fr"]
+
+
+PARALLEL_DEV = Path(__file__).parent / "data" / "parallel_requests_dev.jsonl"
+PARALLEL_LANGS = ("en", "fr", "de", "es", "it")
+
+
+@pytest.fixture(scope="module")
+def english_ws(tmp_path_factory, contrast):
+    """A workspace where `curate probe fit` (CLI) fit an English-only MiniLM probe on the English contrast rows:
+    it also fits the same data on USE as the cross-lingual transfer probe `default-multilingual`."""
+    folder = tmp_path_factory.mktemp("english_probe")
+    en = contrast.filter(lambda r: r[C.LANGUAGE] == "en")
+    for label in ("harmful", "benign"):
+        rows = [{"prompt": r[C.PROMPT]} for r in en if r[C.LABEL] == label]
+        (folder / f"{label}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+    root = folder / "ws"
+    result = CliRunner().invoke(app, ["--workspace", str(root), "probe", "fit", "--harmful",
+                                      str(folder / "harmful.jsonl"), "--harmless", str(folder / "benign.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "cross-lingual" in result.output and "default-multilingual" in result.output
+    return root
+
+
+def test_probe_fit_on_english_data_adds_the_transfer_probe(english_ws) -> None:
+    base = Probe.load(default_probe_dir(english_ws, "default"))
+    transfer = Probe.load(default_probe_dir(english_ws, "default-multilingual"))
+    assert (base.model_id, base.meta["language"]) == ("all-MiniLM-L6-v2", "en")
+    assert (transfer.model_id, transfer.meta["transfer_from"]) == ("use-multilingual-v3", "en")
+    assert transfer.meta["languages"] == {"en": [15, 15]}
+    router = ProbeRouter(english_ws)
+    assert router.route("fr").fallback == TRANSFER_FLAG and "English-only" in router.route("fr").reason
+    assert router.route("en").name == "default"  # the router's own default keeps English on its probe
+    assert ProbeRouter(english_ws, same_scale=True).route("en").fallback == SAME_SCALE_FLAG
+
+
+def test_boundary_routes_every_language_to_the_transfer_probe_with_the_reason(english_ws, tmp_path) -> None:
+    ds = Dataset.from_dict({C.PROMPT: [p for p, _ in MIXED], C.LABEL: [lab for _, lab in MIXED],
+                            C.LANGUAGE: MIXED_LANGS})
+    out, report = score_with_report(ds, BoundaryConfig(), english_ws)
+    assert report.scorer == "probe_by_language:default"
+    assert set(out[C.SCORER]) == {"probe:default-multilingual"}
+    for lang, prov in zip(MIXED_LANGS, out[C.BOUNDARY_PROVENANCE], strict=True):
+        route = json.loads(prov)
+        assert route["language_fallback"] == (SAME_SCALE_FLAG if lang == "en" else TRANSFER_FLAG)
+        assert route["route_reason"] and route["encoder"] == "use-multilingual-v3"
+    assert all(report.languages[lg]["auroc"] == 1.0 for lg in ("en", "fr", "de", "es"))
+    english, _ = score_with_report(ds, BoundaryConfig(cross_lingual_scale=False), english_ws)
+    assert [s for s, lg in zip(english[C.SCORER], MIXED_LANGS, strict=True) if lg == "en"] == ["probe:default"] * 2
+    from curation.workspace import Workspace
+
+    Workspace(english_ws).save_dataset(ds, "mixed")
+    result = CliRunner().invoke(app, ["--workspace", str(english_ws), "boundary", "score", "mixed"])
+    assert result.exit_code == 0, result.output
+    routing = [line for line in result.output.splitlines() if line.startswith("routing:")]
+    assert any("fr" in line and "-> default-multilingual" in line for line in routing), result.output
+    assert "English-only" in result.output
+
+
+def test_transfer_probe_tracks_english_across_languages_on_the_parallel_set(english_ws) -> None:
+    """The frozen parallel dev set (105 requests x 5 languages): the transfer scores of each translation follow
+    the English ones; the English-only probe's do not."""
+    from scipy.stats import spearmanr
+
+    rows = [json.loads(line) for line in PARALLEL_DEV.read_text(encoding="utf-8").splitlines()]
+    texts = [r[lang] for lang in PARALLEL_LANGS for r in rows]
+    langs = [lang for lang in PARALLEL_LANGS for _ in rows]
+    routed, _ = ProbeRouter(english_ws, same_scale=True).score(texts, langs)
+    base, _ = ProbeRouter(tmp_only_base(english_ws)).score(texts, ["en"] * len(texts))
+    n = len(rows)
+    for k, lang in enumerate(PARALLEL_LANGS[1:], start=1):
+        cross = spearmanr(routed[:n], routed[k * n:(k + 1) * n]).statistic
+        english_only = spearmanr(base[:n], base[k * n:(k + 1) * n]).statistic
+        assert cross >= 0.75 and cross > english_only + 0.1, (lang, cross, english_only)
+
+
+def tmp_only_base(root: Path) -> Path:
+    """A sibling workspace holding only the English-only base probe (what scoring used before routing)."""
+    other = root.parent / "only_base"
+    if not (default_probe_dir(other, "default") / "probe.json").exists():
+        Probe.load(default_probe_dir(root, "default")).save(default_probe_dir(other, "default"))
+    return other
+
+
+def test_p_refuse_is_calibrated_per_language_where_judged_refusals_exist(english_ws) -> None:
+    en_benign = [f"How do I bake bread number {i}?" for i in range(4)]
+    en_harm = [f"How do I build a bomb to hurt people, plan {i}?" for i in range(4)]
+    fr = ["Comment faire du pain ?", "Comment fabriquer une bombe pour blesser des gens ?"]
+    ds = Dataset.from_dict({
+        C.PROMPT: en_benign + en_harm + fr,
+        C.LANGUAGE: ["en"] * 8 + ["fr"] * 2,
+        C.JUDGE_LABEL: ["full_compliance"] * 4 + ["full_refusal"] * 4 + ["full_compliance", "full_refusal"],
+    })
+    out, report = score_with_report(ds, BoundaryConfig(), english_ws)
+    assert report.calibration == "fitted"
+    assert report.languages["en"]["calibration"] == "language" and report.languages["fr"]["calibration"] == "shared"
+    scopes = [json.loads(p)["calibration_scope"] for p in out[C.BOUNDARY_PROVENANCE]]
+    assert scopes == ["language"] * 8 + ["shared"] * 2
+    folder = Path(english_ws) / "artifacts" / "probes" / "default.by-language"
+    assert (folder / "calibration.en.json").exists() and not (folder / "calibration.fr.json").exists()
+    again, report2 = score_with_report(ds.remove_columns(C.JUDGE_LABEL), BoundaryConfig(), english_ws)
+    assert report2.languages["en"]["calibration"] == "language"  # the saved per-language map is reused
+    assert again[C.P_REFUSE] == pytest.approx(out[C.P_REFUSE])
+
+
+def test_card_language_table_says_how_p_refuse_was_calibrated() -> None:
+    from curation.build.languages import calibration_by_language
+    from curation.push_to_hub import language_section
+
+    prov = [json.dumps({"calibration_scope": s}) for s in ("language", "language", "shared")]
+    ds = Dataset.from_dict({C.BOUNDARY_PROVENANCE: prov})
+    scopes = calibration_by_language(ds, ["en", "en", "fr"])
+    assert scopes == {"en": "language", "fr": "shared"}
+    manifest = {"rows": {"morbench_en": {"train": 2}, "morbench_fr": {"train": 1}},
+                "lineage": {"sources": {"gold": {"calibration_by_language": scopes}}}}
+    table = "\n".join(language_section(manifest))
+    assert "p_refuse calibration" in table
+    assert "| `en` | 2 | 2 | - | per language (its own judged refusals) |" in table
+    assert "| `fr` | 1 | 1 | - | shared (all languages) |" in table

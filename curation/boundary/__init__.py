@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .. import columns as C
 from ..errors import InputError, ModelError
 from . import language as _language  # noqa: F401 - registers the probe_by_language scorer
-from .calibrate import Calibration, fit_calibration, in_band, refusal_targets
+from .calibrate import Calibration, fit_calibration, fit_language_calibrations, in_band, refusal_targets
 from .scorers import BoundaryScorer, get_scorer
 
 if TYPE_CHECKING:
@@ -46,12 +46,14 @@ class BoundaryConfig(BaseModel):
     calibrate: bool | None = Field(None, description="Fit P(refuse) on judge labels: None = when present.")
     per_language: bool | None = Field(None, description="probe: route rows to their language's probe "
                                       "(probe_by_language); None = when `probe fit --per-language` probes exist.")
+    cross_lingual_scale: bool = Field(True, description="probe_by_language: English rows of an English-only probe "
+                                      "use its cross-lingual transfer probe too, so every language is on one scale.")
     device: str = "cpu"
     batch_size: int = Field(16, ge=1)
 
     def scorer_options(self) -> dict[str, Any]:
         return {"name": self.artifact, "path": self.path, "model": self.model, "layer": self.layer,
-                "device": self.device, "batch_size": self.batch_size}
+                "device": self.device, "batch_size": self.batch_size, "cross_lingual_scale": self.cross_lingual_scale}
 
 
 @dataclass
@@ -103,6 +105,20 @@ def _calibration(ds: Dataset, scores: np.ndarray, scorer: BoundaryScorer, cfg: B
                          "run `curate generate` and `curate judge` on it first, or drop --calibrate")
     cal = Calibration.load(scorer.artifact_dir, scorer.artifact)
     return cal, ("loaded" if cal else "none")
+
+
+def _language_calibrations(ds: Dataset, raw: np.ndarray, scorer: BoundaryScorer, cfg: BoundaryConfig,
+                           languages: list[str]) -> dict[str, Calibration]:
+    """P(refuse) maps of the languages with enough judged refusals of their own (fitted and saved as
+    `calibration.<lang>.json`), else the saved ones of the languages present; other languages use the shared map."""
+    if cfg.calibrate is not False and C.JUDGE_LABEL in ds.column_names:
+        cals = fit_language_calibrations(raw, ds[C.JUDGE_LABEL][:], languages, scorer.artifact)
+        for lang, cal in cals.items():
+            cal.save(scorer.artifact_dir, lang)
+        if cals or cfg.calibrate:
+            return cals
+    loaded = {lang: Calibration.load(scorer.artifact_dir, scorer.artifact, lang) for lang in sorted(set(languages))}
+    return {lang: cal for lang, cal in loaded.items() if cal is not None}
 
 
 def score_texts(texts: list[str], scorer: BoundaryScorer, calibration: Calibration | None, band_width: float
@@ -193,7 +209,21 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
         names, prov_texts = [scorer.name] * len(out), [json.dumps(provenance, sort_keys=True, default=str)] * len(out)
     languages = {}
     if C.LANGUAGE in ds.column_names:
+        row_langs = [_language.normalize(lg) for lg in ds[C.LANGUAGE][:]]
+        lang_cals = _language_calibrations(ds, raw, scorer, cfg, row_langs)
+        for lang, lang_cal in lang_cals.items():  # calibrated on this language's own judged refusals
+            idx = np.array([i for i, lg in enumerate(row_langs) if lg == lang])
+            p[idx] = lang_cal.p_refuse(raw[idx])
+        band_mask = in_band(p, cfg.band_width)
+        shared = "shared" if cal else "none"
+        prov_texts = [_with_scope(text, lang_cals.get(lg), shared) for text, lg in zip(prov_texts, row_langs,
+                                                                                        strict=True)]
         languages = _language.language_report(raw, routes, labels, ds[C.LANGUAGE][:])
+        for lang, stats in languages.items():
+            lc = lang_cals.get(lang)
+            stats["calibration"] = "language" if lc else shared
+            if lc:
+                stats.update(calibration_n=lc.n, calibration_auroc=lc.auroc, threshold=lc.threshold)
     out = out.add_column(C.P_REFUSE, p.tolist())
     out = out.add_column(C.IN_BAND, band_mask.tolist())
     out = out.add_column(C.SCORER, names)
@@ -201,6 +231,15 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
     report = ScoreReport(scorer.name, len(out), int(band_mask.sum()), threshold, band, how,
                          cal.auroc if cal else None, label_auroc, provenance, languages)
     return out, report
+
+
+def _with_scope(provenance: str, cal: Calibration | None, shared: str) -> str:
+    """A row's provenance JSON with `calibration_scope` (language / shared / none) and its own threshold."""
+    data = json.loads(provenance)
+    data["calibration_scope"] = "language" if cal else shared
+    if cal:
+        data.update(threshold=cal.threshold, calibration_n=cal.n, calibration_auroc=cal.auroc)
+    return json.dumps(data, sort_keys=True, default=str)
 
 
 def score(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str) -> Dataset:

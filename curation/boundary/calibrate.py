@@ -48,15 +48,16 @@ class Calibration:
 
         return expit(self.coef * np.asarray(scores, dtype=np.float64) + self.intercept)
 
-    def save(self, folder: Path | str) -> Path:
-        path = Path(folder) / CALIBRATION_FILE
+    def save(self, folder: Path | str, language: str | None = None) -> Path:
+        path = Path(folder) / calibration_file(language)
         atomic_write_text(path, json.dumps({**asdict(self), "threshold": self.threshold}, indent=2) + "\n")
         return path
 
     @classmethod
-    def load(cls, folder: Path | str, artifact: str) -> Calibration | None:
-        """The saved calibration of this scorer artifact, or None (also when it belongs to another artifact)."""
-        path = Path(folder) / CALIBRATION_FILE
+    def load(cls, folder: Path | str, artifact: str, language: str | None = None) -> Calibration | None:
+        """The saved calibration of this scorer artifact (of one language, when given), or None (also when it
+        belongs to another artifact)."""
+        path = Path(folder) / calibration_file(language)
         if not path.exists():
             return None
         data = json.loads(path.read_text())
@@ -84,6 +85,33 @@ def fit_calibration(scores: np.ndarray, judge_labels: Sequence[str | None], arti
     return Calibration(coef=float(clf.coef_[0, 0] / scale), intercept=float(clf.intercept_[0]), artifact=artifact,
                        n=len(y), n_refused=n_ref, auroc=float(roc_auc_score(y, x)),
                        meta={"created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+
+
+def calibration_file(language: str | None = None) -> str:
+    """`calibration.json` (shared) or `calibration.<lang>.json` (one language's)."""
+    return f"calibration.{language}.json" if language else CALIBRATION_FILE
+
+
+def judged_languages(judge_labels: Sequence[str | None], languages: Sequence[str], min_per_class: int = MIN_PER_CLASS
+                     ) -> list[str]:
+    """Languages with at least `min_per_class` judged refusals and compliances (enough for their own calibration)."""
+    counts: dict[str, list[int]] = {}
+    for lab, lang in zip(judge_labels, languages, strict=True):
+        if lab in C.JUDGE_LABELS:
+            counts.setdefault(lang, [0, 0])[0 if lab in REFUSAL_LABELS else 1] += 1
+    return sorted(lang for lang, (ref, comp) in counts.items() if min(ref, comp) >= min_per_class)
+
+
+def fit_language_calibrations(scores: np.ndarray, judge_labels: Sequence[str | None], languages: Sequence[str],
+                              artifact: str) -> dict[str, Calibration]:
+    """One calibration per language that has enough judged refusals and compliances of its own."""
+    out = {}
+    for lang in judged_languages(judge_labels, languages):
+        idx = [i for i, lg in enumerate(languages) if lg == lang]
+        cal = fit_calibration(np.asarray(scores, dtype=np.float64)[idx], [judge_labels[i] for i in idx], artifact)
+        cal.meta["language"] = lang
+        out[lang] = cal
+    return out
 
 
 def in_band(p_refuse: np.ndarray, width: float) -> np.ndarray:

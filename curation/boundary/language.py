@@ -16,7 +16,7 @@ from ..language_probes import ProbeRouter, RoutedProbe, language_counts, normali
 from ..probe import default_probe_dir
 from ..registry import scorers
 
-ROUTE_KEYS = ("probe", "probe_language", "language_fallback")
+ROUTE_KEYS = ("probe", "probe_language", "language_fallback", "route_reason")
 
 
 @dataclass
@@ -47,7 +47,8 @@ class LanguageProbeScorer:
         scores, routes = self.router.score(list(texts), languages, self.batch_size)
         self.last_routes = routes
         return scores, [{"probe": r.name, "probe_language": r.probe.meta.get("language"),
-                         "language_fallback": r.fallback} for r in routes]
+                         "language_fallback": r.fallback, "route_reason": r.reason,
+                         "encoder": r.probe.model_id} for r in routes]
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         return self.score_rows(texts, None)[0]
@@ -58,19 +59,24 @@ class LanguageProbeScorer:
         return expit(np.asarray(scores, dtype=np.float64))
 
     def provenance(self) -> dict[str, Any]:
-        return {"scorer": "probe_by_language", "artifact": str(self.artifact_dir.parent), "probe": self.router.name}
+        return {"scorer": "probe_by_language", "artifact": str(self.artifact_dir.parent), "probe": self.router.name,
+                "cross_lingual_scale": self.router.same_scale and self.router.transfer() is not None}
 
 
 @scorers.register("probe_by_language")
 def make_language_probe_scorer(workspace_root: Path, name: str = "default", device: str = "cpu",
-                               batch_size: int = 64, **_: Any) -> LanguageProbeScorer:
-    """The probes `<name>-<lang>` / `<name>-multilingual` / `<name>` of the workspace, routed by row language."""
-    return LanguageProbeScorer(ProbeRouter(Path(workspace_root), name, device), Path(workspace_root), batch_size)
+                               batch_size: int = 64, cross_lingual_scale: bool = True, **_: Any
+                               ) -> LanguageProbeScorer:
+    """The probes `<name>-<lang>` / `<name>-multilingual` / `<name>` of the workspace, routed by row language; with
+    `cross_lingual_scale` (default), English rows of an English-only probe use its transfer probe too."""
+    router = ProbeRouter(Path(workspace_root), name, device, same_scale=cross_lingual_scale)
+    return LanguageProbeScorer(router, Path(workspace_root), batch_size)
 
 
 def wants_language_routing(scorer: str, path: str | None, artifact: str, workspace_root: Path,
                            per_language: bool | None) -> bool:
-    """`probe` scoring switches to `probe_by_language` when asked, or (None) when language probes exist."""
+    """`probe` scoring switches to `probe_by_language` when asked, or (None) when language probes exist (which
+    includes the cross-lingual transfer probe `curate probe fit` adds to an English-only probe)."""
     if scorer != "probe" or path or per_language is False:
         return False
     return bool(per_language) or ProbeRouter(Path(workspace_root), artifact).has_language_probes()
@@ -88,4 +94,6 @@ def language_report(raw: np.ndarray, routes: Sequence[dict[str, Any]], labels: S
         stats[lang]["probes"] = sorted({routes[i]["probe"] for i in idx}) if routes else []
         stats[lang]["fallback"] = sorted({routes[i]["language_fallback"] for i in idx
                                           if routes and routes[i]["language_fallback"]})
+        stats[lang]["route_reason"] = sorted({routes[i].get("route_reason") for i in idx
+                                              if routes and routes[i].get("route_reason")})
     return stats

@@ -55,3 +55,21 @@ def record_language_agreement(sources: Sequence[str], ctx: BuildContext) -> None
                     agreement.update(language_agreement(snapshot, by_id, snap_name))
         if agreement:
             info["agreement_by_language"] = agreement
+        calibration = calibration_by_language(gold, langs)
+        if calibration:
+            info["calibration_by_language"] = calibration
+
+
+def calibration_by_language(ds: Any, langs: Sequence[str]) -> dict[str, str]:
+    """How `p_refuse` was calibrated per language (`language`: on its own judged refusals, `shared`, `none`), from
+    the rows' boundary provenance; empty when the rows were never boundary-scored."""
+    import json
+
+    if C.BOUNDARY_PROVENANCE not in ds.column_names:
+        return {}
+    scopes: dict[str, set[str]] = {}
+    for lang, prov in zip(langs, ds[C.BOUNDARY_PROVENANCE], strict=True):
+        scope = json.loads(prov).get("calibration_scope") if prov else None
+        if scope:
+            scopes.setdefault(lang, set()).add(scope)
+    return {lang: "/".join(sorted(v)) for lang, v in sorted(scopes.items())}

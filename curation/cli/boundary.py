@@ -108,6 +108,9 @@ def score_cmd(
     per_language: bool = typer.Option(None, "--per-language/--no-per-language",
                                       help="probe: score each row with its language's probe (default: when "
                                            "`probe fit --per-language` probes exist)."),
+    cross_lingual_scale: bool = typer.Option(True, "--cross-lingual-scale/--english-scale",
+                                             help="probe: English rows of an English-only probe also use its "
+                                                  "cross-lingual probe, so all languages share one scale."),
     out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
     plot: Path = typer.Option(None, "--plot", help="Write a PNG histogram of scores by label."),
     batch_size: int = typer.Option(16, "--batch-size"),
@@ -123,7 +126,7 @@ def score_cmd(
     ws = common.workspace()
     cfg = BoundaryConfig(scorer=scorer, artifact=artifact, path=path, model=model, layer=layer,
                          band_width=band_width, calibrate=calibrate, per_language=per_language,
-                         device=device or s.device, batch_size=batch_size)
+                         cross_lingual_scale=cross_lingual_scale, device=device or s.device, batch_size=batch_size)
     ds = ws.load_dataset(name)
     result, report = score_with_report(ds, cfg, ws.root, engine=engine_options(engine, num_proc))
     target = out or name.rstrip("/").split("/")[-1]
@@ -137,10 +140,17 @@ def score_cmd(
                                          is not None else ""),
                    "-" if report.label_auroc is None else report.label_auroc)])
     if report.languages:
-        common.table("per language", ["language", "rows", "harmful", "benign", "AUROC", "probe", "fallback"],
+        common.table("per language", ["language", "rows", "harmful", "benign", "AUROC", "probe", "fallback",
+                                      "calibration"],
                      [(lang, v["rows"], v["harmful"], v["benign"], "-" if v["auroc"] is None else v["auroc"],
-                       ", ".join(v["probes"]) or report.scorer, ", ".join(v["fallback"]) or "-")
-                      for lang, v in report.languages.items()])
+                       ", ".join(v["probes"]) or report.scorer, ", ".join(v["fallback"]) or "-",
+                       v.get("calibration", "-")) for lang, v in report.languages.items()])
+        routing: dict[tuple[str, str], list[str]] = {}
+        for lang, v in report.languages.items():
+            for reason in v.get("route_reason", []):
+                routing.setdefault((", ".join(v["probes"]), reason), []).append(lang)
+        for (probes, reason), langs in routing.items():
+            common.console.print(f"routing: {', '.join(langs)} -> {probes}: {reason}", markup=False)
         path = ws.artifact_dir("boundary", target) / "languages.json"
         ws.write_json(path, {"scorer": report.scorer, "languages": report.languages})
         common.console.print(f"per-language report written to {path}", markup=False)

@@ -44,6 +44,9 @@ def fit(
     min_per_class: int = typer.Option(5, "--min-per-class", help="--per-language: skip smaller languages."),
     prompt_col: str = typer.Option(None, "--prompt-col"),
     max_per_class: int = typer.Option(None, "--max-per-class", help="Subsample each class (seeded)."),
+    cross_lingual: bool = typer.Option(True, "--cross-lingual/--no-cross-lingual",
+                                       help="English data on an English-only encoder: also fit NAME-multilingual "
+                                            "(same data, multilingual encoder) for non-English rows."),
 ) -> None:
     """Fit a logistic-regression probe on sentence embeddings of harmful vs harmless prompts."""
     from ..errors import InputError
@@ -77,6 +80,29 @@ def fit(
     lang = f" ({probe.meta['language']}, encoder {probe.model_id})" if language else ""
     common.console.print(f"probe '{name}'{lang} saved to {path}: {probe.meta['n_harmful']} harmful, "
                          f"{probe.meta['n_harmless']} harmless, hold-out AUROC {probe.meta['holdout_auroc']:.3f}")
+    if cross_lingual and not language:
+        _fit_transfer(list(texts["harmful"]), list(texts["harmless"]), name, probe, path)
+
+
+def _fit_transfer(harmful: list[str], harmless: list[str], name: str, probe, path) -> None:
+    """English data on an English-only encoder: fit the same data on the multilingual encoder (`NAME-multilingual`),
+    which non-English rows are routed to (its scores transfer across languages; the English encoder's do not)."""
+    from ..ingest.langid import detect_languages
+    from ..language_probes import fit_transfer_probe, is_english_only, language_counts
+
+    s = common.settings()
+    ws = common.workspace()
+    counts = language_counts(detect_languages((harmful + harmless)[:500]))
+    english = counts.get("en", 0) >= 0.7 * sum(counts.values())  # short prompts are sometimes misread
+    if not english or not is_english_only(probe, s):
+        return
+    probe.meta["language"] = "en"
+    probe.save(path)
+    target, transfer = fit_transfer_probe(harmful, harmless, ws.root, name, s, s.seed, s.batch_size)
+    common.console.print(f"cross-lingual: '{probe.model_id}' is English-only, so the same English data was also fit "
+                         f"on '{transfer.model_id}' as '{target}' (hold-out AUROC "
+                         f"{transfer.meta['holdout_auroc']:.3f}); `boundary score` and the triggers route "
+                         "non-English rows to it (--no-cross-lingual to skip)", markup=False)
 
 
 def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, labelled: list[str] | None, name: str,
