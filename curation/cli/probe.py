@@ -44,12 +44,24 @@ def fit(
     min_per_class: int = typer.Option(5, "--min-per-class", help="--per-language: skip smaller languages."),
     prompt_col: str = typer.Option(None, "--prompt-col"),
     max_per_class: int = typer.Option(None, "--max-per-class", help="Subsample each class (seeded)."),
+    preset: str = typer.Option(None, "--preset",
+                               help="contextual: fine-tune MiniLM on the shipped contrast data (curation/data/harm) "
+                                    "plus any --harmful/--harmless sources; the default when no source is given."),
+    epochs: float = typer.Option(None, "--epochs", help="--preset contextual: training epochs."),
+    time_budget: float = typer.Option(None, "--time-budget", help="--preset contextual: stop training after "
+                                                                  "this many seconds (recorded in the probe)."),
 ) -> None:
-    """Fit a logistic-regression probe on sentence embeddings of harmful vs harmless prompts."""
+    """Fit the harmfulness probe: the contextual harm model (default), or a logistic-regression probe on frozen
+    sentence embeddings of --harmful vs --harmless prompts."""
     from ..errors import InputError
 
     s = common.settings()
     ws = common.workspace()
+    if preset or (not harmful and not harmless and not labelled and not per_language):
+        if preset not in (None, "contextual"):
+            raise InputError(f"unknown probe preset '{preset}'", "use --preset contextual, or give --harmful and "
+                             "--harmless for a plain probe")
+        return _fit_contextual(harmful, harmless, name, prompt_col, max_per_class, epochs, time_budget)
     if per_language:
         if language:
             raise InputError("--per-language and --language cannot be combined",
@@ -77,6 +89,27 @@ def fit(
     lang = f" ({probe.meta['language']}, encoder {probe.model_id})" if language else ""
     common.console.print(f"probe '{name}'{lang} saved to {path}: {probe.meta['n_harmful']} harmful, "
                          f"{probe.meta['n_harmless']} harmless, hold-out AUROC {probe.meta['holdout_auroc']:.3f}")
+
+
+def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name: str, prompt_col: str | None,
+                    max_per_class: int | None, epochs: float | None, time_budget: float | None) -> None:
+    """`--preset contextual`: the fine-tuned harm model (cached by content hash) saved as probe NAME."""
+    from ..harm.model import fit_contextual_probe
+
+    s = common.settings()
+    ws = common.workspace()
+    extra = {kind: list(_load(srcs, prompt_col, max_per_class, s.seed)["prompt"]) if srcs else []
+             for kind, srcs in (("harmful", harmful), ("harmless", harmless))}
+    with common.console.status("training the contextual harm model (cached by content hash)"):
+        probe, path, cached = fit_contextual_probe(ws.root, name, extra["harmful"], extra["harmless"],
+                                                   epochs=epochs, time_budget_s=time_budget)
+    m = probe.meta
+    how = "reused from the cache" if cached else f"trained in {m.get('train_seconds')} s"
+    common.console.print(f"probe '{name}' (contextual harm model, {how}) saved to {path}: {m['n_rows']} rows "
+                         f"{m['levels']}, hold-out AUROC {m['holdout_auroc']:.3f}"
+                         + (" — stopped by the time budget" if m.get("stopped_by_time_budget") else ""),
+                         markup=False)
+    ws.log_event("probe.fit", name=name, preset="contextual", model=m.get("model_dir"), cached=cached)
 
 
 def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, labelled: list[str] | None, name: str,
