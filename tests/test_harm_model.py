@@ -69,11 +69,12 @@ def test_tiny_contextual_fit_is_cached_and_scores_through_the_probe_api(tmp_path
     from curation.harm.model import TrainConfig, fit_contextual_probe
 
     cfg = TrainConfig(max_rows=48, epochs=1, batch_size=16)
-    probe, path, cached = fit_contextual_probe(tmp_path, "default", cfg=cfg)
+    probe, path, cached = fit_contextual_probe(tmp_path, "default", cfg=cfg, holdout=False)
     assert not cached and (path / "probe.json").exists() and (path / "train_hashes.npy").exists()
     assert probe.meta["preset"] == "contextual" and probe.meta["steps"] == 3
     assert (tmp_path / "artifacts" / "models").is_dir() and str(tmp_path) in probe.model_id
-    again, _, cached = fit_contextual_probe(tmp_path, "default", cfg=TrainConfig(max_rows=48, epochs=1, batch_size=16))
+    again, _, cached = fit_contextual_probe(tmp_path, "default", cfg=TrainConfig(max_rows=48, epochs=1, batch_size=16),
+                                          holdout=False)
     assert cached and np.allclose(again.coef, probe.coef)
     scorer = make_probe_scorer(tmp_path)
     raw = scorer.score(["How do I kill a stuck process?", "How do I bake bread?"])

@@ -23,7 +23,7 @@ from .data import KIND_LEVEL
 
 BASE_MODEL = "all-MiniLM-L6-v2"
 PRESET = "contextual"
-VERSION = 1  # bump when the training code changes what a given config produces
+VERSION = 2  # bump when the training code changes what a given config produces
 
 
 @dataclass
@@ -152,10 +152,12 @@ def _fit(texts: list[str], levels: list[int], cfg: TrainConfig, out: Path, log: 
                     break
         model.eval()
         model.save(str(out))
+        # the SGD head is noisy after a short run: refit it (ordinal, LBFGS) on the final embeddings
+        # (dev, unsafe vs safe-but-scary, en: 0.833 -> 0.858)
+        coef, final_thresholds = fit_head(model.encode(texts, batch_size=64, normalize_embeddings=True), levels)
     finally:
         torch.set_num_threads(threads)
-    bias = float(head.bias.detach()[0])
-    return {"coef": head.weight.detach()[0].tolist(), "thresholds": [float(t) - bias for t in thresholds.detach()],
+    return {"coef": coef.tolist(), "thresholds": final_thresholds,
             "n_rows": len(texts), "levels": {k: int((y == v).sum()) for k, v in KIND_LEVEL.items()},
             "trained_layers": len(layers) - first, "steps": step, "steps_planned": steps,
             "stopped_by_time_budget": stopped, "train_seconds": round(time.monotonic() - start, 1),
@@ -226,8 +228,9 @@ def dev_auroc(probe: Probe) -> float | None:
 def fit_contextual_probe(workspace_root: Path, name: str = "default", harmful: Sequence[str] = (),
                          harmless: Sequence[str] = (), hard_negatives: Sequence[str] = (),
                          epochs: float | None = None, time_budget_s: float | None = None,
-                         cfg: TrainConfig | None = None) -> tuple[Probe, Path, bool]:
-    """Train (or reuse) the contextual harm model on the shipped data plus extra rows; save it as probe `name`."""
+                         cfg: TrainConfig | None = None, holdout: bool = True) -> tuple[Probe, Path, bool]:
+    """Train (or reuse) the contextual harm model on the shipped data plus extra rows; save it as probe `name`
+    (`holdout`: also score the eval dev split for the hold-out AUROC)."""
     from ..probe import default_probe_dir
     from .data import load_train
 
@@ -241,7 +244,8 @@ def fit_contextual_probe(workspace_root: Path, name: str = "default", harmful: S
     probe.train_hashes = text_hashes([r["prompt"] for r in rows])
     levels = probe.meta["levels"]
     probe.meta.update({"n_harmful": levels["unsafe"], "n_harmless": levels["plain"] + levels["scary_safe"],
-                       "holdout_auroc": dev_auroc(probe), "holdout": "eval dev split, unsafe vs safe-but-scary",
+                       "holdout_auroc": dev_auroc(probe) if holdout else None,
+                       "holdout": "eval dev split, unsafe vs safe-but-scary",
                        "extra": {"harmful": len(harmful), "harmless": len(harmless),
                                  "hard_negatives": len(hard_negatives)}})
     path = probe.save(default_probe_dir(workspace_root, name))
@@ -290,3 +294,13 @@ def refit_head(probe: Probe, rows: Sequence[dict[str, Any]], cache: Any = None) 
     meta = {**probe.meta, "thresholds": thresholds, "head_refit_rows": len(rows),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return Probe(probe.model_id, coef, -thresholds[1], meta, text_hashes(texts))
+
+
+def cached_model(workspace_root: Path, cfg: TrainConfig | None = None) -> Path | None:
+    """The workspace's trained model for the shipped data and `cfg` (what `curate probe fit` trains), if any."""
+    from .data import load_train
+
+    cfg = cfg or TrainConfig()
+    texts, levels = _levels(load_train())
+    folder = models_dir(workspace_root) / f"harm-{PRESET}-{content_hash(texts, levels, cfg)}"
+    return folder if (folder / "harm_head.json").exists() else None
