@@ -57,7 +57,7 @@ def fit(
 
     s = common.settings()
     ws = common.workspace()
-    if preset or (not harmful and not harmless and not labelled and not per_language):
+    if preset or (not harmful and not harmless and not labelled and not per_language and not language):
         if preset not in (None, "contextual"):
             raise InputError(f"unknown probe preset '{preset}'", "use --preset contextual, or give --harmful and "
                              "--harmless for a plain probe")
