@@ -92,14 +92,21 @@ def step_ingest(ctx: DemoContext) -> str:
 
 
 def step_probe(ctx: DemoContext) -> str:
+    """The harm probe: reuse the workspace's; else the contextual harm model when it is trained in this workspace
+    (`curate probe fit`); else, flagged, the plain MiniLM probe on the built-in contrast set (seconds, not minutes)."""
     from .embeddings import get_encoder, workspace_cache
+    from .harm.model import cached_model, fit_contextual_probe
     from .loop import contrast_prompts
     from .probe import Probe, default_probe_dir, fit_probe
 
     folder = default_probe_dir(ctx.ws.root)
     if (folder / "probe.json").exists():
         probe = Probe.load(folder)
-        return f"probe reused ({folder}, hold-out AUROC {probe.meta.get('holdout_auroc', 0):.3f})"
+        kind = "contextual harm model" if probe.meta.get("preset") == "contextual" else "plain probe"
+        return f"{kind} reused ({folder}, hold-out AUROC {probe.meta.get('holdout_auroc', 0):.3f})"
+    if cached_model(ctx.ws.root) is not None:
+        probe, _, _ = fit_contextual_probe(ctx.ws.root)
+        return f"contextual harm model (cached) as the probe, dev AUROC {probe.meta['holdout_auroc']:.3f}"
     harmful, harmless = contrast_prompts()
     encoder = get_encoder()
     cache = workspace_cache(ctx.ws.root, encoder.model_id)
@@ -109,9 +116,11 @@ def step_probe(ctx: DemoContext) -> str:
         cache.close()
     probe.meta["sources"] = {"harmful": "curation/data/contrast/harmful.jsonl",
                              "harmless": "curation/data/contrast/harmless.jsonl"}
+    probe.meta["fallback"] = "contextual harm model not trained in this workspace"
     probe.save(folder)
-    return f"probe fit on the built-in contrast set ({len(harmful)}+{len(harmless)}), hold-out AUROC " \
-           f"{probe.meta['holdout_auroc']:.3f}"
+    return f"plain probe fit on the built-in contrast set ({len(harmful)}+{len(harmless)}), hold-out AUROC " \
+           f"{probe.meta['holdout_auroc']:.3f} [fallback: contextual harm model not trained here; `curate probe " \
+           f"fit` trains it, then the demo uses it]"
 
 
 def step_generate(ctx: DemoContext) -> str:

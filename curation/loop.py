@@ -52,6 +52,7 @@ class LoopReport:
     confirmed: int = 0
     confirmed_harmful: int = 0
     pending: int = 0
+    hard_negatives: int = 0
     rescored: int = 0
     probe_auroc_before: float | None = None
     probe_auroc_after: float | None = None
@@ -97,6 +98,26 @@ def confirmed_labels(snapshot: Dataset, gold: Dataset | None = None) -> dict[str
     return out
 
 
+def hard_negatives(snapshot: Dataset) -> list[str]:
+    """Confirmed benign uses of harm words, for the refit: prompts with a submitted `benign_homonym` span (not
+    confirmed harmful), prompts a strict majority answered `should_refuse: no`, and annotators' de-harmed
+    rewrites (`deharmed_rewrite`, which keep the trigger words by instruction)."""
+    from .qa.responses import parse_record, span_answers, span_tuples
+
+    out: list[str] = []
+    for row in snapshot:
+        record = parse_record(row)
+        harm = [str(a.value) for a in record.answers.get(HARMFULNESS, [])]
+        harmful_majority = 2 * harm.count("harmful") > len(harm) > 0
+        refuse = [str(a.value) for a in record.answers.get("should_refuse", [])]
+        homonym = any(label == "benign_homonym" for a in span_answers(record, SPANS) for label, _, _ in
+                      span_tuples(a.value))
+        if not harmful_majority and (homonym or (refuse and 2 * refuse.count("no") > len(refuse))):
+            out.append(row[C.PROMPT])
+        out += [str(a.value).strip() for a in record.answers.get("deharmed_rewrite", []) if str(a.value).strip()]
+    return list(dict.fromkeys(p for p in out if p))
+
+
 def pending_rows(snapshot: Dataset) -> list[int]:
     """Rows of the snapshot with no submitted response yet."""
     return [i for i, responses in enumerate(snapshot[C.RESPONSES])
@@ -104,15 +125,33 @@ def pending_rows(snapshot: Dataset) -> list[int]:
 
 
 # probe ------------------------------------------------------------------------------------------------------------
-def refit_probe(confirmed: dict[str, tuple[str, bool]], cfg: LoopConfig, encoder: Any, cache: Any = None) -> Any:
-    """A probe fit on the confirmed annotations (weighted) plus, unless disabled, the built-in contrast set."""
-    from .probe import fit_probe
+def refit_probe(confirmed: dict[str, tuple[str, bool]], cfg: LoopConfig, encoder: Any, cache: Any = None,
+                hard_negs: list[str] | None = None, old_probe: Any = None) -> Any:
+    """A probe fit on the confirmed annotations (weighted) and the hard negatives plus, unless disabled, the
+    built-in contrast set. A contextual harm model (`probe fit --preset contextual`) keeps its fine-tuned encoder
+    and refits its ordinal head on its training data plus the same annotations."""
+    hard_negs = [p for p in hard_negs or [] if p not in {q for q, _ in confirmed.values()}]
+    if old_probe is not None and old_probe.meta.get("preset") == "contextual":
+        from .harm.data import lexicon_hits, load_train
 
-    harmful, harmless = contrast_prompts() if cfg.use_contrast else ([], [])
-    for prompt, is_harmful in confirmed.values():
-        (harmful if is_harmful else harmless).extend([prompt] * cfg.confirmed_weight)
-    probe = fit_probe(harmful, harmless, encoder, cache)
-    probe.meta.update({"loop_confirmed": len(confirmed), "contrast": cfg.use_contrast})
+        rows = [{**r, "weight": 1.0} for r in load_train()] if cfg.use_contrast else []
+        for prompt, is_harmful in confirmed.values():
+            kind = "unsafe" if is_harmful else ("scary_safe" if lexicon_hits(prompt, "en") else "plain")
+            rows.append({"prompt": prompt, "kind": kind, "weight": float(cfg.confirmed_weight)})
+        rows += [{"prompt": p, "kind": "scary_safe", "weight": float(cfg.confirmed_weight)} for p in hard_negs]
+        from .harm.model import refit_head
+
+        probe = refit_head(old_probe, rows, cache)
+    else:
+        from .probe import fit_probe
+
+        harmful, harmless = contrast_prompts() if cfg.use_contrast else ([], [])
+        for prompt, is_harmful in confirmed.values():
+            (harmful if is_harmful else harmless).extend([prompt] * cfg.confirmed_weight)
+        harmless += [p for p in hard_negs for _ in range(cfg.confirmed_weight)]
+        probe = fit_probe(harmful, harmless, encoder, cache)
+    probe.meta.update({"loop_confirmed": len(confirmed), "loop_hard_negatives": len(hard_negs),
+                       "contrast": cfg.use_contrast})
     return probe
 
 
@@ -334,15 +373,17 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
     confirmed = confirmed_labels(snapshot, gold)
     report.confirmed = len(confirmed)
     report.confirmed_harmful = sum(h for _, h in confirmed.values())
-    encoder = get_encoder(cfg.embedding_model, device=cfg.device)
+    report.hard_negatives = len(hard_negatives(snapshot))
+    probe_dir = default_probe_dir(workspace_root, cfg.probe)
+    old_probe = Probe.load(probe_dir) if (probe_dir / "probe.json").exists() else None
+    contextual = old_probe is not None and old_probe.meta.get("preset") == "contextual"
+    encoder = get_encoder(old_probe.model_id if contextual else cfg.embedding_model, device=cfg.device)
     cache = workspace_cache(workspace_root, encoder.model_id)
     try:
-        probe_dir = default_probe_dir(workspace_root, cfg.probe)
-        old_probe = Probe.load(probe_dir) if (probe_dir / "probe.json").exists() else None
         if old_probe is not None and old_probe.model_id != encoder.model_id:
             old_probe = None
         report.probe_auroc_before = auroc(old_probe, confirmed, encoder, cache)
-        probe = refit_probe(confirmed, cfg, encoder, cache)
+        probe = refit_probe(confirmed, cfg, encoder, cache, hard_negatives(snapshot), old_probe)
         report.probe_auroc_after = auroc(probe, confirmed, encoder, cache)
         report.probe_path = str(probe.save(probe_dir))
 

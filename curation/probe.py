@@ -29,6 +29,7 @@ class Probe:
     coef: np.ndarray
     intercept: float
     meta: dict[str, Any] = field(default_factory=dict)
+    train_hashes: np.ndarray | None = None  # uint64 hashes of the training prompts (in-sample checks)
 
     def decision(self, vectors: np.ndarray) -> np.ndarray:
         """Signed margin: > 0 reads harmful, < 0 harmless."""
@@ -54,6 +55,8 @@ class Probe:
         """Write weights (npy) and metadata (json) atomically."""
         with atomic_dir(Path(folder)) as tmp:
             np.save(tmp / "coef.npy", self.coef.astype(np.float32))
+            if self.train_hashes is not None:
+                np.save(tmp / "train_hashes.npy", np.unique(self.train_hashes.astype(np.uint64)))
             meta = {"model_id": self.model_id, "intercept": self.intercept, **self.meta}
             (tmp / "probe.json").write_text(json.dumps(meta, indent=2, default=str))
         return Path(folder)
@@ -65,7 +68,22 @@ class Probe:
             raise ModelError(f"no probe at {folder}", "fit one with `curate probe fit --harmful X --harmless Y`")
         meta = json.loads((folder / "probe.json").read_text())
         coef = np.load(folder / "coef.npy")
-        return cls(meta.pop("model_id"), coef, float(meta.pop("intercept")), meta)
+        hashes = np.load(folder / "train_hashes.npy") if (folder / "train_hashes.npy").exists() else None
+        return cls(meta.pop("model_id"), coef, float(meta.pop("intercept")), meta, hashes)
+
+    def in_sample(self, texts: Sequence[str]) -> np.ndarray:
+        """Which texts were among the probe's training prompts (all False when the probe did not record them)."""
+        if self.train_hashes is None or not len(texts):
+            return np.zeros(len(texts), dtype=bool)
+        return np.isin(text_hashes(texts), self.train_hashes)
+
+
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """64-bit content hashes of whitespace-normalised prompts (what `Probe.in_sample` compares)."""
+    import hashlib
+
+    return np.array([int.from_bytes(hashlib.sha256(" ".join((t or "").split()).encode("utf-8")).digest()[:8],
+                                    "little") for t in texts], dtype=np.uint64)
 
 
 def fit_probe(
@@ -101,7 +119,8 @@ def fit_probe(
         "n_harmful": len(harmful), "n_harmless": len(harmless), "C": C, "seed": seed,
         "holdout_auroc": holdout_auroc, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    return Probe(encoder.model_id, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), meta)
+    return Probe(encoder.model_id, clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), meta,
+                 text_hashes(texts))
 
 
 def default_probe_dir(workspace_root: Path, name: str = "default") -> Path:

@@ -7,7 +7,7 @@ calibrate scores to P(refuse) on judged rows, select diverse near-boundary promp
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,16 @@ class ScoreReport:
     label_auroc: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     languages: dict[str, dict[str, Any]] = field(default_factory=dict)  # per language: rows, probes, AUROC
+    in_sample_rows: int = 0  # rows that were among the probe's own training prompts
+    label_auroc_out_of_sample: float | None = None  # label AUROC on the other rows
+
+    def warnings(self) -> list[str]:
+        """What a reader of the figures must know (today: scores on the probe's own training rows)."""
+        if not self.in_sample_rows:
+            return []
+        oos = "-" if self.label_auroc_out_of_sample is None else f"{self.label_auroc_out_of_sample:.3f}"
+        return [f"{self.in_sample_rows} of {self.rows} rows were in the probe's training data: their scores and "
+                f"the label AUROC are in-sample (optimistic); label AUROC on the other rows: {oos}"]
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -200,6 +210,18 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
             from sklearn.metrics import roc_auc_score
 
             label_auroc = float(roc_auc_score(ys, raw[known]))
+    prompts = ds[C.PROMPT][:]
+    seen = scorer_in_sample(scorer, prompts)
+    label_auroc_oos = None
+    if seen.any() and labels is not None:
+        known = [i for i, lab in enumerate(labels) if lab in ("harmful", "benign") and not seen[i]]
+        ys = [labels[i] == "harmful" for i in known]
+        if 0 < sum(ys) < len(ys):
+            from sklearn.metrics import roc_auc_score
+
+            label_auroc_oos = float(roc_auc_score(ys, raw[known]))
+    if seen.any():
+        provenance["in_sample_rows"] = int(seen.sum())
     routes = [json.loads(r) for r in out[_ROUTE]] if _ROUTE in out.column_names else []
     if routes:
         out = out.remove_columns(_ROUTE)
@@ -229,7 +251,8 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
     out = out.add_column(C.SCORER, names)
     out = out.add_column(C.BOUNDARY_PROVENANCE, prov_texts)
     report = ScoreReport(scorer.name, len(out), int(band_mask.sum()), threshold, band, how,
-                         cal.auroc if cal else None, label_auroc, provenance, languages)
+                         cal.auroc if cal else None, label_auroc, provenance, languages, int(seen.sum()),
+                         label_auroc_oos)
     return out, report
 
 
@@ -240,6 +263,18 @@ def _with_scope(provenance: str, cal: Calibration | None, shared: str) -> str:
     if cal:
         data.update(threshold=cal.threshold, calibration_n=cal.n, calibration_auroc=cal.auroc)
     return json.dumps(data, sort_keys=True, default=str)
+
+
+def scorer_in_sample(scorer: Any, prompts: Sequence[str]) -> np.ndarray:
+    """Rows that were training prompts of the scorer's probe(s) (`ProbeScorer.probe`, a router's loaded probes)."""
+    probes = [getattr(scorer, "probe", None)]
+    router = getattr(scorer, "router", None)
+    probes += list(getattr(router, "_probes", {}).values()) if router is not None else []
+    seen = np.zeros(len(prompts), dtype=bool)
+    for probe in probes:
+        if probe is not None and hasattr(probe, "in_sample"):
+            seen |= probe.in_sample([p or "" for p in prompts])
+    return seen
 
 
 def score(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str) -> Dataset:

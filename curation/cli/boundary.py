@@ -139,6 +139,8 @@ def score_cmd(
                    report.calibration + (f" (AUROC {report.calibration_auroc:.3f})" if report.calibration_auroc
                                          is not None else ""),
                    "-" if report.label_auroc is None else report.label_auroc)])
+    for warning in report.warnings():
+        common.console.print(f"warning: {warning}", style="yellow", markup=False)
     if report.languages:
         common.table("per language", ["language", "rows", "harmful", "benign", "AUROC", "probe", "fallback",
                                       "calibration"],

@@ -39,6 +39,7 @@ def loop_command(
     ws.write_json(ws.artifact_dir("loop", name) / "report.json", report.as_dict())
     ws.log_event("loop", name=name, **{k: v for k, v in report.as_dict().items() if k != "proposers"})
     common.console.print(f"{name}: {report.confirmed} confirmed ({report.confirmed_harmful} harmful), "
+                         f"{report.hard_negatives} hard negatives, "
                          f"{report.rescored} pending records rescored; probe AUROC on confirmed "
                          f"{_fmt(report.probe_auroc_before)} -> {_fmt(report.probe_auroc_after)}", markup=False)
     common.table("trigger proposers", ["agent", "weight before", "weight after", "spans before", "precision before",

@@ -47,12 +47,24 @@ def fit(
     cross_lingual: bool = typer.Option(True, "--cross-lingual/--no-cross-lingual",
                                        help="English data on an English-only encoder: also fit NAME-multilingual "
                                             "(same data, multilingual encoder) for non-English rows."),
+    preset: str = typer.Option(None, "--preset",
+                               help="contextual: fine-tune MiniLM on the shipped contrast data (curation/data/harm) "
+                                    "plus any --harmful/--harmless sources; the default when no source is given."),
+    epochs: float = typer.Option(None, "--epochs", help="--preset contextual: training epochs."),
+    time_budget: float = typer.Option(None, "--time-budget", help="--preset contextual: stop training after "
+                                                                  "this many seconds (recorded in the probe)."),
 ) -> None:
-    """Fit a logistic-regression probe on sentence embeddings of harmful vs harmless prompts."""
+    """Fit the harmfulness probe: the contextual harm model (default), or a logistic-regression probe on frozen
+    sentence embeddings of --harmful vs --harmless prompts."""
     from ..errors import InputError
 
     s = common.settings()
     ws = common.workspace()
+    if preset or (not harmful and not harmless and not labelled and not per_language and not language):
+        if preset not in (None, "contextual"):
+            raise InputError(f"unknown probe preset '{preset}'", "use --preset contextual, or give --harmful and "
+                             "--harmless for a plain probe")
+        return _fit_contextual(harmful, harmless, name, prompt_col, max_per_class, epochs, time_budget)
     if per_language:
         if language:
             raise InputError("--per-language and --language cannot be combined",
@@ -103,6 +115,27 @@ def _fit_transfer(harmful: list[str], harmless: list[str], name: str, probe, pat
                          f"on '{transfer.model_id}' as '{target}' (hold-out AUROC "
                          f"{transfer.meta['holdout_auroc']:.3f}); `boundary score` and the triggers route "
                          "non-English rows to it (--no-cross-lingual to skip)", markup=False)
+
+
+def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name: str, prompt_col: str | None,
+                    max_per_class: int | None, epochs: float | None, time_budget: float | None) -> None:
+    """`--preset contextual`: the fine-tuned harm model (cached by content hash) saved as probe NAME."""
+    from ..harm.model import fit_contextual_probe
+
+    s = common.settings()
+    ws = common.workspace()
+    extra = {kind: list(_load(srcs, prompt_col, max_per_class, s.seed)["prompt"]) if srcs else []
+             for kind, srcs in (("harmful", harmful), ("harmless", harmless))}
+    with common.console.status("training the contextual harm model (cached by content hash)"):
+        probe, path, cached = fit_contextual_probe(ws.root, name, extra["harmful"], extra["harmless"],
+                                                   epochs=epochs, time_budget_s=time_budget)
+    m = probe.meta
+    how = "reused from the cache" if cached else f"trained in {m.get('train_seconds')} s"
+    common.console.print(f"probe '{name}' (contextual harm model, {how}) saved to {path}: {m['n_rows']} rows "
+                         f"{m['levels']}, hold-out AUROC {m['holdout_auroc']:.3f}"
+                         + (" — stopped by the time budget" if m.get("stopped_by_time_budget") else ""),
+                         markup=False)
+    ws.log_event("probe.fit", name=name, preset="contextual", model=m.get("model_dir"), cached=cached)
 
 
 def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, labelled: list[str] | None, name: str,
