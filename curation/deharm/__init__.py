@@ -88,6 +88,7 @@ class DeharmReport:
     dropped: dict[str, int] = field(default_factory=dict)
     probe_dropped: int = 0
     duplicates: int = 0
+    not_selected: int = 0
     answers_dropped: dict[str, int] = field(default_factory=dict)
     unanswered: int = 0
     senses_per_trigger: dict[str, int] = field(default_factory=dict)
@@ -349,6 +350,7 @@ def _select(pairs: list[dict[str, Any]], kept: list[list[Candidate]], cfg: Dehar
                           prior if len(prior) else None)
         if near:
             report.drop("near_copy_of_rewrite", near)
+        report.not_selected += len(benign) - len(idx) - near
         picked = []
         for i in idx:
             c = benign[i]
@@ -395,7 +397,7 @@ def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmRe
             rows.append({"original_id": column[C.ID][i] or record_id(prompts[i]), "original_prompt": prompts[i],
                          "highlighted": highlight(prompts[i], pair["start"], pair["end"]), "rewrite": cand.text,
                          "trigger": cand.trigger, "lemma": pair["lemma"], "method": method, "sense": cand.kind,
-                         "sense_gloss": cand.gloss, C.LANGUAGE: pair["language"],
+                         "sense_gloss": f"{cand.kind.replace('_', ' ')}: {cand.gloss}", C.LANGUAGE: pair["language"],
                          C.CATEGORY: column[C.CATEGORY][i] or "", C.SOURCE: column[C.SOURCE][i] or "dataset",
                          "p_harmful": p, C.ID: deharm_record_id(cand.text)})
     report.senses_per_trigger = {k: len(v) for k, v in sorted(senses.items())}
@@ -430,9 +432,9 @@ def _answer(rows: list[dict[str, Any]], cfg: DeharmConfig, report: DeharmReport)
 def push(ds: Dataset, client: Any, dataset_name: str = DEHARM_SCHEMA, workspace_name: str = "argilla",
          encoder: Any = None, vector_cache: Any = None, show_progress: bool = True) -> Any:
     """Upsert the rewrites (with answers) into the `deharm_review` Argilla dataset; returns the rg.Dataset."""
-    from .annotate.push import push_records
+    from ..annotate.push import push_records
 
-    missing = {"original_prompt", "rewrite", "answer"} - set(ds.column_names)
+    missing = {"original_prompt", "highlighted", "sense_gloss", "rewrite", "answer"} - set(ds.column_names)
     if missing:
         raise InputError(f"deharm push: missing column(s) {', '.join(sorted(missing))}",
                          "push the output of `curate deharm` (it has original_prompt, rewrite, answer)")

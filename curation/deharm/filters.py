@@ -86,7 +86,10 @@ def word_overlap(a: str, b: str) -> float:
 
 def differs(rewrite: str, source: str) -> bool:
     """Not the source itself (up to case, spacing and punctuation)."""
-    return normalize_text(rewrite) != normalize_text(source)
+    def bare(text: str) -> str:
+        return re.sub(r"[^\w\s]", "", normalize_text(text)).strip()
+
+    return bare(rewrite) != bare(source)
 
 
 # language tools (spaCy pipeline + lexicon matcher), loaded once per language ------------------------------------
@@ -150,7 +153,7 @@ INFINITIVE = {"en": None, "fr": re.compile(r"(er|ir|re|oir)$"), "es": re.compile
 
 def slot_fits(doc: Any, start: int, end: int, pos: str, language: str | None) -> bool:
     """Grammar check of a filled frame slot: the word reads as the slot's part of speech in its sentence
-    (trained tagger where there is one: English VB for {VERB}, NN for {NOUN}; French VerbForm=Inf), else the
+    (trained tagger where there is one: English VB for {VERB}, NN or a gerund for {NOUN}; French VerbForm=Inf), else the
     infinitive ending of the language's verbs."""
     tokens = tokens_at(doc, start, end)
     if len(tokens) != 1:
@@ -158,7 +161,7 @@ def slot_fits(doc: Any, start: int, end: int, pos: str, language: str | None) ->
     tok, lang = tokens[0], lang_of(language)
     tagged = doc.has_annotation("TAG") and bool(tok.tag_)
     if lang == "en" and tagged:
-        return tok.tag_ == "VB" if pos == "VERB" else tok.tag_ in ("NN", "NNP")
+        return tok.tag_ == "VB" if pos == "VERB" else tok.tag_ in ("NN", "NNP", "VBG")  # "phishing prevention"
     if pos == "VERB":
         if doc.has_annotation("MORPH") and str(tok.morph):
             return "VerbForm=Inf" in str(tok.morph)
