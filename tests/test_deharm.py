@@ -76,7 +76,8 @@ def test_bad_inventory_and_frame_files_are_config_errors(tmp_path):
 
 # grammar: a word only fills the slot of its own part of speech -------------------------------------------------
 def test_frames_never_paste_a_noun_into_a_verb_slot():
-    frames = S.load_frames()
+    frames = S.FrameFile(frames={"education": {"en": ["How does {NOUN} detection work at a bank?",
+                                                      "How do courts sentence someone who tried to {VERB}?"]}})
     phishing = S.frame_candidates("phishing", "NOUN", "en", frames)
     assert phishing and all("to phishing" not in c.text for c in phishing)
     assert all(F.slot_fits(F.parse([c.text], "en")[0], c.start, c.end, "NOUN", "en") for c in phishing)

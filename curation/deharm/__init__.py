@@ -187,9 +187,12 @@ def trigger_pairs(ds: Dataset, triggers: list[str] | None = None, limit: int | N
                 if not word.strip() or not tokens:
                     continue
                 lemma = F.span_lemma(doc, start, end)
+                if not entry_pos(lemma, lang) and entry_pos(word, lang):  # "phishing" -> lemma "phishe"
+                    lemma = word
                 in_lexicon = any(m.start < end and m.end > start for m in hits)
-                exact = len(tokens) == 1 and any(m.start == tokens[0].idx and m.end == tokens[0].idx + len(tokens[0])
-                                                 for m in hits)
+                one = tokens[0]
+                exact = len(tokens) == 1 and lemma.casefold() in F.lexicon_phrases(lang) and \
+                    any(m.start == one.idx and m.end == one.idx + len(one) for m in hits)
                 benign_label = span.get("label") in span_labels or word.casefold() in wanted
                 if not (in_lexicon or benign_label) or lemma.casefold() in seen:
                     continue

@@ -103,6 +103,13 @@ def _tools(language: str) -> tuple[Any, Any]:
     return pipe, LexiconMatcher(pipe.nlp, lexicon, pipe.lemma_pipes)
 
 
+@cache
+def lexicon_phrases(language: str) -> frozenset[str]:
+    """Casefolded entries of the language's trigger lexicon."""
+    _, matcher = _tools(lang_of(language))
+    return frozenset(e.phrase.casefold() for e in matcher.lexicon.entries)
+
+
 def parse(texts: Sequence[str], language: str | None) -> list[Any]:
     """spaCy docs of `texts` in the language's pipeline (trained where installed, else lookup lemmas)."""
     pipe, _ = _tools(lang_of(language))
