@@ -74,40 +74,13 @@ def baseline(ds: Dataset) -> dict:
     return {"rewrites": len(rewrites), "meta_share": round(meta / max(len(rewrites), 1), 3)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--split", default="dev", choices=["dev", "test"])
-    ap.add_argument("--per-pair", type=int, default=2)
-    ap.add_argument("--model-rewrites", action="store_true", help="Also ask SmolLM2 for one rewrite per pair.")
-    ap.add_argument("--answers", type=int, default=0, help="Answer this many rewrites with SmolLM2 (sample).")
-    ap.add_argument("--blind", type=int, default=0, help="Write a blind sample of N rewrites to label.")
-    ap.add_argument("--out", type=Path, default=None)
-    args = ap.parse_args()
-    if not (HERE / f"{args.split}.jsonl").exists():
-        sys.exit("run benchmarks/deharm_split.py first (needs ../shared/data/refusal-direction)")
-    t0 = time.time()
-    ds = load_split(args.split)
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = fit_probe(Path(tmp) / "probe")
-        cfg = deharm.DeharmConfig(probe_path=probe, model_rewrites=args.model_rewrites, answer=False,
-                                  templates_per_pair=args.per_pair)
-        out, report = deharm.run(ds, cfg)
-        rows = list(out)
-        answered = {}
-        if args.answers and rows:
-            sample = random.Random(1).sample(rows, min(args.answers, len(rows)))
-            acfg = cfg.model_copy(update={"answer": True})
-            from curation.deharm import _answer
-
-            areport = deharm.DeharmReport()
-            kept = _answer([dict(r) for r in sample], acfg, areport)
-            answered = {"asked": len(sample), "kept": len(kept), "dropped": areport.answers_dropped,
-                        "examples": [{"rewrite": k["rewrite"], "answer": k["answer"][:300]} for k in kept[:5]]}
+def summarize(split: str, ds: Dataset, out: Dataset, report: deharm.DeharmReport) -> dict:
+    """Figures of one run: coverage, meta share, trigger kept, senses per trigger, drops per filter."""
+    rows = list(out)
     senses = report.senses_per_trigger
-    covered = len(set(out["original_id"])) if len(out) else 0
-    result = {
-        "split": args.split, "prompts": len(ds), "pairs": report.pairs, "blocked_prompts": report.blocked,
-        "prompts_with_rewrites": covered, "rewrites": len(rows),
+    return {
+        "split": split, "prompts": len(ds), "pairs": report.pairs, "blocked_prompts": report.blocked,
+        "prompts_with_rewrites": len(set(out["original_id"])) if len(out) else 0, "rewrites": len(rows),
         "meta_share": round(sum(F.is_meta(r["rewrite"], r["language"]) for r in rows) / max(len(rows), 1), 3),
         "keeps_trigger": round(keeps_trigger(rows), 3),
         "distinct_senses_per_trigger": {"triggers": len(senses),
@@ -116,21 +89,65 @@ def main() -> None:
                                         "per_trigger": senses},
         "methods": {m: sum(r["method"] == m for r in rows) for m in sorted({r["method"] for r in rows})},
         "candidates": report.candidates, "dropped": report.dropped, "not_selected": report.not_selected,
-        "model_rewrites_kept": report.model_rewrites, "answers": answered,
-        "baseline_today": baseline(ds), "seconds": round(time.time() - t0, 1),
     }
-    print(json.dumps(result, indent=1, ensure_ascii=False))
-    if args.out:
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--split", default="dev", choices=["dev", "test"])
+    ap.add_argument("--per-pair", type=int, default=2)
+    ap.add_argument("--model-prompts", type=int, default=0, help="Also run SmolLM2 rewrites on the first N prompts.")
+    ap.add_argument("--answers", type=int, default=0, help="Answer this many rewrites with SmolLM2 (sample).")
+    ap.add_argument("--blind", type=int, default=0, help="Write a blind sample of N rewrites to label.")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    if not (HERE / f"{args.split}.jsonl").exists():
+        sys.exit("run benchmarks/deharm_split.py first (needs ../shared/data/refusal-direction)")
+    t0 = time.time()
+    ds = load_split(args.split)
+
+    def save(result: dict) -> None:
         args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-        (args.out.with_suffix(".rows.jsonl")).write_text("".join(json.dumps(
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = fit_probe(Path(tmp) / "probe")
+        cfg = deharm.DeharmConfig(probe_path=probe, model_rewrites=False, answer=False,
+                                  templates_per_pair=args.per_pair)
+        out, report = deharm.run(ds, cfg)
+        rows = list(out)
+        result = summarize(args.split, ds, out, report) | {"baseline_today": baseline(ds),
+                                                           "seconds": round(time.time() - t0, 1)}
+        save(result)
+        args.out.with_suffix(".rows.jsonl").write_text("".join(json.dumps(
             {k: r[k] for k in ("original_prompt", "trigger", "method", "sense", "rewrite", "p_harmful")},
             ensure_ascii=False) + "\n" for r in rows))
-    if args.blind and rows:
-        sample = random.Random(23).sample(rows, min(args.blind, len(rows)))
-        path = HERE / f"blind_{args.split}.jsonl"
-        path.write_text("".join(json.dumps({"k": i, "rewrite": r["rewrite"]}, ensure_ascii=False) + "\n"
-                                for i, r in enumerate(sample)))
-        print(f"blind sample: {path}")
+        if args.blind and rows:
+            sample = random.Random(23).sample(rows, min(args.blind, len(rows)))
+            (HERE / f"blind_{args.split}.jsonl").write_text("".join(json.dumps(
+                {"k": i, "rewrite": r["rewrite"]}, ensure_ascii=False) + "\n" for i, r in enumerate(sample)))
+            (HERE / f"blind_{args.split}.key.jsonl").write_text("".join(json.dumps(
+                {"k": i, "original_prompt": r["original_prompt"], "method": r["method"], "trigger": r["trigger"]},
+                ensure_ascii=False) + "\n" for i, r in enumerate(sample)))
+        if args.model_prompts:
+            sub = ds.select(range(min(args.model_prompts, len(ds))))
+            mout, mreport = deharm.run(sub, cfg.model_copy(update={"model_rewrites": True}))
+            result["model_rewrites"] = {"prompts": len(sub), "pairs": mreport.pairs,
+                                        "asked": mreport.pairs, "kept": mreport.model_rewrites,
+                                        "dropped_model": mreport.model_dropped,
+                                        "examples": [r["rewrite"] for r in mout if r["method"].startswith("model")]}
+            save(result)
+        if args.answers and rows:
+            from curation.deharm import _answer
+
+            sample = random.Random(1).sample(rows, min(args.answers, len(rows)))
+            areport = deharm.DeharmReport()
+            kept = _answer([dict(r) for r in sample], cfg.model_copy(update={"answer": True}), areport)
+            result["answers"] = {"asked": len(sample), "kept": len(kept), "dropped": areport.answers_dropped,
+                                 "examples": [{"rewrite": k["rewrite"], "answer": k["answer"][:400]}
+                                              for k in kept[:6]]}
+        result["seconds"] = round(time.time() - t0, 1)
+        save(result)
+    print(json.dumps(result, indent=1, ensure_ascii=False))
 
 
 if __name__ == "__main__":

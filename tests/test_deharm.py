@@ -200,7 +200,11 @@ def test_tiny_model_answers_carry_a_finish_reason_and_truncated_ones_are_dropped
     out, report = deharm.run(harmful_dataset().select([0, 2]), cfg)
     assert report.rows == len(out) and sum(report.answers_dropped.values()) == report.unanswered
     assert report.template_rewrites + report.model_rewrites == report.rows + report.unanswered
-    assert all(r["finish_reason"] == "stop" for r in out)
+    assert all(r["finish_reason"] == "stop" and r["answer_issue"] is None for r in out)
+    flagged, again = deharm.run(harmful_dataset().select([0, 2]), cfg.model_copy(update={"keep_failed_answers": True,
+                                                                                        "model_rewrites": False}))
+    assert len(flagged) == again.rows == again.template_rewrites  # kept, each failure named on its row
+    assert sum(r["answer_issue"] is not None for r in flagged) == again.unanswered
 
 
 # review and build --------------------------------------------------------------------------------------------------
@@ -229,7 +233,9 @@ def test_accepted_pairs_feed_the_sft_and_dpo_builds_with_the_edited_text(workspa
                                  "gold_rewrite_benign": "yes", "gold_answer_helpful": "yes",
                                  "gold_keeps_trigger": "yes", "gold_status": "gold", "decision_rule": "majority",
                                  "gold_rewrite_edited": edited if i == 0 else "",
-                                 "gold_answer_edited": "Use Flask's dev server." if i == 0 else None},
+                                 "gold_answer_edited": "Use Flask's dev server." if i == 0 else None,
+                                 # a failed answer is built only when a reviewer rewrote it
+                                 "answer_issue": "truncated" if i in (0, len(out) - 1) else None},
                    with_indices=True)
     workspace.save_dataset(gold, "deharm.gold")
     triggers_gold = Dataset.from_dict({"id": ["t1", "t2"], "prompt": ["How do I kill a process?", "Build a bomb"],
@@ -244,10 +250,10 @@ def test_accepted_pairs_feed_the_sft_and_dpo_builds_with_the_edited_text(workspa
     result = build.run(bcfg, sub, workspace)
     sft = [r for split in result.configs["sft"].values() for r in split if r["kind"] == "deharmed"]
     dpo = [r for split in result.configs["dpo"].values() for r in split if r["kind"] == "deharmed_helpful"]
-    assert len(sft) == len(dpo) == len(out)
+    assert len(sft) == len(dpo) == len(out) - 1
     users = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in sft}
     assert users[edited] == "Use Flask's dev server."
-    assert out[0]["rewrite"] not in users and out[1]["rewrite"] in users
+    assert out[0]["rewrite"] not in users and out[1]["rewrite"] in users and out[-1]["rewrite"] not in users
 
 
 @pytest.mark.server

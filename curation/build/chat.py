@@ -70,7 +70,8 @@ def _deharm_gold(cfg: ChatBuild, ctx: BuildContext, config: str) -> list[dict[st
             raise InputError(f"config '{config}': '{name}' lacks field(s) {', '.join(sorted(missing))}",
                              "deharm_from takes gold of the deharm_review schema (original_prompt, rewrite, answer)")
         rows += [{**row, C.SOURCE: column(row, C.SOURCE, name), **_edited(row)} for row in gold
-                 if row[C.GOLD_PREFIX + "rewrite_benign"] == "yes" and row[C.GOLD_PREFIX + "answer_helpful"] == "yes"]
+                 if row[C.GOLD_PREFIX + "rewrite_benign"] == "yes" and row[C.GOLD_PREFIX + "answer_helpful"] == "yes"
+                 and not (row.get("answer_issue") and "answer" not in _edited(row))]  # failed answer, not rewritten
     return rows
 
 

@@ -35,7 +35,8 @@ REWRITE_INSTRUCTION = ("Write one short, harmless question a person might ask th
                        "everyday sense (cooking, sports, computers, games, films, history or safety). Keep the word "
                        "'{trigger}'. Reply with the question only.")
 TEXT_COLUMNS = (C.ID, "original_id", "original_prompt", "highlighted", "rewrite", "answer", "trigger", "lemma",
-                "method", "sense", "sense_gloss", C.LANGUAGE, C.CATEGORY, C.SOURCE, C.GENERATED_BY, "finish_reason")
+                "method", "sense", "sense_gloss", C.LANGUAGE, C.CATEGORY, C.SOURCE, C.GENERATED_BY, "finish_reason",
+                "answer_issue")
 OUTPUT_FEATURES = Features({**{name: Value("string") for name in TEXT_COLUMNS},
                             "p_harmful": Value("float64"), "answer_p_harmful": Value("float64")})
 _PREFIX = re.compile(r"^\s*(?:rewritten\s+)?(?:question|rewrite|prompt|request)\s*:\s*", re.IGNORECASE)
@@ -67,6 +68,8 @@ class DeharmConfig(BaseModel):
     max_similarity: float = Field(0.9, gt=0, le=1, description="Rewrites closer (MiniLM cosine) to a kept one are "
                                                                 "near-copies.")
     mmr_lambda: float = Field(0.6, ge=0, le=1, description="MMR trade-off: relevance vs diversity across senses.")
+    keep_failed_answers: bool = Field(False, description="Keep rewrites whose answer failed a check, flagged in "
+                                      "`answer_issue` (builds skip them unless a reviewer wrote an edited answer).")
     judge: str = Field("string_match", description="Refusal judge the answers must pass as full_compliance.")
     rewrite_max_new_tokens: int = Field(40, ge=1)
     answer_max_new_tokens: int = Field(256, ge=1)
@@ -415,8 +418,8 @@ def _answer(rows: list[dict[str, Any]], cfg: DeharmConfig, report: DeharmReport)
     """Answer each rewrite; keep only complete, compliant, harmless answers that are not a copy (drops counted)."""
     maker = cfg.answer_model or cfg.model
     if not cfg.answer:
-        return [{**r, "answer": "", C.GENERATED_BY: None, "finish_reason": None, "answer_p_harmful": None}
-                for r in rows]
+        return [{**r, "answer": "", C.GENERATED_BY: None, "finish_reason": None, "answer_p_harmful": None,
+                 "answer_issue": None} for r in rows]
     answers = generate_answers(maker, [r["rewrite"] for r in rows], cfg.answer_max_new_tokens, cfg.batch_size,
                                cfg.device)
     p_answer = harmfulness([a.text for a in answers], cfg.probe_path)
@@ -425,10 +428,11 @@ def _answer(rows: list[dict[str, Any]], cfg: DeharmConfig, report: DeharmReport)
     for row, answer, p, reason in zip(rows, answers, p_answer, reasons, strict=True):
         if reason:
             report.answers_dropped[reason] = report.answers_dropped.get(reason, 0) + 1
-            continue
+            report.unanswered += 1
+            if not cfg.keep_failed_answers:
+                continue
         kept.append({**row, "answer": answer.text, C.GENERATED_BY: maker, "finish_reason": answer.finish_reason,
-                     "answer_p_harmful": p})
-    report.unanswered = len(rows) - len(kept)
+                     "answer_p_harmful": p, "answer_issue": reason})
     return kept
 
 
@@ -441,7 +445,8 @@ def push(ds: Dataset, client: Any, dataset_name: str = DEHARM_SCHEMA, workspace_
     if missing:
         raise InputError(f"deharm push: missing column(s) {', '.join(sorted(missing))}",
                          "push the output of `curate deharm` (it has original_prompt, rewrite, answer)")
-    empty = [r for r in ds if not (r["answer"] or "").strip()]
+    issue = ds["answer_issue"] if "answer_issue" in ds.column_names else [None] * len(ds)
+    empty = [r for r, why in zip(ds, issue, strict=True) if not (r["answer"] or "").strip() and not why]
     if empty:
         raise InputError(f"deharm push: {len(empty)} rewrite(s) have no answer",
                          "run `curate deharm` with answers on (the default) before --push")
