@@ -99,6 +99,7 @@ def main() -> None:
     ap.add_argument("--model-prompts", type=int, default=0, help="Also run SmolLM2 rewrites on the first N prompts.")
     ap.add_argument("--answers", type=int, default=0, help="Answer this many rewrites with SmolLM2 (sample).")
     ap.add_argument("--blind", type=int, default=0, help="Write a blind sample of N rewrites to label.")
+    ap.add_argument("--margin", type=float, default=0.15, help="Benign margin below max_p_harmful (0.5).")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     if not (HERE / f"{args.split}.jsonl").exists():
@@ -112,10 +113,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         probe = fit_probe(Path(tmp) / "probe")
         cfg = deharm.DeharmConfig(probe_path=probe, model_rewrites=False, answer=False,
-                                  templates_per_pair=args.per_pair)
+                                  templates_per_pair=args.per_pair, margin=args.margin)
         out, report = deharm.run(ds, cfg)
         rows = list(out)
-        result = summarize(args.split, ds, out, report) | {"baseline_today": baseline(ds),
+        result = summarize(args.split, ds, out, report) | {"margin": args.margin, "baseline_today": baseline(ds),
                                                            "seconds": round(time.time() - t0, 1)}
         save(result)
         args.out.with_suffix(".rows.jsonl").write_text("".join(json.dumps(
@@ -123,9 +124,9 @@ def main() -> None:
             ensure_ascii=False) + "\n" for r in rows))
         if args.blind and rows:
             sample = random.Random(23).sample(rows, min(args.blind, len(rows)))
-            (HERE / f"blind_{args.split}.jsonl").write_text("".join(json.dumps(
+            (HERE / f"blind_{args.split}_m{args.margin:g}.jsonl").write_text("".join(json.dumps(
                 {"k": i, "rewrite": r["rewrite"]}, ensure_ascii=False) + "\n" for i, r in enumerate(sample)))
-            (HERE / f"blind_{args.split}.key.jsonl").write_text("".join(json.dumps(
+            (HERE / f"blind_{args.split}_m{args.margin:g}.key.jsonl").write_text("".join(json.dumps(
                 {"k": i, "original_prompt": r["original_prompt"], "method": r["method"], "trigger": r["trigger"]},
                 ensure_ascii=False) + "\n" for i, r in enumerate(sample)))
         if args.model_prompts:
