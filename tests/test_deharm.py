@@ -268,3 +268,15 @@ def test_rewrites_are_pushed_to_argilla_and_upserted(argilla_stack):
     pulled = pull_records(argilla_stack.client, "deharm-test")
     assert sorted(pulled["id"]) == sorted(out["id"])
     assert set(pulled.column_names) >= {"highlighted", "sense_gloss", "rewrite", "answer"}
+
+
+
+def test_cli_stops_without_a_harm_model(workspace):
+    from typer.testing import CliRunner
+
+    from curation.cli import app
+
+    workspace.save_dataset(harmful_dataset().select([0, 4]), "spans")
+    result = CliRunner().invoke(app, ["-w", str(workspace.root), "deharm", "spans", "--no-model-rewrites"])
+    assert isinstance(result.exception, ConfigError) and "no harm model" in str(result.exception)
+    assert "--allow-unscored" in result.exception.hint and not workspace.has_dataset("spans.deharm")
