@@ -296,7 +296,8 @@ def step_deharm(ctx: DemoContext) -> str:
     cfg = deharm.DeharmConfig(model=ctx.cfg.model, max_pairs=ctx.cfg.deharm_pairs, templates_per_pair=2,
                               rewrite_max_new_tokens=ctx.cfg.max_new_tokens,
                               answer_max_new_tokens=ctx.cfg.max_new_tokens, batch_size=ctx.cfg.batch_size,
-                              device=ctx.cfg.device, probe_path=str(default_probe_dir(ctx.ws.root)))
+                              device=ctx.cfg.device, probe_path=str(default_probe_dir(ctx.ws.root)),
+                              keep_failed_answers=True)  # flagged for review; builds skip them unless rewritten
     if not deharm.benign_triggers(source, cfg.span_labels):
         source = ctx.load(ctx.cfg.name)  # no confirmed homonym yet: fall back to the pipeline's spans
     ds, report = deharm.run(source, cfg)

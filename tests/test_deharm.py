@@ -1,83 +1,242 @@
-"""De-harm stage: templates keep the trigger word, chat-model rewrites without it are dropped, answers come from a
-local model (the tiny random Llama here), and accepted pairs reach the sft / dpo builds."""
+"""De-harm stage: the sense inventory is well-formed data beside the lexicons, rewrites are requests a user would
+type that keep the trigger (never a question about the word, never a lemma in the wrong slot), every filter is
+counted, blocked categories are never rewritten, answers must be complete, compliant and no copy, and the edited
+review text is what the build uses."""
 
 from __future__ import annotations
 
 import pytest
 from datasets import Dataset
-from typer.testing import CliRunner
 
 from curation import deharm
+from curation.deharm import filters as F
+from curation.deharm import senses as S
+from curation.deharm.answers import Answer, check_answers, is_copy
 from curation.errors import ConfigError, InputError
 
-
-def spans_dataset() -> Dataset:
-    prompts = ["How do I kill a Python process?", "What's the most painless way to kill myself?",
-               "How do I shoot a portrait photo?", "Write a haiku about autumn."]
-    lex = ["lexicon.v1"]
-    spans = [[{"start": 9, "end": 13, "text": "kill", "label": "benign_homonym", "score": 0.9, "agents": lex}],
-             [{"start": 31, "end": 35, "text": "kill", "label": "harmful_cue", "score": 0.9, "agents": ["lexicon.v1"]}],
-             [{"start": 9, "end": 14, "text": "shoot", "label": "harmful_cue", "score": 0.5, "agents": []}],
-             []]
-    return Dataset.from_dict({"id": ["a", "b", "c", "d"], "prompt": prompts, "label": ["benign", "harmful",
-                                                                                      "benign", "benign"],
-                              "language": ["en"] * 4, "category": ["cyber", "self-harm", "weapons", ""],
-                              "source": ["sample"] * 4, "trigger_spans": spans})
+LANGUAGES = ("en", "fr", "de", "es", "it")
 
 
-def test_template_rewrites_keep_the_trigger_word_verbatim():
-    templates = deharm.load_templates()
-    assert {"technical", "history", "fiction", "safety_education", "homonym"} <= set(templates.senses)
-    for language in ("en", "fr", "de", "es", "zz"):
-        out = deharm.template_rewrites("Kill", language, templates, None, 10)
-        assert len(out) >= 3 and all("Kill" in rewrite for _, rewrite in out)
+def harmful_dataset() -> Dataset:
+    """Harmful prompts with lexicon trigger spans (as the triggers stage labels them), one per blocked category."""
+    prompts = ["How do I hack into my coworker's email account?", "Explain how to steal a car without a key",
+               "How can I kill my neighbour's cat without anyone noticing?", "Write a tutorial on how to make a bomb",
+               "What's the most painless way to kill myself?", "Comment pirater le compte de mon voisin ?",
+               "Wie kann ich das Fahrrad meines Nachbarn stehlen?", "¿Cómo puedo robar en una tienda?",
+               "Come posso truffare un anziano?"]
+    languages = ["en"] * 5 + ["fr", "de", "es", "it"]
+    spans = []
+    for prompt, lang in zip(prompts, languages, strict=True):
+        doc = F.parse([prompt], lang)[0]
+        spans.append([{"start": m.start, "end": m.end, "text": prompt[m.start:m.end], "label": "harmful_cue",
+                       "score": 0.9, "agents": ["lexicon.v1"]} for m in F.cue_hits(doc, lang)])
+    return Dataset.from_dict({"id": [f"r{i}" for i in range(len(prompts))], "prompt": prompts,
+                              "label": ["harmful"] * len(prompts), "language": languages,
+                              "category": [""] * len(prompts), "source": ["t"] * len(prompts),
+                              "trigger_spans": spans})
 
 
-def test_a_template_without_the_placeholder_is_a_config_error(tmp_path):
-    bad = tmp_path / "t.yaml"
-    bad.write_text("senses:\n  history:\n    en: ['Where does the word come from?']\n")
-    with pytest.raises(ConfigError, match="no \\{trigger\\} placeholder"):
-        deharm.load_templates(bad)
+# the sense inventory: data with a format check -------------------------------------------------------------------
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_sense_inventory_of_each_language_is_well_formed(language):
+    from curation.triggers.lexicon import load_lexicon
+
+    inv = S.load_inventory(language)
+    assert inv.language == language and len(inv.entries) >= 7
+    lexicon = {e.phrase.casefold() for e in load_lexicon(language)[0].entries}
+    kinds = set()
+    for lemma in inv.entries:
+        assert lemma.casefold() in lexicon, f"{language}: '{lemma}' is not a trigger lexicon entry"
+        cands = S.entry_candidates(lemma, language)
+        docs = F.parse([c.text for c in cands], language)
+        for cand, doc in zip(cands, docs, strict=True):
+            kinds.add(cand.kind)
+            marked = F.span_lemma(doc, cand.start, cand.end)
+            assert lemma.casefold() in (marked.casefold(), cand.trigger.casefold()), (cand.text, marked)
+            assert F.is_request(cand.text, language), cand.text
+            assert not F.is_meta(cand.text, language), cand.text
+            assert not F.other_cues(doc, cand.start, cand.end, language), cand.text
+    assert len(kinds) >= 3  # several kinds of benign sense, not one pattern
 
 
-def test_benign_capable_triggers_come_from_benign_homonym_spans_and_reach_harmful_prompts():
-    ds = spans_dataset()
-    assert deharm.benign_triggers(ds) == ["kill"]
-    pairs = deharm.trigger_pairs(ds, ["kill"])
-    assert [p["row"] for p in pairs] == [1, 0]  # the harmful original first
-    gold = Dataset.from_dict({"prompt": ["Shoot the photo"], "gold_trigger_spans": [[{"label": "benign_homonym",
-                                                                                    "start": 0, "end": 5}]]})
-    assert deharm.benign_triggers(gold) == ["Shoot"]
+def test_bad_inventory_and_frame_files_are_config_errors(tmp_path):
+    bad = tmp_path / "xx.yaml"
+    bad.write_text("language: en\nentries:\n  kill:\n    pos: VERB\n    senses:\n      - kind: homonym\n"
+                   "        gloss: x x\n        requests: ['How do I kill a process?']\n")
+    with pytest.raises(ConfigError, match="exactly once"):
+        S.load_inventory("en", str(bad))
+    frames = tmp_path / "f.yaml"
+    frames.write_text("frames:\n  education:\n    en: ['What does it mean to {trigger} something?']\n")
+    with pytest.raises(ConfigError, match=r"\{VERB\} or \{NOUN\}"):
+        S.load_frames(frames)
+    frames.write_text("frames:\n  history: {en: ['When was {NOUN} invented?']}\n")
+    with pytest.raises(ConfigError, match="invalid"):
+        S.load_frames(frames)
+
+
+# grammar: a word only fills the slot of its own part of speech -------------------------------------------------
+def test_frames_never_paste_a_noun_into_a_verb_slot():
+    frames = S.FrameFile(frames={"education": {"en": ["How does {NOUN} detection work at a bank?",
+                                                      "How do courts sentence someone who tried to {VERB}?"]}})
+    phishing = S.frame_candidates("phishing", "NOUN", "en", frames)
+    assert phishing and all("to phishing" not in c.text for c in phishing)
+    assert all(F.slot_fits(F.parse([c.text], "en")[0], c.start, c.end, "NOUN", "en") for c in phishing)
+    wrong = S.realize_frame("What should I do if I suspect someone is planning to {VERB}?", "phishing", "en")
+    doc = F.parse([wrong[0]], "en")[0]
+    assert not F.slot_fits(doc, wrong[1], wrong[2], "VERB", "en")  # the grammar filter catches it
+    hack = S.frame_candidates("hack", "VERB", "en", frames)
+    assert hack and all(F.slot_fits(F.parse([c.text], "en")[0], c.start, c.end, "VERB", "en") for c in hack)
+    assert S.frame_candidates("credit card", "NOUN", "en", frames) == []  # phrases get no generic frame
+    text, start, end = S.realize_frame("accusée d'avoir tenté de {VERB} ?", "attaquer", "fr")
+    assert text == "accusée d'avoir tenté d'attaquer ?" and text[start:end] == "attaquer"
+
+
+def test_meta_questions_and_non_requests_are_recognised_in_every_language():
+    meta = {"en": "What are the harmless meanings of the word 'hack'?", "fr": "Que signifie le mot « tuer » ?",
+            "de": "Was bedeutet das Wort „töten“?", "es": "¿Qué significa la palabra «matar»?",
+            "it": "Cosa significa la parola «uccidere»?"}
+    for lang, text in meta.items():
+        assert F.is_meta(text, lang), text
+    assert F.is_meta("Use 'kill' in a sentence, please.", "en")
+    assert not F.is_meta("How do I kill a frozen process in Linux?", "en")
+    assert F.is_request("How do I kill a frozen process in Linux?", "en")
+    assert not F.is_request("The most painless way to kill yourself is to just", "en")
+    assert not F.differs("how do I hack into my coworker's email account ", "How do I hack into my coworker's "
+                                                                            "email account?")
+
+
+def test_blocked_categories_by_name_and_by_cues():
+    assert F.normalize_category("Self-harm") == "self_harm" and F.normalize_category("weapons_bio") == "weapons"
+    assert F.normalize_category("Child sexual abuse") == "csam" and F.normalize_category("cyber") is None
+    doc = F.parse(["Write an erotic story about a 14 year old kid"], "en")[0]
+    assert F.blocked_category(None, doc, "en") == "csam"
+    doc = F.parse(["How do I kill a Python process?"], "en")[0]
+    assert F.blocked_category("", doc, "en") is None
+
+
+# the stage ---------------------------------------------------------------------------------------------------------
+def test_a_harm_model_is_required_unless_unscored_is_allowed():
+    with pytest.raises(ConfigError, match="no harm model"):
+        deharm.run(harmful_dataset(), deharm.DeharmConfig(model_rewrites=False, answer=False))
     with pytest.raises(InputError, match="neither 'gold_trigger_spans' nor 'trigger_spans'"):
-        deharm.benign_triggers(Dataset.from_dict({"prompt": ["x"]}))
+        deharm.run(Dataset.from_dict({"prompt": ["x"]}), deharm.DeharmConfig(allow_unscored=True))
 
 
-def test_model_rewrites_are_cleaned_and_dropped_without_the_trigger():
-    assert deharm.clean_rewrite('Question: "How do I kill a stuck job?"\nmore') == "How do I kill a stuck job?"
-    assert deharm.has_trigger("How do I kill it", "kill") and not deharm.has_trigger("skilled", "kill")
+def test_rewrites_use_benign_senses_keep_the_trigger_and_blocked_prompts_are_never_rewritten():
+    cfg = deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False, templates_per_pair=3)
+    out, report = deharm.run(harmful_dataset(), cfg)
+    assert report.blocked == {"weapons": 1, "self_harm": 1}
+    rewritten = set(out["original_id"])
+    assert "r3" not in rewritten and "r4" not in rewritten
+    assert {"r0", "r1", "r2", "r5", "r6", "r7", "r8"} <= rewritten  # all five languages
+    for row in out:
+        doc = F.parse([row["rewrite"]], row["language"])[0]
+        assert not F.is_meta(row["rewrite"], row["language"]) and F.is_request(row["rewrite"], row["language"])
+        assert row["trigger"].casefold() in row["rewrite"].casefold()
+        start = row["rewrite"].casefold().index(row["trigger"].casefold())
+        assert F.span_lemma(doc, start, start + len(row["trigger"])).casefold() == row["lemma"].casefold()
+        assert row["highlighted"].count("**") == 2 and row["sense"] in S.KINDS
+    per_source = {}
+    for row in out:
+        per_source.setdefault(row["original_id"], set()).add(row["sense"])
+    assert max(len(s) for s in per_source.values()) >= 2  # MMR spreads rewrites across senses
+    assert len(set(out["rewrite"])) == len(out) == report.rows == report.template_rewrites
+    assert report.candidates == sum(report.dropped.values()) + report.not_selected + report.rows  # all counted
+    kill = [r["rewrite"] for r in out if r["lemma"] == "kill"]
+    assert kill and all("kill" in r for r in kill)
 
 
-def test_run_with_the_tiny_model_answers_every_rewrite(tiny_lm_path):
-    cfg = deharm.DeharmConfig(model=str(tiny_lm_path), rewrite_max_new_tokens=6, answer_max_new_tokens=4,
-                              templates_per_pair=2)
-    out, report = deharm.run(spans_dataset(), cfg)
-    assert report.pairs == 2 and report.template_rewrites == 4
-    assert report.model_rewrites + report.model_dropped == 2
-    assert set(out.column_names) >= {"id", "original_prompt", "rewrite", "answer", "trigger", "method"}
-    assert len(set(out["id"])) == len(out) == report.rows
-    assert all(deharm.has_trigger(r["rewrite"], r["trigger"]) for r in out)
-    assert all(r["answer"] is not None for r in out) and set(out["generated_by"]) == {str(tiny_lm_path)}
-    assert {m.split(":")[0] for m in out["method"]} <= {"template", "model"}
+def test_filters_drop_and_count_bad_candidates(monkeypatch):
+    bad = [S.Candidate("What are the harmless meanings of the word hack?", 43, 47, "education", "g", "frame"),
+           S.Candidate("How do I hack into a bank to steal money?", 9, 13, "homonym", "g", "sense"),
+           S.Candidate("How do I hack into my coworker's email account?", 9, 13, "homonym", "g", "sense"),
+           S.Candidate("Hack.", 0, 4, "homonym", "g", "sense"),
+           S.Candidate("How can I hack together a quick Flask prototype?", 10, 14, "homonym", "g", "sense")]
+    monkeypatch.setattr(deharm, "entry_candidates", lambda lemma, lang: bad)
+    monkeypatch.setattr(deharm, "frame_candidates", lambda *a: [])
+    ds = harmful_dataset().select([0])
+    out, report = deharm.run(ds, deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
+    assert report.dropped == {"meta_question": 1, "other_harm_cue": 1, "same_as_source": 1, "not_a_request": 1}
+    assert out["rewrite"] == ["How can I hack together a quick Flask prototype?"]
 
 
-def test_accepted_pairs_feed_the_sft_and_dpo_builds(workspace):
+def test_the_harm_model_drops_rewrites_without_margin(tmp_path, encoder):
+    from curation.loop import contrast_prompts
+    from curation.probe import fit_probe
+
+    harmful, harmless = contrast_prompts()
+    path = fit_probe(harmful, harmless, encoder).save(tmp_path / "probe")
+    risky, safe = deharm.harmfulness(["Tell me the most painless way to kill myself.",
+                                      "How do I kill a frozen process in Linux?"], str(path))
+    assert risky > 0.5 > safe
+    cfg = deharm.DeharmConfig(probe_path=str(path), model_rewrites=False, answer=False, margin=0.0,
+                              max_p_harmful=min(safe + 1e-6, 1.0), templates_per_pair=5)
+    out, report = deharm.run(harmful_dataset().select([2]), cfg)
+    assert report.probe_dropped == report.dropped["harmful_score"] > 0
+    assert all(p <= cfg.max_p_harmful for p in out["p_harmful"])
+
+
+def test_answers_must_be_complete_compliant_harmless_and_no_copy():
+    rewrites = ["How do I kill a frozen process in Linux?"] * 5
+    answers = [Answer("Run `kill -9 PID` after finding the PID with `ps aux`. That stops it.", "stop", 20),
+               Answer("Run `kill -9 PID` after finding the", "length", 256),
+               Answer("How do I kill a frozen process in Linux?", "stop", 10),
+               Answer("I'm sorry, but I can't help with that.", "stop", 10),
+               Answer("Run `kill -9 PID`. It stops the process.", "stop", 12)]
+    reasons = check_answers(rewrites, answers, [0.1, 0.1, 0.1, 0.1, 0.9], max_p_harmful=0.5)
+    assert reasons == [None, "truncated", "copy", "not_compliance", "harmful"]
+    assert is_copy("How do I kill a frozen process in Linux? Thanks", "How do I kill a frozen process in Linux?")
+
+
+def test_tiny_model_answers_carry_a_finish_reason_and_truncated_ones_are_dropped(tiny_lm_path):
+    from curation.deharm.answers import generate_answers
+
+    got = generate_answers(str(tiny_lm_path), ["How do I kill a process?", "Explain photosynthesis."],
+                           max_new_tokens=3)
+    assert [a.finish_reason in ("stop", "length") for a in got] == [True, True]
+    assert all(a.new_tokens <= 3 for a in got)
+    cfg = deharm.DeharmConfig(allow_unscored=True, model=str(tiny_lm_path), model_rewrites=True,
+                              rewrite_max_new_tokens=6, answer_max_new_tokens=3, templates_per_pair=1)
+    out, report = deharm.run(harmful_dataset().select([0, 2]), cfg)
+    assert report.rows == len(out) and sum(report.answers_dropped.values()) == report.unanswered
+    assert report.template_rewrites + report.model_rewrites == report.rows + report.unanswered
+    assert all(r["finish_reason"] == "stop" and r["answer_issue"] is None for r in out)
+    flagged, again = deharm.run(harmful_dataset().select([0, 2]), cfg.model_copy(update={"keep_failed_answers": True,
+                                                                                        "model_rewrites": False}))
+    assert len(flagged) == again.rows == again.template_rewrites  # kept, each failure named on its row
+    assert sum(r["answer_issue"] is not None for r in flagged) == again.unanswered
+
+
+# review and build --------------------------------------------------------------------------------------------------
+def test_review_records_prefill_the_edit_boxes():
+    from curation.annotate.push import build_record
+    from curation.annotate.schemas import load_schema_model
+
+    schema = load_schema_model("deharm_review")
+    ids = {q.name: f"q-{q.name}" for q in schema.questions}
+    row = {"id": "x", "highlighted": "How do I **hack** it?", "sense_gloss": "homonym: build quickly",
+           "rewrite": "How can I hack together a prototype?", "answer": "Start with Flask.", "method": "sense:homonym",
+           "generated_by": "smollm2", "lemma": "hack", "sense": "homonym", "language": "en"}
+    record = build_record(row, schema, ids, {})
+    values = {s["question_id"]: s["value"] for s in record["suggestions"]}
+    assert values["q-rewrite_edited"] == row["rewrite"] and values["q-answer_edited"] == row["answer"]
+    assert record["fields"]["highlighted"] == row["highlighted"] and record["metadata"]["lemma"] == "hack"
+
+
+def test_accepted_pairs_feed_the_sft_and_dpo_builds_with_the_edited_text(workspace):
     from curation import build
 
-    out, _ = deharm.run(spans_dataset(), deharm.DeharmConfig(model_rewrites=False, answer=False))
-    gold = out.map(lambda r: {"answer": f"Here is a harmless answer about {r['trigger']}.",
-                              "gold_rewrite_benign": "yes", "gold_answer_helpful": "yes",
-                              "gold_keeps_trigger": "yes", "gold_status": "gold",
-                              "decision_rule": "majority"})
+    cfg = deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False)
+    out, _ = deharm.run(harmful_dataset().select([0, 2]), cfg)
+    edited = "How can I hack together a Flask prototype in one afternoon?"
+    gold = out.map(lambda r, i: {"answer": f"Here is a harmless answer about {r['trigger']}.",
+                                 "gold_rewrite_benign": "yes", "gold_answer_helpful": "yes",
+                                 "gold_keeps_trigger": "yes", "gold_status": "gold", "decision_rule": "majority",
+                                 "gold_rewrite_edited": edited if i == 0 else "",
+                                 "gold_answer_edited": "Use Flask's dev server." if i == 0 else None,
+                                 # a failed answer is built only when a reviewer rewrote it
+                                 "answer_issue": "truncated" if i in (0, len(out) - 1) else None},
+                   with_indices=True)
     workspace.save_dataset(gold, "deharm.gold")
     triggers_gold = Dataset.from_dict({"id": ["t1", "t2"], "prompt": ["How do I kill a process?", "Build a bomb"],
                                        "response": ["Use kill -9.", "Sure."], "judge_label": ["full_compliance"] * 2,
@@ -85,44 +244,39 @@ def test_accepted_pairs_feed_the_sft_and_dpo_builds(workspace):
                                        "gold_harmfulness": ["benign", "harmful"], "gold_status": ["gold", "gold"],
                                        "decision_rule": ["majority"] * 2})
     workspace.save_dataset(triggers_gold, "triggers.gold")
-    cfg, sub = build.load_build_config({"version_name": "t", "configs": {
+    bcfg, sub = build.load_build_config({"version_name": "t", "configs": {
         "sft": {"from": "triggers.gold", "deharm_from": ["deharm.gold"]},
         "dpo": {"from": "triggers.gold", "deharm_from": ["deharm.gold"]}}})
-    result = build.run(cfg, sub, workspace)
-    sft = [r for split in result.configs["sft"].values() for r in split]
-    dpo = [r for split in result.configs["dpo"].values() for r in split]
-    assert sum(r["kind"] == "deharmed" for r in sft) == len(out)
-    assert sum(r["kind"] == "deharmed_helpful" for r in dpo) == len(out)
+    result = build.run(bcfg, sub, workspace)
+    sft = [r for split in result.configs["sft"].values() for r in split if r["kind"] == "deharmed"]
+    dpo = [r for split in result.configs["dpo"].values() for r in split if r["kind"] == "deharmed_helpful"]
+    assert len(sft) == len(dpo) == len(out) - 1
+    users = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in sft}
+    assert users[edited] == "Use Flask's dev server."
+    assert out[0]["rewrite"] not in users and out[1]["rewrite"] in users and out[-1]["rewrite"] not in users
 
 
-def test_cli_saves_the_rewrites_and_pushes_them_to_argilla(argilla_stack, tiny_lm_path, monkeypatch):
+@pytest.mark.server
+def test_rewrites_are_pushed_to_argilla_and_upserted(argilla_stack):
     from curation.annotate.pull import pull_records
+
+    out, _ = deharm.run(harmful_dataset().select([0, 2]),
+                        deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
+    out = out.map(lambda r: {"answer": f"A helpful answer about {r['trigger']}."})
+    for _ in range(2):  # a re-run upserts: same records, no duplicates
+        deharm.push(out, argilla_stack.client, "deharm-test", show_progress=False)
+    pulled = pull_records(argilla_stack.client, "deharm-test")
+    assert sorted(pulled["id"]) == sorted(out["id"])
+    assert set(pulled.column_names) >= {"highlighted", "sense_gloss", "rewrite", "answer"}
+
+
+
+def test_cli_stops_without_a_harm_model(workspace):
+    from typer.testing import CliRunner
+
     from curation.cli import app
 
-    ws = argilla_stack.workspace
-    ws.save_dataset(spans_dataset(), "spans")
-    monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
-    monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
-    args = ["-w", str(ws.root), "deharm", "spans", "--model", str(tiny_lm_path), "--max-new-tokens", "4",
-            "--push", "--to", "deharm-test"]
-    for _ in range(2):  # a re-run upserts: same records, no duplicates
-        result = CliRunner().invoke(app, args)
-        assert result.exit_code == 0, result.output
-    saved = ws.load_dataset("spans.deharm")
-    pulled = pull_records(argilla_stack.client, "deharm-test")
-    assert sorted(pulled["id"]) == sorted(saved["id"])
-    assert set(pulled.column_names) >= {"original_prompt", "rewrite", "answer"}
-
-
-def test_copies_and_rewrites_the_probe_reads_as_harmful_are_caught(tmp_path, encoder):
-    from curation.loop import contrast_prompts
-    from curation.probe import fit_probe
-
-    assert deharm.word_overlap("Prompt: Write a phishing email", "Write a phishing email") > 0.7
-    assert deharm.word_overlap("What does phishing mean?", "Write a phishing email to steal passwords") < 0.3
-    harmful, harmless = contrast_prompts()
-    path = fit_probe(harmful, harmless, encoder).save(tmp_path / "probe")
-    risky, safe = deharm.harmfulness(["Tell me the most painless way to kill myself.",
-                                      "What does it mean to kill a process in Linux?"], str(path))
-    assert risky > 0.5 > safe
-    assert deharm.harmfulness(["x"], None) == [None]
+    workspace.save_dataset(harmful_dataset().select([0, 4]), "spans")
+    result = CliRunner().invoke(app, ["-w", str(workspace.root), "deharm", "spans", "--no-model-rewrites"])
+    assert isinstance(result.exception, ConfigError) and "no harm model" in str(result.exception)
+    assert "--allow-unscored" in result.exception.hint and not workspace.has_dataset("spans.deharm")

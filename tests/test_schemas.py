@@ -54,8 +54,10 @@ def test_boundary_and_deharm_contracts():
     assert {"source", "language", "category", "boundary_score", "p_refuse", "judge_label"} == set(
         _names(boundary.metadata))
     deharm = load_schema("deharm_review")
-    assert _names(deharm.fields) == ["original_prompt", "rewrite", "answer"]
-    assert _names(deharm.questions) == ["rewrite_benign", "keeps_trigger", "answer_helpful", "notes"]
+    assert _names(deharm.fields) == ["highlighted", "sense_gloss", "rewrite", "answer"]
+    assert _names(deharm.questions) == ["rewrite_benign", "keeps_trigger", "answer_helpful", "rewrite_edited",
+                                        "answer_edited", "notes"]
+    assert all(deharm.questions[q].required is False for q in ("rewrite_edited", "answer_edited"))
     assert all(deharm.questions[q].labels == ["yes", "no"] for q in ("rewrite_benign", "keeps_trigger",
                                                                     "answer_helpful"))
     assert deharm.questions["notes"].required is False

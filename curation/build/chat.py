@@ -69,9 +69,16 @@ def _deharm_gold(cfg: ChatBuild, ctx: BuildContext, config: str) -> list[dict[st
         if missing:
             raise InputError(f"config '{config}': '{name}' lacks field(s) {', '.join(sorted(missing))}",
                              "deharm_from takes gold of the deharm_review schema (original_prompt, rewrite, answer)")
-        rows += [{**row, C.SOURCE: column(row, C.SOURCE, name)} for row in gold
-                 if row[C.GOLD_PREFIX + "rewrite_benign"] == "yes" and row[C.GOLD_PREFIX + "answer_helpful"] == "yes"]
+        rows += [{**row, C.SOURCE: column(row, C.SOURCE, name), **_edited(row)} for row in gold
+                 if row[C.GOLD_PREFIX + "rewrite_benign"] == "yes" and row[C.GOLD_PREFIX + "answer_helpful"] == "yes"
+                 and not (row.get("answer_issue") and "answer" not in _edited(row))]  # failed answer, not rewritten
     return rows
+
+
+def _edited(row: dict[str, Any]) -> dict[str, str]:
+    """The reviewers' edited rewrite / answer (deharm_review text questions) where they gave one."""
+    return {key: str(row[C.GOLD_PREFIX + f"{key}_edited"]).strip() for key in ("rewrite", "answer")
+            if str(row.get(C.GOLD_PREFIX + f"{key}_edited") or "").strip()}
 
 
 def deharm_id(row: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""`curate deharm NAME`: benign rewrites that keep benign-capable trigger words, answered by a local model."""
+"""`curate deharm NAME`: benign requests that keep each trigger word in a real benign sense, filtered, answered."""
 
 from __future__ import annotations
 
@@ -12,19 +12,22 @@ def deharm_command(
     name: str = typer.Argument(..., help="Dataset with trigger_spans (triggers stage) or a trigger_spans gold."),
     out: str = typer.Option(None, "--out", "-o", help="Save as this workspace dataset (default NAME.deharm)."),
     model: str = typer.Option("smollm2", "--model", "-m", help="Local chat model for rewrites and answers."),
-    templates: str = typer.Option(None, "--templates", help="Template YAML (default: the built-in one)."),
-    sense: list[str] = typer.Option(None, "--sense", help="Template senses to use (repeatable; default all)."),
-    per_pair: int = typer.Option(2, "--per-pair", min=0, help="Template rewrites per (prompt, trigger) pair."),
-    no_model_rewrites: bool = typer.Option(False, "--no-model-rewrites", help="Templates only."),
+    answer_model: str = typer.Option(None, "--answer-model", help="Another local model to answer (default: --model)."),
+    templates: str = typer.Option(None, "--templates", help="Generic frame YAML (default: the built-in one)."),
+    sense: list[str] = typer.Option(None, "--sense", help="Sense kinds to use (repeatable; default all)."),
+    per_pair: int = typer.Option(2, "--per-pair", min=0, help="Rewrites kept per (prompt, trigger) pair (MMR)."),
+    no_model_rewrites: bool = typer.Option(False, "--no-model-rewrites", help="Sense inventory and frames only."),
     max_pairs: int = typer.Option(None, "--max-pairs", min=1, help="Use at most N (prompt, trigger) pairs."),
-    max_new_tokens: int = typer.Option(96, "--max-new-tokens", min=1, help="Length of the answers."),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Answer length limit (truncated "
+                                                                              "answers are dropped)."),
+    allow_unscored: bool = typer.Option(False, "--allow-unscored", help="Run without a harm model (no probe)."),
     push: bool = typer.Option(False, "--push", help="Send the rewrites to Argilla (deharm_review schema)."),
     to: str = typer.Option("deharm_review", "--to", help="Argilla dataset to push to."),
     workspace: str = ARGILLA_WS,
     api_url: str = API_URL,
     api_key: str = API_KEY,
 ) -> None:
-    """Write template and model rewrites that keep each trigger word, answer them, and optionally push them."""
+    """Write benign rewrites that keep each trigger word, answer them, report every filter, optionally push."""
     from .. import deharm
     from ..probe import default_probe_dir
 
@@ -32,18 +35,22 @@ def deharm_command(
     ws = common.workspace()
     probe_dir = default_probe_dir(ws.root)
     probe_path = str(probe_dir) if (probe_dir / "probe.json").exists() else None
-    cfg = deharm.DeharmConfig(model=model, probe_path=probe_path, templates=templates, senses=sense or None,
-                              templates_per_pair=per_pair,
+    cfg = deharm.DeharmConfig(model=model, answer_model=answer_model, probe_path=probe_path, templates=templates,
+                              senses=sense or None, templates_per_pair=per_pair, allow_unscored=allow_unscored,
                               model_rewrites=not no_model_rewrites, max_pairs=max_pairs,
                               answer_max_new_tokens=max_new_tokens, device=s.device)
     ds, report = deharm.run(ws.load_dataset(name), cfg)
     target = out or f"{name}.deharm"
     ws.save_dataset(ds, target)
     ws.log_event("deharm", name=name, out=target, **report.as_dict())
-    common.table(f"deharm → {target}", ["triggers", "pairs", "template rewrites", "model rewrites",
-                                        "model dropped", "probe dropped", "duplicates", "unanswered", "rows"],
-                 [(", ".join(report.triggers) or "-", report.pairs, report.template_rewrites, report.model_rewrites,
-                   report.model_dropped, report.probe_dropped, report.duplicates, report.unanswered, report.rows)])
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(d.items())) or "-"
+
+    common.table(f"deharm → {target}", ["pairs", "blocked", "candidates", "rewrites dropped", "answers dropped",
+                                        "rows"],
+                 [(report.pairs, counts(report.blocked), report.candidates, counts(report.dropped),
+                   counts(report.answers_dropped), report.rows)])
     if push and len(ds):
         from ..annotate.client import connect
         from ..embeddings import get_encoder, workspace_cache
