@@ -109,7 +109,8 @@ class _Reporter:
             elapsed = time.monotonic() - self.start
             rate = self.done / elapsed if elapsed > 0 else 0.0
             eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            print(f"generate: {self.done}/{self.total} rows, {rate:.2f} rows/s, ETA {int(eta) // 60}m{int(eta) % 60:02d}s",
+            eta_text = f"{int(eta) // 60}m{int(eta) % 60:02d}s"
+            print(f"generate: {self.done}/{self.total} rows, {rate:.2f} rows/s, ETA {eta_text}",
                   file=sys.stderr, flush=True)
             while self.next_line <= self.done:
                 self.next_line += self.every

@@ -220,7 +220,7 @@ def test_build_cli_and_example_config(workspace, tmp_path):
     assert isinstance(bad.exception, ConfigError) and bad.exception.exit_code == 2 and "colour" in str(bad.exception)
 
 
-# --- #16: complete answers only, simulated gold refused, contrast pairs in one split, asked-for languages ----------------
+# --- #16: complete answers only, simulated gold refused, contrast pairs in one split, asked-for languages -------------
 def _answers(ws, cut: dict[str, str]) -> None:
     """A workspace dataset as `generate` leaves it: responses with their finish reasons."""
     from datasets import Dataset
@@ -269,7 +269,7 @@ def test_gold_from_simulated_annotators_needs_allow_simulated(workspace, tmp_pat
             for p, d, lang, s in BOUNDARY_PROMPTS]
     workspace.save_dataset(adjudicate.run(make_snapshot(rows, argilla_dataset="sim"), name="sim"), "sim.gold")
     cfg, sub = build.load_build_config(build_yaml(tmp_path, configs={"boundary": {"from": "sim.gold"}}))
-    with pytest.raises(InputError, match=r"gold 'sim.gold' rests on simulated answers \(6 of 6 rows.*--allow-simulated"):
+    with pytest.raises(InputError, match=r"'sim.gold' rests on simulated answers \(6 of 6 rows.*--allow-simulated"):
         build.run(cfg, sub, workspace)
     result = build.run(cfg, sub, workspace, allow_simulated=True)
     assert result.lineage["annotation"] == {"people": 0, "simulated": 2, "simulated_rows": 6,

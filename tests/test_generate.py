@@ -78,7 +78,7 @@ def test_missing_prompt_column_is_an_input_error(tiny_lm_path):
         run(Dataset.from_dict({"text": ["x"]}), GenerateConfig(model=str(tiny_lm_path)))
 
 
-# --- #16: finish reason, token counts, seeded --limit, progress off a terminal -----------------------------------------
+# --- #16: finish reason, token counts, seeded --limit, progress off a terminal ----------------------------------------
 def test_finish_reason_and_token_counts(tiny_lm_path):
     from curation.generate import DEFAULT_MAX_NEW_TOKENS, truncated_count
 

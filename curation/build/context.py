@@ -49,7 +49,7 @@ def code_version() -> dict[str, str]:
 def gold_annotators(ds: Dataset) -> dict[str, Any]:
     """Who gave the gold of a dataset: people and simulated annotators (counts), and how many rows rest on a
     simulated answer (a simulated account among the deciders); imported labels count as `source_label`."""
-    from ..qa.responses import SIMULATED, annotators_by_kind, annotator_kind
+    from ..qa.responses import SIMULATED, annotator_kind, annotators_by_kind
 
     users: set[str] = set()
     simulated_rows = imported = 0
