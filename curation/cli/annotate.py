@@ -37,8 +37,10 @@ def push(
 ) -> None:
     """Create or update the Argilla dataset and upsert every row (by content-hash id) with suggestions."""
     from ..annotate.push import push_records
+    from ..annotate.schemas import load_schema_model
     from ..embeddings import get_encoder, workspace_cache
 
+    load_schema_model(schema)  # a typo in the schema name or file is an input error, found before connecting
     ws = common.workspace()
     ds = ws.load_dataset(dataset)
     rg_client = client(api_url, api_key)
