@@ -40,9 +40,11 @@ class FakeHub:
             def log_message(self, *args) -> None:  # quiet
                 pass
 
-            def _send(self, status: int, body: object) -> None:
+            def _send(self, status: int, body: object, error_code: str | None = None) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                if error_code:
+                    self.send_header("X-Error-Code", error_code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -70,9 +72,17 @@ class FakeHub:
                     return self._send(200, {"url": f"{hub.url}/datasets/{repo_id}", "name": repo_id})
                 if path == "/api/validate-yaml":
                     return self._send(200, {"errors": [], "warnings": []})
-                match = re.match(r"^/api/datasets/([^/]+/[^/]+)/(refs|preupload|commit|tag)(?:/(.+))?$", path)
+                info = re.match(r"^/api/datasets/([^/]+/[^/]+)(?:/revision/[^/]+)?$", path)
+                if info and method == "GET":  # repo_info
+                    if info.group(1) not in hub.repos:
+                        return self._send(404, {"error": "Repository not found"}, "RepoNotFound")
+                    repo = hub.repos[info.group(1)]
+                    return self._send(200, {"id": info.group(1), "private": bool(repo["private"]),
+                                            "sha": repo["commits"][-1]["oid"] if repo["commits"] else "0" * 40,
+                                            "siblings": [{"rfilename": f} for f in sorted(repo["files"])]})
+                match = re.match(r"^/api/datasets/([^/]+/[^/]+)/(refs|preupload|commit|tag|tree)(?:/(.+))?$", path)
                 if not match or match.group(1) not in hub.repos:
-                    return self._send(404, {"error": "Repository not found"})
+                    return self._send(404, {"error": "Repository not found"}, "RepoNotFound")
                 repo = hub.repos[match.group(1)]
                 head = repo["commits"][-1]["oid"] if repo["commits"] else "0" * 40
                 kind = match.group(2)
@@ -87,14 +97,20 @@ class FakeHub:
                     files = json.loads(body)["files"]
                     return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular",
                                                        "shouldIgnore": False} for f in files]})
+                if kind == "tree":  # list_repo_files: one page, every file
+                    return self._send(200, [{"type": "file", "path": f, "oid": "0" * 40, "size": len(c)}
+                                            for f, c in sorted(repo["files"].items())])
                 if kind == "commit":
                     lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
                     files = {x["value"]["path"]: base64.b64decode(x["value"]["content"])
                              for x in lines if x["key"] == "file"}
+                    deleted = [x["value"]["path"] for x in lines if x["key"] == "deletedFile"]
                     oid = hashlib.sha1(body).hexdigest()
                     repo["files"].update(files)
+                    for path_ in deleted:
+                        repo["files"].pop(path_, None)
                     repo["commits"].append({"oid": oid, "summary": lines[0]["value"]["summary"],
-                                            "files": sorted(files)})
+                                            "files": sorted(files), "deleted": sorted(deleted)})
                     return self._send(200, {"commitUrl": f"{hub.url}/datasets/{match.group(1)}/commit/{oid}",
                                             "commitOid": oid, "pullRequestUrl": None})
                 if kind == "tag":
@@ -168,9 +184,10 @@ def test_dry_run_tree_loads_with_datasets(version_ws, tmp_path):
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["license"] == "cc-by-4.0" and set(meta["language"]) >= {"en", "fr", "de"}
     assert {c["config_name"] for c in meta["configs"]} == {"triggers", "boundary", "sft", "dpo", "morbench",
-                                                          "morbench_en", "morbench_fr", "morbench_de"}
+                                                          "morbench_en", "morbench_fr", "morbench_de",
+                                                          "dpo_conversational"}
     assert meta["size_categories"] == ["n<1K"] and "token-classification" in meta["task_categories"]
-    for needle in ("Deactivating Refusal Triggers", "Safety Decision", "## Limitations", "## Lineage", "trig.gold"):
+    for needle in ("Deactivating Refusal Triggers", "Safety Decision", "## Limitations", "## Sources", "trig.gold"):
         assert needle in card
     for config, splits in manifest["rows"].items():
         with _quiet():

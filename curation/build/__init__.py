@@ -84,7 +84,8 @@ def run(cfg: BuildConfig, sub: dict[str, BaseModel], workspace: Workspace,
         if len(rows) == 0:
             raise InputError(f"config '{name}' produced no rows", f"check configs.{name} and its gold datasets"
                              + (f"; left out: {ctx.exclusions[name]}" if ctx.exclusions.get(name) else ""))
-        out[name] = split_rows(rows, cfg, workspace.root, builder.stratify, ctx.contrast_links())
+        out[name] = DatasetDict({"test": rows}) if builder.test_only else \
+            split_rows(rows, cfg, workspace.root, builder.stratify, ctx.contrast_links())
         if builder.derived is not None:
             out.update(builder.derived(sub_cfg, out[name], ctx))
     lineage = {

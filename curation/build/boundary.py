@@ -107,4 +107,4 @@ def morbench_language_configs(cfg: MorbenchBuild, splits: DatasetDict, ctx: Buil
 
 builders.register("boundary", func=Builder(BoundaryBuild, build_boundary, C.SHOULD_REFUSE))
 builders.register("morbench", func=Builder(MorbenchBuild, build_morbench, C.LABEL, morbench_language_configs,
-                                           (C.LANGUAGE,)))
+                                           (C.LANGUAGE,), test_only=True))

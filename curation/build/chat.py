@@ -210,4 +210,24 @@ def build_dpo(cfg: ChatBuild, ctx: BuildContext) -> Dataset:
 
 
 builders.register("sft", func=Builder(SftBuild, build_sft, C.LABEL))
-builders.register("dpo", func=Builder(ChatBuild, build_dpo, C.LABEL))
+CONVERSATIONAL_DPO_FEATURES = Features({**DPO_FEATURES, C.PROMPT: [MESSAGE], "chosen": [MESSAGE],
+                                        "rejected": [MESSAGE]})
+
+
+def conversational_dpo(cfg: ChatBuild, splits: Any, ctx: BuildContext) -> dict[str, Any]:
+    """`dpo_conversational`: the dpo rows with prompt / chosen / rejected as message lists (TRL's conversational
+    preference format), same ids and splits."""
+    from datasets import DatasetDict
+
+    def convert(batch: dict[str, list]) -> dict[str, list]:
+        return {C.PROMPT: [[{"role": "user", "content": p}] for p in batch[C.PROMPT]],
+                "chosen": [[{"role": "assistant", "content": c}] for c in batch["chosen"]],
+                "rejected": [[{"role": "assistant", "content": r}] for r in batch["rejected"]]}
+
+    with datasets_progress(False):
+        return {"dpo_conversational": DatasetDict({split: ds.map(convert, batched=True,
+                                                                 features=CONVERSATIONAL_DPO_FEATURES)
+                                                   for split, ds in splits.items()})}
+
+
+builders.register("dpo", func=Builder(ChatBuild, build_dpo, C.LABEL, conversational_dpo))

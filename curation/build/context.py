@@ -198,3 +198,4 @@ class Builder:
     label_column: str
     derived: Any = None  # optional (cfg, DatasetDict, BuildContext) -> {config name: DatasetDict} built from the splits
     stratify: tuple[str, ...] = ()  # columns always stratified on, whatever the build's stratify_by says
+    test_only: bool = False  # an evaluation benchmark: every row in one `test` split, no train split
