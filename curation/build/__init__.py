@@ -78,16 +78,22 @@ def run(cfg: BuildConfig, sub: dict[str, BaseModel], workspace: Workspace,
     The lineage records who annotated, what each config left out and why (`exclusions`), and the mix as built."""
     ctx = BuildContext(workspace, seed=cfg.seed, allow_simulated=allow_simulated)
     out = {}
+    skipped: dict[str, dict[str, int]] = {}
     for name, sub_cfg in sub.items():
         builder = resolve(builders, name, "build config")
         rows = _unique_ids(builder.build(sub_cfg, ctx))
+        if len(rows) == 0 and ctx.exclusions.get(name):  # every row was left out for a reason: report, go on
+            skipped[name] = ctx.exclusions[name]
+            continue
         if len(rows) == 0:
-            raise InputError(f"config '{name}' produced no rows", f"check configs.{name} and its gold datasets"
-                             + (f"; left out: {ctx.exclusions[name]}" if ctx.exclusions.get(name) else ""))
+            raise InputError(f"config '{name}' produced no rows", f"check configs.{name} and its gold datasets")
         out[name] = DatasetDict({"test": rows}) if builder.test_only else \
             split_rows(rows, cfg, workspace.root, builder.stratify, ctx.contrast_links())
         if builder.derived is not None:
             out.update(builder.derived(sub_cfg, out[name], ctx))
+    if not out:
+        raise InputError("every config lost all its rows: " + "; ".join(f"{n}: {r}" for n, r in skipped.items()),
+                         "regenerate answers with a larger --max-new-tokens, or set keep_truncated: true")
     lineage = {
         "build": cfg.version_name, "built_at": datetime.now(UTC).isoformat(), "code_version": code_version(),
         "sources": ctx.sources,
@@ -95,7 +101,7 @@ def run(cfg: BuildConfig, sub: dict[str, BaseModel], workspace: Workspace,
                                                         for k, v in sub.items()}},
         "license": cfg.license, "description": cfg.description,
         "annotation": annotation_summary(ctx.sources, allow_simulated),
-        "exclusions": ctx.exclusions,
+        "exclusions": ctx.exclusions, "skipped_configs": skipped,
         "mix": {name: _mix_as_built(out[name]) for name in out if name == "sft"},
     }
     return BuildResult(cfg.version_name, out, lineage)

@@ -27,6 +27,8 @@ def build_command(
                  [(name, *(counts.get(s, 0) for s in splits)) for name, counts in result.row_counts().items()])
     for name, reasons in result.lineage.get("exclusions", {}).items():
         common.console.print(f"{name}: left out " + ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())))
+    for name in result.lineage.get("skipped_configs", {}):
+        common.console.print(f"{name}: not built, every row was left out", markup=False)
     common.console.print(f"saved to {path}")
     ws.log_event("build", build=result.name, rows=result.row_counts(), exclusions=result.lineage.get("exclusions"))
     if tag:
