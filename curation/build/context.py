@@ -151,6 +151,12 @@ class BuildContext:
             }
             info["decision_rules"] = sorted(set(ds[C.DECISION_RULE]) - {""})
             base = name.removesuffix(".gold")
+            imported = self.workspace.path("artifacts", "gold_import", base, "import.json")
+            if imported.exists():  # `curate gold import`: where the labels came from and under which licence
+                meta = json.loads(imported.read_text())
+                info["origin"] = meta.get("sources") or []
+                if meta.get("license"):
+                    info["license"] = meta["license"]
             adjudication = self.workspace.path("artifacts", "adjudication", base, "config.json")
             if adjudication.exists():
                 info["adjudication_config"] = json.loads(adjudication.read_text())
