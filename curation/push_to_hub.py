@@ -256,7 +256,7 @@ def dataset_card(manifest: dict[str, Any], repo_id: str, languages: list[str],
     lines += [f"- code: refusal-curation {code.get('package', '?')}"
               + (f" (commit `{code['git_commit'][:12]}`)" if code.get("git_commit") else ""),
               f"- build `{lineage.get('build')}` at {lineage.get('built_at')}; full lineage in `{MANIFEST}`.", "",
-              *language_section(manifest, human=not simulated), "## Annotators", "", who, ""]
+              *language_section(manifest, human=not simulated), "## Annotator agreement", "", who, ""]
     agreement = [(n, s["agreement"]) for n, s in (lineage.get("sources") or {}).items() if s.get("agreement")]
     if simulated:
         lines.append("Agreement figures are left out: the answers include simulated annotators.")
@@ -418,8 +418,8 @@ def push_to_hub(workspace: Workspace, tag: str, repo_id: str, private: bool = Fa
     from huggingface_hub.errors import RepositoryNotFoundError
 
     check_repo_id(repo_id if "/" in repo_id else f"user/{repo_id}")
-    check_simulated(load_manifest(workspace, tag), allow_simulated)
     token = resolve_token(token)
+    check_simulated(load_manifest(workspace, tag), allow_simulated)
     endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
     api = HfApi(endpoint=endpoint, token=token)
     try:
