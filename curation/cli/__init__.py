@@ -50,20 +50,34 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}").register(app)
 
 
-def _remove_new_empty_dirs(since: float) -> None:
-    """After a failed command: remove the empty folders it created in the workspace (and the workspace itself)."""
+def _workspace_root(argv: list[str]) -> Path | None:
+    """The workspace folder this invocation will use (flag, else CURATE_WORKSPACE / curate.toml / default)."""
+    for i, arg in enumerate(argv):
+        if arg in ("--workspace", "-w") and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--workspace="):
+            return Path(arg.split("=", 1)[1])
+    try:
+        return common.load_settings().workspace
+    except Exception:  # noqa: BLE001 - a bad setting is reported by the command itself
+        return None
+
+
+def _folders(root: Path | None) -> set[Path]:
     import os
 
-    try:
-        root = common.settings().workspace
-    except Exception:  # noqa: BLE001 - settings were the problem: nothing was created
+    if root is None or not root.is_dir():
+        return set()
+    return {Path(folder) for folder, _, _ in os.walk(root)}
+
+
+def _remove_new_empty_dirs(root: Path | None, before: set[Path]) -> None:
+    """After a failed command: remove the empty folders it created in the workspace (and the workspace itself)."""
+    if root is None:
         return
-    if not root.is_dir():
-        return
-    for folder, _, _ in sorted(os.walk(root), key=lambda x: -len(x[0])):
-        path = Path(folder)
+    for path in sorted(_folders(root) - before, key=lambda p: -len(p.parts)):
         try:
-            if path.stat().st_ctime >= since and not any(path.iterdir()):
+            if not any(path.iterdir()):
                 path.rmdir()
         except OSError:
             continue
@@ -72,15 +86,14 @@ def _remove_new_empty_dirs(since: float) -> None:
 def main() -> None:
     """Console entry point: run the app, turning CurationErrors into one line and an exit code (a command's own
     exit code, e.g. `server status` 3, is passed on); a failed command leaves no new empty folders behind."""
-    import time
-
     debug = "--debug" in sys.argv
-    started = time.time() - 1  # ctime has coarse resolution on some filesystems
+    root = _workspace_root(sys.argv[1:])
+    before = _folders(root)
     try:
         code = app(standalone_mode=False)
     except Exception as err:  # noqa: BLE001 - report_error prints one line (a traceback with --debug) per kind
         code = common.report_error(err, debug)
     code = code if isinstance(code, int) else 0
     if code:
-        _remove_new_empty_dirs(started)
+        _remove_new_empty_dirs(root, before)
     sys.exit(code)
