@@ -58,3 +58,9 @@ RESPONSE_COUNT = "response_count"
 SPLIT = "split"
 SHOULD_REFUSE = "should_refuse"
 MESSAGES = "messages"
+
+# generate: why an answer ended (stop / length) and its token counts
+FINISH_REASON = "finish_reason"
+PROMPT_TOKENS = "prompt_tokens"
+COMPLETION_TOKENS = "completion_tokens"
+TRUNCATED = "length"

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_prompt_chars: int = Field(20_000, ge=1, description="Longer prompts are rejected at ingest.")
     near_dup_threshold: float = Field(0.95, gt=0, le=1)
     seed: int = 0
+    languages: list[str] = Field(
+        default_factory=lambda: ["ar", "de", "en", "es", "fr", "hi", "it", "ja", "ko", "pt", "ru", "zh"],
+        description="Languages curated here: language id picks only among them (ISO 639-1 codes).")
 
     @classmethod
     def settings_customise_sources(

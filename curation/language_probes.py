@@ -67,11 +67,12 @@ def transfer_reason(base: Probe, transfer: Probe) -> str:
 
 
 def fit_transfer_probe(harmful: Sequence[str], harmless: Sequence[str], workspace_root: Path, name: str = "default",
-                       settings: Any = None, seed: int = 0, batch_size: int = 64) -> tuple[str, Probe]:
+                       settings: Any = None, seed: int = 0, batch_size: int = 64, transfer_from: str = "en"
+                       ) -> tuple[str, Probe]:
     """Fit the English training data's probe on the multilingual encoder and save it as `<name>-multilingual`
     (`transfer_from: en`), the probe non-English rows are routed to when the base probe is English-only."""
     probe = fit_language_probe(harmful, harmless, JOINT, None, workspace_root, settings, seed, batch_size)
-    probe.meta["transfer_from"] = "en"
+    probe.meta["transfer_from"] = transfer_from
     probe.meta["languages"] = {"en": (len(harmful), len(harmless))}
     target = language_probe_name(name, JOINT)
     probe.save(default_probe_dir(workspace_root, target))
@@ -207,7 +208,8 @@ class ProbeRouter:
         lang = normalize(language)
         joint_name = language_probe_name(self.name, JOINT)
         pair = self.transfer()
-        if lang == "en" and self.same_scale and pair and self._load(language_probe_name(self.name, "en")) is None:
+        if (lang == "en" and self.same_scale and pair and pair[0].meta.get("preset") != "contextual"
+                and self._load(language_probe_name(self.name, "en")) is None):  # the contextual model keeps English
             return RoutedProbe(joint_name, pair[1], SAME_SCALE_FLAG,
                                "English rows use the cross-lingual probe too (same scale as the other languages)")
         order = [(language_probe_name(self.name, lang), None)]

@@ -104,6 +104,62 @@ def tokenize_batch(lm: LoadedLM, texts: Sequence[str], max_length: int = 1024) -
     return {k: v.to(lm.device) for k, v in enc.items()}
 
 
+@dataclass
+class Generation:
+    """One generated answer: its text, why it ended (`stop`: end of turn; `length`: max_new_tokens reached) and
+    token counts."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+def _eos_ids(lm: LoadedLM) -> set[int]:
+    ids = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
+    ids = set(ids if isinstance(ids, list | tuple) else [ids] if ids is not None else [])
+    if lm.tokenizer.eos_token_id is not None:
+        ids.add(int(lm.tokenizer.eos_token_id))
+    return ids
+
+
+def generate_detailed(
+    lm: LoadedLM,
+    prompts: Sequence[str],
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    system: str | None = None,
+    formatted: bool = False,
+) -> list[Generation]:
+    """Greedy (default) batched generation: the new text of each prompt with its finish reason and token counts."""
+    import torch
+
+    texts = list(prompts) if formatted else format_prompts(lm, prompts, system)
+    eos = _eos_ids(lm)
+    outputs: list[Generation] = []
+    for start in range(0, len(texts), batch_size):
+        enc = tokenize_batch(lm, texts[start : start + batch_size])
+        with torch.no_grad():
+            gen = lm.model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
+                temperature=temperature if do_sample else None, top_p=None, top_k=None,
+                pad_token_id=lm.tokenizer.pad_token_id,
+            )
+        new_tokens = gen[:, enc["input_ids"].shape[1] :]
+        prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
+        decoded = lm.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        for row, text, n_prompt in zip(new_tokens.tolist(), decoded, prompt_lengths, strict=True):
+            end = next((i for i, t in enumerate(row) if t in eos), None)
+            if end is not None:
+                outputs.append(Generation(text.strip(), "stop", int(n_prompt), end + 1))
+            else:  # no end-of-turn token: the answer was cut at max_new_tokens (or stopped short of it)
+                reason = "length" if len(row) >= max_new_tokens else "stop"
+                outputs.append(Generation(text.strip(), reason, int(n_prompt), len(row)))
+    return outputs
+
+
 def generate(
     lm: LoadedLM,
     prompts: Sequence[str],
@@ -115,18 +171,5 @@ def generate(
     formatted: bool = False,
 ) -> list[str]:
     """Greedy (default) batched generation; returns only the new text of each prompt."""
-    import torch
-
-    texts = list(prompts) if formatted else format_prompts(lm, prompts, system)
-    outputs: list[str] = []
-    for start in range(0, len(texts), batch_size):
-        enc = tokenize_batch(lm, texts[start : start + batch_size])
-        with torch.no_grad():
-            gen = lm.model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=do_sample,
-                temperature=temperature if do_sample else None, top_p=None, top_k=None,
-                pad_token_id=lm.tokenizer.pad_token_id,
-            )
-        new_tokens = gen[:, enc["input_ids"].shape[1] :]
-        outputs.extend(t.strip() for t in lm.tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
-    return outputs
+    return [g.text for g in generate_detailed(lm, prompts, max_new_tokens, batch_size, do_sample, temperature, system,
+                                              formatted)]

@@ -41,8 +41,8 @@ CASES = [
     BadInput("missing file", "ingest missing.jsonl --name p", 2,
              "error: file not found: missing.jsonl (check the path)"),
     BadInput("malformed JSON lines", "ingest broken.jsonl --name q", 2,
-             "error: could not parse broken.jsonl: An error occurred while generating the dataset "
-             "(check that it is valid JSON)"),
+             "error: broken.jsonl: line 2 is not a JSON object (fix or remove that line, or pass --skip-bad-lines "
+             "to skip malformed lines)"),
     BadInput("empty file", "ingest empty.jsonl --name q", 2,
              "error: empty.jsonl is empty (give a file with a header or at least one row)"),
     BadInput("no prompt column", "ingest no_prompt.csv --name q", 2,

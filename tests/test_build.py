@@ -218,3 +218,100 @@ def test_build_cli_and_example_config(workspace, tmp_path):
     path.write_text(yaml.safe_dump(build_yaml(tmp_path, colour="red")))
     bad = CliRunner().invoke(app, ["--workspace", str(workspace.root), "build", "--config", str(path)])
     assert isinstance(bad.exception, ConfigError) and bad.exception.exit_code == 2 and "colour" in str(bad.exception)
+
+
+# --- #16: complete answers only, simulated gold refused, contrast pairs in one split, asked-for languages -------------
+def _answers(ws, cut: dict[str, str]) -> None:
+    """A workspace dataset as `generate` leaves it: responses with their finish reasons."""
+    from datasets import Dataset
+
+    ws.save_dataset(Dataset.from_dict({"id": [str(i) for i in range(len(cut))], "response": list(cut),
+                                       "finish_reason": list(cut.values())}), "trig.answered")
+
+
+def test_truncated_answers_never_become_targets(workspace, tmp_path):
+    from curation import build
+
+    make_gold(workspace)
+    _answers(workspace, {"Shoot into the light with a reflector.": "length",
+                         "Use `kill PID` or `pkill -f name`.": "stop", "Sure, first get a pipe...": "length",
+                         "Scanners and trained staff look for ...": "length"})
+    cfg, sub = build.load_build_config(build_yaml(tmp_path))
+    result = build.run(cfg, sub, workspace)
+    sft = [r for ds in result.configs["sft"].values() for r in ds]
+    texts = [m["content"] for r in sft for m in r["messages"] if m["role"] == "assistant"]
+    assert "Shoot into the light with a reflector." not in texts and "Use `kill PID` or `pkill -f name`." in texts
+    assert "Scanners and trained staff look for ..." not in texts and not any(r["truncated"] for r in sft)
+    dpo = [r for ds in result.configs["dpo"].values() for r in ds]
+    assert all(t not in (r["chosen"], r["rejected"]) for r in dpo for t in
+               ("Shoot into the light with a reflector.", "Sure, first get a pipe...",
+                "Scanners and trained staff look for ..."))
+    assert result.lineage["exclusions"] == {
+        "sft": {"truncated response": 1, "truncated de-harm answer": 1},
+        "dpo": {"truncated response": 2, "truncated de-harm answer": 1}}
+    # configurable: keep them, flagged on the row
+    keep = build_yaml(tmp_path)
+    keep["configs"]["sft"]["keep_truncated"] = True
+    cfg, sub = build.load_build_config(keep)
+    kept = build.run(cfg, sub, workspace)
+    flagged = [r for ds in kept.configs["sft"].values() for r in ds if r["truncated"]]
+    assert len(flagged) == 2 and "sft" not in kept.lineage["exclusions"]
+
+
+def test_gold_from_simulated_annotators_needs_allow_simulated(workspace, tmp_path):
+    from test_qa import make_snapshot, resp
+
+    from curation import build
+
+    make_gold(workspace)
+    rows = [{"prompt": p, "language": lang, "boundary_score": s, "p_refuse": s, "source": "rass",
+             "responses": [resp("sim-annotator-1", {"decision": d}), resp("sim-annotator-2", {"decision": d})]}
+            for p, d, lang, s in BOUNDARY_PROMPTS]
+    workspace.save_dataset(adjudicate.run(make_snapshot(rows, argilla_dataset="sim"), name="sim"), "sim.gold")
+    cfg, sub = build.load_build_config(build_yaml(tmp_path, configs={"boundary": {"from": "sim.gold"}}))
+    with pytest.raises(InputError, match=r"'sim.gold' rests on simulated answers \(6 of 6 rows.*--allow-simulated"):
+        build.run(cfg, sub, workspace)
+    result = build.run(cfg, sub, workspace, allow_simulated=True)
+    assert result.lineage["annotation"] == {"people": 0, "simulated": 2, "simulated_rows": 6,
+                                            "source_label_rows": 0, "allow_simulated": True}
+    people = build.run(*build.load_build_config(build_yaml(tmp_path, configs={"boundary": {"from": "bnd.gold"}})),
+                       workspace)
+    assert people.lineage["annotation"]["people"] == 2 and people.lineage["annotation"]["simulated"] == 0
+
+
+def test_answer_kind_is_recorded_per_response():
+    from curation.qa.responses import Answer, annotator_kind, parse_record
+
+    record = parse_record({"id": "r", "responses": [
+        {"user": "alice", "status": "submitted", "values": {"harmfulness": "benign"}},
+        {"user": "sim-annotator-3", "status": "submitted", "values": {"harmfulness": "harmful"}}]})
+    assert [(a.user, a.kind) for a in record.answers["harmfulness"]] == [("alice", "person"),
+                                                                         ("sim-annotator-3", "simulated")]
+    assert record.simulated and annotator_kind("bob") == "person" and Answer("x", 1, "").kind == "person"
+
+
+def test_contrast_pairs_share_a_split(workspace, tmp_path):
+    from datasets import Dataset
+
+    from curation import build
+    from curation.hashing import record_id
+
+    make_gold(workspace)
+    pairs = [(TRIGGER_PROMPTS[2][0], TRIGGER_PROMPTS[6][0]), (TRIGGER_PROMPTS[3][0], TRIGGER_PROMPTS[9][0]),
+             (TRIGGER_PROMPTS[4][0], TRIGGER_PROMPTS[8][0])]
+    workspace.save_dataset(Dataset.from_dict({"id": [record_id(b) for _, b in pairs],
+                                              "contrast_of": [record_id(a) for a, _ in pairs]}), "trig.ingested")
+    for seed in range(6):
+        cfg, sub = build.load_build_config(build_yaml(tmp_path, seed=seed, configs={"triggers": {"from": "trig.gold"}}))
+        split_of = {r["prompt"]: s for s, ds in build.run(cfg, sub, workspace).configs["triggers"].items() for r in ds}
+        assert all(split_of[a] == split_of[b] for a, b in pairs)
+
+
+def test_per_language_configs_only_for_asked_languages(workspace, tmp_path):
+    from curation import build
+
+    make_gold(workspace)
+    cfg, sub = build.load_build_config(build_yaml(tmp_path, configs={
+        "morbench": {"from": ["bnd.gold"], "languages": ["en", "de"]}}))
+    result = build.run(cfg, sub, workspace)
+    assert {c for c in result.configs if c.startswith("morbench_")} == {"morbench_en", "morbench_de"}

@@ -48,7 +48,7 @@ def test_ingest_ls_generate_judge(tmp_path, prompts_file, tiny_lm_path, monkeypa
     runner = CliRunner()
     result = runner.invoke(app, ["ingest", str(prompts_file), "--name", "p", "--no-near-dedupe"])
     assert result.exit_code == 0, result.output
-    assert "saved 2 rows" in result.output and "(1 duplicates in 'p.duplicates')" in result.output
+    assert "saved 2 rows" in result.output and "(2 dropped rows" in result.output  # the duplicate and the empty one
     result = runner.invoke(app, ["ls"])
     assert result.exit_code == 0 and "p.duplicates" in result.output
     args = ["generate", "p", "--model", str(tiny_lm_path), "--max-new-tokens", "4", "--out", "answers"]
@@ -56,7 +56,7 @@ def test_ingest_ls_generate_judge(tmp_path, prompts_file, tiny_lm_path, monkeypa
     assert result.exit_code == 0, result.output
     assert "answered 1 prompts" in result.output and "1 pending" in result.output
     result = runner.invoke(app, args)  # resumes from 'answers'
-    assert "answered 1 prompts" in result.output and "(1 already done, 0 pending)" in result.output
+    assert "answered 1 prompts" in result.output and "(1 already done, 0 pending;" in result.output
     result = runner.invoke(app, ["judge", "answers"])
     assert result.exit_code == 0, result.output
     ds = Workspace(tmp_path / ".curate").load_dataset("answers")

@@ -76,3 +76,55 @@ def test_checkpoints_let_a_killed_run_resume(tiny_lm_path, workspace):
 def test_missing_prompt_column_is_an_input_error(tiny_lm_path):
     with pytest.raises(InputError, match="no 'prompt' column; columns found: text"):
         run(Dataset.from_dict({"text": ["x"]}), GenerateConfig(model=str(tiny_lm_path)))
+
+
+# --- #16: finish reason, token counts, seeded --limit, progress off a terminal ----------------------------------------
+def test_finish_reason_and_token_counts(tiny_lm_path):
+    from curation.generate import DEFAULT_MAX_NEW_TOKENS, truncated_count
+
+    assert GenerateConfig().max_new_tokens == DEFAULT_MAX_NEW_TOKENS == 256
+    out = run(prompts_ds(), GenerateConfig(model=str(tiny_lm_path), max_new_tokens=3, batch_size=2))
+    # a random tiny model never emits its end token in 3 steps: every answer is cut
+    assert out[C.FINISH_REASON] == ["length"] * 5 and truncated_count(out) == 5
+    assert out[C.COMPLETION_TOKENS] == [3] * 5 and all(n > 0 for n in out[C.PROMPT_TOKENS])
+
+
+def test_finish_reason_stop_when_the_model_ends_its_turn(tiny_lm_path):
+    from curation.lm import format_prompts, generate_detailed, load_lm, tokenize_batch
+
+    lm = load_lm(str(tiny_lm_path))
+    enc = tokenize_batch(lm, format_prompts(lm, PROMPTS[:1]))
+    first = int(lm.model.generate(**enc, max_new_tokens=1, do_sample=False,
+                                  pad_token_id=lm.tokenizer.pad_token_id)[0, -1])
+    saved = lm.model.generation_config.eos_token_id
+    lm.model.generation_config.eos_token_id = first  # the first token it produces now ends its turn
+    try:
+        out = generate_detailed(lm, PROMPTS[:1], max_new_tokens=4, batch_size=1)
+    finally:
+        lm.model.generation_config.eos_token_id = saved
+    assert out[0].finish_reason == "stop" and out[0].completion_tokens == 1
+
+
+def test_limit_takes_a_seeded_sample_not_the_first_rows(tiny_lm_path):
+    prompts = [f"Question number {i}?" for i in range(30)]
+    cfg = GenerateConfig(model=str(tiny_lm_path), max_new_tokens=2, batch_size=8, limit=5, seed=1)
+    out = run(prompts_ds(prompts), cfg)
+    answered = [i for i, r in enumerate(out[C.RESPONSE]) if r]
+    assert len(answered) == 5 and answered != list(range(5))
+    again = run(prompts_ds(prompts), cfg)
+    assert [i for i, r in enumerate(again[C.RESPONSE]) if r] == answered
+    other = run(prompts_ds(prompts), cfg.model_copy(update={"seed": 2}))
+    assert [i for i, r in enumerate(other[C.RESPONSE]) if r] != answered
+
+
+def test_progress_lines_when_not_on_a_terminal(tiny_lm_path, capsys):
+    run(prompts_ds(), GenerateConfig(model=str(tiny_lm_path), max_new_tokens=2, batch_size=1, progress_every=2))
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("generate:")]
+    assert len(lines) == 3 and lines[-1].startswith("generate: 5/5 rows") and "rows/s, ETA" in lines[0]
+
+
+def test_resume_carries_finish_reasons(tiny_lm_path):
+    cfg = GenerateConfig(model=str(tiny_lm_path), max_new_tokens=3, batch_size=2, limit=2)
+    first = run(prompts_ds(), cfg)
+    second = run(prompts_ds(), cfg.model_copy(update={"limit": None}), previous=first)
+    assert second[C.FINISH_REASON] == ["length"] * 5

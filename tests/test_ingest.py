@@ -176,5 +176,126 @@ def test_unreachable_hub_id_is_one_clear_service_error(monkeypatch):
 
 def test_malformed_json_is_an_input_error(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"prompt": "ok"}\n{"prompt": \n', encoding="utf-8")
-    with pytest.raises(InputError, match="could not parse"):
+    with pytest.raises(InputError, match=r"bad.jsonl: line 2 is not a JSON object") as info:
         load_prompts([str(tmp_path / "bad.jsonl")], FAST)
+    assert "--skip-bad-lines" in str(info.value)
+
+
+def test_skip_bad_lines_counts_what_it_skipped(tmp_path, workspace):
+    src = tmp_path / "bad.jsonl"
+    src.write_text('{"prompt": "first ok"}\n{"prompt": \n[1, 2]\n{"prompt": "second ok"}\n', encoding="utf-8")
+    kept, _, report = run([str(src)], FAST.model_copy(update={"skip_bad_lines": True}), workspace.root)
+    assert kept[C.PROMPT] == ["first ok", "second ok"] and report.bad_lines_skipped == 2
+    assert kept[C.SOURCE] == ["bad.jsonl", "bad.jsonl"]  # the source keeps its own name
+
+
+def test_malformed_json_array_names_the_line(tmp_path):
+    (tmp_path / "arr.json").write_text('[\n{"prompt": "a"},\n{"prompt": }\n]\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"arr.json: line 3 is not valid JSON"):
+        load_prompts([str(tmp_path / "arr.json")], FAST)
+
+
+# --- #16: language id restricted to the curated languages, with a per-source fallback ---------------------------------
+DATA = Path(__file__).parent / "data"
+SHARED = Path("/work/shared/data/refusal-direction")
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_short_english_prompts_are_english(tmp_path, workspace):
+    """Frozen test split of short prompts written for #16 (unrestricted lingua: 61% of its English rows as `en`)."""
+    from curation.ingest.langid import detect_with_confidence
+
+    rows = _read_jsonl(DATA / "langid_short_test.jsonl")
+    english = [r["prompt"] for r in rows if r["lang"] == "en"]
+    found, _ = detect_with_confidence(english, default="en")
+    assert sum(x == "en" for x in found) / len(english) >= 0.98
+    others = [r for r in rows if r["lang"] != "en"]
+    found, _ = detect_with_confidence([r["prompt"] for r in others])
+    assert sum(x == r["lang"] for x, r in zip(found, others, strict=True)) / len(others) >= 0.9
+    # through ingest: a source default; rows lingua is unsure of are flagged, languages stay within the setting
+    src = write_jsonl(tmp_path / "short.jsonl", [{"prompt": p} for p in english])
+    kept, _, report = run([str(src)], IngestConfig(near_dedupe=False, language="en"), workspace.root)
+    assert report.languages["en"] / len(kept) >= 0.98 and set(report.languages) <= {"en", "de", "fr", "es", "it"}
+    assert 0 < report.language_uncertain == sum(kept["language_uncertain"]) < len(kept)
+    free, _, _ = run([str(src)], IngestConfig(near_dedupe=False, languages=["en", "fr", "de"]), workspace.root)
+    assert set(free[C.LANGUAGE]) <= {"en", "fr", "de"}
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared refusal-direction data not on this machine")
+def test_public_instruction_sets_are_detected_english():
+    from curation.ingest.langid import detect_languages
+
+    prompts = [r["instruction"] for n in ("harmful_val", "harmless_val")
+               for r in json.loads((SHARED / f"{n}.json").read_text())]
+    assert sum(x == "en" for x in detect_languages(prompts)) / len(prompts) >= 0.99
+    assert sum(x == "en" for x in detect_languages(prompts, default="en")) / len(prompts) >= 0.995
+
+
+def test_source_args_override_columns_and_language_per_source(tmp_path, workspace):
+    a = write_jsonl(tmp_path / "a.jsonl", [{"prompt": "Tell me about tigers", "category": "animals"}])
+    b = write_jsonl(tmp_path / "b.jsonl", [{"prompt": "Ok", "kind": "chat"}])
+    with pytest.raises(InputError, match="b.jsonl: no column 'category'.*--source-args b.jsonl:category_col"):
+        load_prompts([str(a), str(b)], IngestConfig(category_col="category"))
+    from curation.ingest import parse_source_args
+
+    cfg = IngestConfig(near_dedupe=False, category_col="category",
+                       source_args=parse_source_args([f"{b}:category_col=kind,language=en"]))
+    kept, _, _ = run([str(a), str(b)], cfg, workspace.root)
+    assert kept[C.CATEGORY] == ["animals", "chat"] and kept[C.LANGUAGE][1] == "en"
+    with pytest.raises(InputError, match="unknown option 'colour'"):
+        parse_source_args(["b.jsonl:colour=red"])
+    with pytest.raises(InputError, match="not a source of this ingest"):
+        load_prompts([str(a)], IngestConfig(source_args={"zzz.csv": {"label": "benign"}}))
+
+
+# --- #16: near-dedupe keeps contrast pairs --------------------------------------------------------------------------
+def test_near_dedupe_keeps_minimal_pairs_with_different_labels(tmp_path, workspace, encoder):
+    rows = _read_jsonl(DATA / "contrast_minimal_pairs.jsonl")
+    src = write_jsonl(tmp_path / "pairs.jsonl", [{k: r[k] for k in ("prompt", "label")} for r in rows])
+    cfg = IngestConfig(detect_language=False, near_threshold=0.85)
+    kept, removed, report = run([str(src)], cfg, workspace.root)
+    pair_of = {record_id(r["prompt"]): r["pair"] for r in rows}
+    by_id = {i: p for i, p in zip(kept[C.ID], kept[C.PROMPT], strict=True)}
+    assert "Why did Hitler attack Poland in 1939?" in by_id.values()
+    assert "Why was Hitler right to attack Poland in 1939?" in by_id.values()
+    # every labelled minimal pair survives whole; the same-label paraphrases are still merged
+    assert {pair_of[i] for i in kept[C.ID] if pair_of[i].startswith("c")} == {f"c{i}" for i in range(25)}
+    assert report.near_duplicates == 4 and set(removed["duplicate_kind"]) == {"near", "exact"}
+    assert all(pair_of[d] == pair_of[k] for d, k in zip(removed[C.ID], removed[C.DUPLICATE_OF], strict=True))
+    links = [(i, c) for i, c in zip(kept[C.ID], kept["contrast_of"], strict=True) if c]
+    assert report.contrast_pairs == len(links) >= 4 and all(pair_of[i] == pair_of[c] for i, c in links)
+    # an exact duplicate with another label: one row kept, flagged, counted
+    assert report.label_conflicts == 1 and report.exact_duplicates == 1
+    coke = kept[C.PROMPT].index("Where can I buy a can of coke?")
+    assert kept["label_conflict"][coke] and sum(kept["label_conflict"]) == 1
+
+
+def test_near_duplicates_never_merge_incompatible_rows():
+    vectors = np.array([[1.0, 0.0], [1.0, 0.001], [1.0, 0.002]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    contrasts: list = []
+    dups = near_duplicates(vectors, 0.95, compatible=lambda a, b: (a == 2) == (b == 2), contrasts=contrasts)
+    assert [(d.index, d.kept) for d in dups] == [(1, 0)]
+    assert [(c.index, c.kept, c.kind) for c in contrasts] == [(2, 0, "contrast")]
+
+
+# --- #16: nothing vanishes, nothing empty is saved ------------------------------------------------------------------
+def test_too_long_and_empty_rows_are_kept_with_the_duplicates(tmp_path, workspace):
+    src = write_jsonl(tmp_path / "mix.jsonl", [{"prompt": "short"}, {"prompt": "x" * 50}, {"prompt": " "},
+                                               {"prompt": "short"}])
+    kept, removed, _ = run([str(src)], IngestConfig(max_chars=20, near_dedupe=False, detect_language=False),
+                           workspace.root)
+    assert kept[C.PROMPT] == ["short"]
+    assert sorted(removed["duplicate_kind"]) == ["empty", "exact", "too_long"] and len(removed) == 3
+
+
+def test_an_ingest_that_keeps_no_row_is_an_error(tmp_path, workspace):
+    src = write_jsonl(tmp_path / "long.jsonl", [{"prompt": "x" * 50}, {"prompt": "y" * 60}])
+    with pytest.raises(InputError, match="ingest kept no row: all 2 prompts are longer than 20 characters"):
+        run([str(src)], IngestConfig(max_chars=20, near_dedupe=False, detect_language=False), workspace.root)
+    empty = write_jsonl(tmp_path / "empty.jsonl", [{"prompt": ""}, {"prompt": "  "}])
+    with pytest.raises(InputError, match="all 2 prompts are empty"):
+        run([str(empty)], FAST, workspace.root)

@@ -53,7 +53,7 @@ def test_morbench_has_one_config_per_language_with_language_stratified_splits(ml
     morbench = result.configs["morbench"]
     for lang in ("en", "fr"):
         per_split = {s: sum(1 for x in ds["language"] if x == lang) for s, ds in morbench.items()}
-        assert per_split == {"train": 2, "test": 2}, (lang, per_split)  # stratified within each language
+        assert per_split == {"test": 4}, (lang, per_split)  # a benchmark is test-only (#16)
         sub = result.configs[f"morbench_{lang}"]
         assert {s: len(ds) for s, ds in sub.items()} == per_split
         assert {x for ds in sub.values() for x in ds["language"]} == {lang}
@@ -75,11 +75,11 @@ def test_card_lists_languages_and_configs_load_with_datasets(ml_version, tmp_pat
     assert set(meta["language"]) == {"en", "fr", "de"}
     assert {c["config_name"] for c in meta["configs"]} == {"morbench", "morbench_en", "morbench_fr", "morbench_de"}
     section = card.split("## Languages", 1)[1].split("##", 1)[0]
-    assert "| `fr` | 2 | 2 | 4 | 2 | 1.000 / 1.000 |" in section
+    assert "| `fr` | 4 | 4 | 2 | 1.000 / 1.000 |" in section
     assert "| `de` |" in section and "decision κ / α" in section
     fr = datasets.load_dataset(str(out), "morbench_fr")
-    assert {s: len(d) for s, d in fr.items()} == {"train": 2, "test": 2}
-    assert set(fr["train"]["language"]) == {"fr"}
+    assert {s: len(d) for s, d in fr.items()} == {"test": 4}
+    assert set(fr["test"]["language"]) == {"fr"}
 
 
 def test_existing_builds_keep_their_configs(workspace, tmp_path) -> None:

@@ -21,7 +21,7 @@ from ..workspace import Workspace, atomic_dir
 from . import boundary, chat, triggers  # noqa: F401 - register the builders
 from .config import BuildConfig, load_build_config
 from .context import BuildContext, code_version
-from .splits import assign_splits, near_duplicate_groups
+from .splits import assign_splits, link_groups, near_duplicate_groups
 
 __all__ = ["BuildConfig", "BuildResult", "load_build_config", "run", "save_build", "load_build", "split_rows"]
 BUILD_FILE = "build.json"
@@ -47,9 +47,9 @@ def split_text(ds: Dataset) -> list[str]:
 
 
 def split_rows(ds: Dataset, cfg: BuildConfig, workspace_root: Path | None = None,
-               stratify: tuple[str, ...] = ()) -> DatasetDict:
-    """Assign every row to a split (seeded, stratified by `cfg.stratify_by` + `stratify`, near-duplicate groups kept
-    whole)."""
+               stratify: tuple[str, ...] = (), links: list[tuple[str, str]] | None = None) -> DatasetDict:
+    """Assign every row to a split (seeded, stratified by `cfg.stratify_by` + `stratify`, near-duplicate groups and
+    linked ids such as contrast pairs kept whole)."""
     if len(ds) == 0:
         return DatasetDict({name: ds for name in cfg.splits})
     texts = split_text(ds)
@@ -57,6 +57,8 @@ def split_rows(ds: Dataset, cfg: BuildConfig, workspace_root: Path | None = None
     cache = workspace_cache(workspace_root, encoder.model_id) if workspace_root else None
     vectors = embed(texts, encoder, cache, show_progress=len(texts) > 2000)
     groups = near_duplicate_groups(vectors, cfg.near_dup_threshold, texts)
+    if links:
+        groups = link_groups(groups, list(ds[C.ID]), links)
     strata_cols = [c for c in dict.fromkeys([*cfg.stratify_by, *stratify]) if c in ds.column_names]
     strata = ["|".join(str(ds[c][i]) for c in strata_cols) for i in range(len(ds))] if strata_cols else [""] * len(ds)
     assigned = assign_splits(list(ds[C.ID]), strata, groups, cfg.splits, cfg.seed)
@@ -70,26 +72,61 @@ def _unique_ids(ds: Dataset) -> Dataset:
     return ds if len(keep) == len(ds) else ds.select(keep)
 
 
-def run(cfg: BuildConfig, sub: dict[str, BaseModel], workspace: Workspace) -> BuildResult:
-    """Build every named config from its gold datasets."""
-    ctx = BuildContext(workspace, seed=cfg.seed)
+def run(cfg: BuildConfig, sub: dict[str, BaseModel], workspace: Workspace,
+        allow_simulated: bool = False) -> BuildResult:
+    """Build every named config from its gold datasets; gold resting on simulated answers needs `allow_simulated`.
+    The lineage records who annotated, what each config left out and why (`exclusions`), and the mix as built."""
+    ctx = BuildContext(workspace, seed=cfg.seed, allow_simulated=allow_simulated)
     out = {}
+    skipped: dict[str, dict[str, int]] = {}
     for name, sub_cfg in sub.items():
         builder = resolve(builders, name, "build config")
         rows = _unique_ids(builder.build(sub_cfg, ctx))
+        if len(rows) == 0 and ctx.exclusions.get(name):  # every row was left out for a reason: report, go on
+            skipped[name] = ctx.exclusions[name]
+            continue
         if len(rows) == 0:
             raise InputError(f"config '{name}' produced no rows", f"check configs.{name} and its gold datasets")
-        out[name] = split_rows(rows, cfg, workspace.root, builder.stratify)
+        out[name] = DatasetDict({"test": rows}) if builder.test_only else \
+            split_rows(rows, cfg, workspace.root, builder.stratify, ctx.contrast_links())
         if builder.derived is not None:
             out.update(builder.derived(sub_cfg, out[name], ctx))
+    if not out:
+        raise InputError("every config lost all its rows: " + "; ".join(f"{n}: {r}" for n, r in skipped.items()),
+                         "regenerate answers with a larger --max-new-tokens, or set keep_truncated: true")
     lineage = {
         "build": cfg.version_name, "built_at": datetime.now(UTC).isoformat(), "code_version": code_version(),
         "sources": ctx.sources,
         "stage_configs": {"build": cfg.model_dump(), **{f"build.{k}": v.model_dump(by_alias=True)
                                                         for k, v in sub.items()}},
         "license": cfg.license, "description": cfg.description,
+        "annotation": annotation_summary(ctx.sources, allow_simulated),
+        "exclusions": ctx.exclusions, "skipped_configs": skipped,
+        "mix": {name: _mix_as_built(out[name]) for name in out if name == "sft"},
     }
     return BuildResult(cfg.version_name, out, lineage)
+
+
+def annotation_summary(sources: dict[str, dict[str, Any]], allow_simulated: bool) -> dict[str, Any]:
+    """Who gave the gold of a build, over all its sources: people, simulated annotators, imported labels."""
+    people = simulated = simulated_rows = imported = 0
+    for info in sources.values():
+        who = info.get("annotators") or {}
+        people = max(people, who.get("people", 0))
+        simulated = max(simulated, who.get("simulated", 0))
+        simulated_rows += who.get("simulated_rows", 0)
+        imported += who.get("source_label_rows", 0)
+    return {"people": people, "simulated": simulated, "simulated_rows": simulated_rows,
+            "source_label_rows": imported, "allow_simulated": allow_simulated}
+
+
+def _mix_as_built(dd: DatasetDict) -> dict[str, int]:
+    """Rows per `kind` of the built sft config (curated vs mixed-in), over all splits."""
+    counts: dict[str, int] = {}
+    for ds in dd.values():
+        for kind in ds["kind"] if "kind" in ds.column_names else []:
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def build_dir(workspace: Workspace, name: str) -> Path:

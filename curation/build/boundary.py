@@ -94,7 +94,10 @@ def morbench_language_configs(cfg: MorbenchBuild, splits: DatasetDict, ctx: Buil
     record_language_agreement(cfg.from_, ctx)
     if not cfg.per_language_configs:
         return {}
-    languages = sorted({lang for ds in splits.values() for lang in ds[C.LANGUAGE]})
+    from ..config import default_settings
+
+    asked = set(cfg.languages or default_settings().languages)  # only languages that were asked for get a config
+    languages = sorted({lang for ds in splits.values() for lang in ds[C.LANGUAGE]} & asked)
     with datasets_progress(False):
         return {f"morbench_{lang}": DatasetDict({split: ds.filter(lambda b, lg=lang: [x == lg for x in b[C.LANGUAGE]],
                                                                   batched=True)
@@ -104,4 +107,4 @@ def morbench_language_configs(cfg: MorbenchBuild, splits: DatasetDict, ctx: Buil
 
 builders.register("boundary", func=Builder(BoundaryBuild, build_boundary, C.SHOULD_REFUSE))
 builders.register("morbench", func=Builder(MorbenchBuild, build_morbench, C.LABEL, morbench_language_configs,
-                                           (C.LANGUAGE,)))
+                                           (C.LANGUAGE,), test_only=True))

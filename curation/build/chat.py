@@ -25,11 +25,13 @@ REFUSALS = [
 ]
 REFUSAL_JUDGE_LABELS = ("full_refusal", "partial_refusal")
 MESSAGE = {"role": Value("string"), "content": Value("string")}
+TRUNCATED = "truncated"  # row flag: an answer in it was cut at max_new_tokens (kept only with keep_truncated)
 SFT_FEATURES = Features({C.ID: Value("string"), C.MESSAGES: [MESSAGE], "kind": Value("string"),
-                         C.LABEL: Value("string"), C.LANGUAGE: Value("string"), C.SOURCE: Value("string")})
+                         C.LABEL: Value("string"), C.LANGUAGE: Value("string"), C.SOURCE: Value("string"),
+                         TRUNCATED: Value("bool")})
 DPO_FEATURES = Features({C.ID: Value("string"), C.PROMPT: Value("string"), "chosen": Value("string"),
                          "rejected": Value("string"), "kind": Value("string"), C.LABEL: Value("string"),
-                         C.LANGUAGE: Value("string"), C.SOURCE: Value("string")})
+                         C.LANGUAGE: Value("string"), C.SOURCE: Value("string"), TRUNCATED: Value("bool")})
 
 
 class ChatBuild(SourceConfig):
@@ -38,6 +40,8 @@ class ChatBuild(SourceConfig):
     deharm_from: list[str] = Field(default_factory=list, description="deharm_review gold: rewrites + answers.")
     refusal_templates: list[str] = Field(default_factory=lambda: list(REFUSALS), min_length=1)
     helpful_judge_label: str = Field("full_compliance", description="judge_label of responses usable as answers.")
+    keep_truncated: bool = Field(False, description="Keep answers cut at max_new_tokens (flagged `truncated`) "
+                                                    "instead of leaving them out.")
 
 
 class SftBuild(ChatBuild):
@@ -95,6 +99,17 @@ def _helpful(row: dict[str, Any], cfg: ChatBuild) -> str | None:
     return response if response.strip() and column(row, C.JUDGE_LABEL) == cfg.helpful_judge_label else None
 
 
+def _usable(text: str, row: dict[str, Any], cfg: ChatBuild, ctx: BuildContext, config: str, what: str,
+            reason_column: str = C.FINISH_REASON) -> tuple[bool, bool]:
+    """(use it, it is truncated): a truncated text is left out (counted under `truncated <what>`) unless
+    keep_truncated."""
+    cut = ctx.truncated(row, text, reason_column)
+    if cut and not cfg.keep_truncated:
+        ctx.exclude(config, f"truncated {what}")
+        return False, True
+    return True, cut
+
+
 def curated_sft_rows(cfg: SftBuild, ctx: BuildContext) -> list[dict[str, Any]]:
     """Refusals for harmful gold prompts, helpful answers for benign ones judged compliant, de-harmed rewrites."""
     rows = []
@@ -105,11 +120,16 @@ def curated_sft_rows(cfg: SftBuild, ctx: BuildContext) -> list[dict[str, Any]]:
             rows.append({C.ID: row[C.ID], C.MESSAGES: _chat(row[C.PROMPT], refusal(row[C.ID], cfg.refusal_templates)),
                          "kind": "refusal", C.LABEL: "harmful", **base})
         elif label == "benign" and (answer := _helpful(row, cfg)):
-            rows.append({C.ID: row[C.ID], C.MESSAGES: _chat(row[C.PROMPT], answer), "kind": "helpful",
-                         C.LABEL: "benign", **base})
+            use, cut = _usable(answer, row, cfg, ctx, "sft", "response")
+            if use:
+                rows.append({C.ID: row[C.ID], C.MESSAGES: _chat(row[C.PROMPT], answer), "kind": "helpful",
+                             C.LABEL: "benign", **base, TRUNCATED: cut})
     for row in _deharm_gold(cfg, ctx, "sft"):
-        rows.append({C.ID: deharm_id(row), C.MESSAGES: _chat(row["rewrite"], row["answer"]), "kind": "deharmed",
-                     C.LABEL: "benign", C.LANGUAGE: column(row, C.LANGUAGE, "en"), C.SOURCE: row[C.SOURCE]})
+        use, cut = _usable(row["answer"], row, cfg, ctx, "sft", "de-harm answer", "answer_finish_reason")
+        if use:
+            rows.append({C.ID: deharm_id(row), C.MESSAGES: _chat(row["rewrite"], row["answer"]), "kind": "deharmed",
+                         C.LABEL: "benign", C.LANGUAGE: column(row, C.LANGUAGE, "en"), C.SOURCE: row[C.SOURCE],
+                         TRUNCATED: cut})
     return rows
 
 
@@ -149,15 +169,19 @@ def build_sft(cfg: SftBuild, ctx: BuildContext) -> Dataset:
             first_user = next((m["content"] for m in messages if m["role"] == "user"), "")
             rows.append({C.ID: record_id(f"mix\x00{first_user}\x00{messages[-1]['content']}"), C.MESSAGES: messages,
                          "kind": "mix", C.LABEL: str(r.get(C.LABEL) or "unknown"),
-                         C.LANGUAGE: str(r.get(C.LANGUAGE) or "en"), C.SOURCE: cfg.mix_with})
+                         C.LANGUAGE: str(r.get(C.LANGUAGE) or "en"), C.SOURCE: cfg.mix_with, TRUNCATED: False})
     return Dataset.from_list(rows, features=SFT_FEATURES)
 
 
 def build_dpo(cfg: ChatBuild, ctx: BuildContext) -> Dataset:
     """prompt / chosen / rejected: helpful over refusal for benign trigger prompts, refusal over compliance for
     harmful ones (only where a compliant response exists), and de-harmed rewrites with their accepted answers."""
-    deharm = _deharm_gold(cfg, ctx, "dpo")
-    answer_for = {record_id(r["original_prompt"]): r["answer"] for r in deharm if r.get("original_prompt")}
+    deharm = []
+    for row in _deharm_gold(cfg, ctx, "dpo"):
+        use, cut = _usable(row["answer"], row, cfg, ctx, "dpo", "de-harm answer", "answer_finish_reason")
+        if use:
+            deharm.append({**row, TRUNCATED: cut})
+    answer_for = {record_id(r["original_prompt"]): r for r in deharm if r.get("original_prompt")}
     rows = []
     for row in _triggers_gold(cfg, ctx, "dpo"):
         rid, label = row[C.ID], row[C.GOLD_PREFIX + "harmfulness"]
@@ -165,20 +189,52 @@ def build_dpo(cfg: ChatBuild, ctx: BuildContext) -> Dataset:
                 C.SOURCE: row[C.SOURCE]}
         response, judged = column(row, C.RESPONSE), column(row, C.JUDGE_LABEL)
         if label == "benign":
-            chosen = _helpful(row, cfg) or answer_for.get(rid)
+            chosen, cut = _helpful(row, cfg), False
+            if chosen:
+                use, cut = _usable(chosen, row, cfg, ctx, "dpo", "response")
+                chosen = chosen if use else None
+            if not chosen and rid in answer_for:
+                chosen, cut = answer_for[rid]["answer"], answer_for[rid][TRUNCATED]
             rejected = response if judged in REFUSAL_JUDGE_LABELS and response.strip() else \
                 refusal(rid, cfg.refusal_templates)
+            if rejected == response and ctx.truncated(row, response):  # a cut refusal: the template instead
+                ctx.exclude("dpo", "truncated refusal replaced by a template")
+                rejected = refusal(rid, cfg.refusal_templates)
             if chosen:
-                rows.append({**base, "chosen": chosen, "rejected": rejected, "kind": "helpful_over_refusal"})
+                rows.append({**base, "chosen": chosen, "rejected": rejected, "kind": "helpful_over_refusal",
+                             TRUNCATED: cut})
         elif label == "harmful" and judged == cfg.helpful_judge_label and response.strip():
-            rows.append({**base, "chosen": refusal(rid, cfg.refusal_templates), "rejected": response,
-                         "kind": "refusal_over_compliance"})
+            use, cut = _usable(response, row, cfg, ctx, "dpo", "response")
+            if use:
+                rows.append({**base, "chosen": refusal(rid, cfg.refusal_templates), "rejected": response,
+                             "kind": "refusal_over_compliance", TRUNCATED: cut})
     for row in deharm:
         rows.append({C.ID: deharm_id(row), C.PROMPT: row["rewrite"], "chosen": row["answer"],
                      "rejected": refusal(row[C.ID], cfg.refusal_templates), "kind": "deharmed_helpful",
-                     C.LABEL: "benign", C.LANGUAGE: column(row, C.LANGUAGE, "en"), C.SOURCE: row[C.SOURCE]})
+                     C.LABEL: "benign", C.LANGUAGE: column(row, C.LANGUAGE, "en"), C.SOURCE: row[C.SOURCE],
+                     TRUNCATED: row[TRUNCATED]})
     return Dataset.from_list(rows, features=DPO_FEATURES)
 
 
 builders.register("sft", func=Builder(SftBuild, build_sft, C.LABEL))
-builders.register("dpo", func=Builder(ChatBuild, build_dpo, C.LABEL))
+CONVERSATIONAL_DPO_FEATURES = Features({**DPO_FEATURES, C.PROMPT: [MESSAGE], "chosen": [MESSAGE],
+                                        "rejected": [MESSAGE]})
+
+
+def conversational_dpo(cfg: ChatBuild, splits: Any, ctx: BuildContext) -> dict[str, Any]:
+    """`dpo_conversational`: the dpo rows with prompt / chosen / rejected as message lists (TRL's conversational
+    preference format), same ids and splits."""
+    from datasets import DatasetDict
+
+    def convert(batch: dict[str, list]) -> dict[str, list]:
+        return {C.PROMPT: [[{"role": "user", "content": p}] for p in batch[C.PROMPT]],
+                "chosen": [[{"role": "assistant", "content": c}] for c in batch["chosen"]],
+                "rejected": [[{"role": "assistant", "content": r}] for r in batch["rejected"]]}
+
+    with datasets_progress(False):
+        return {"dpo_conversational": DatasetDict({split: ds.map(convert, batched=True,
+                                                                 features=CONVERSATIONAL_DPO_FEATURES)
+                                                   for split, ds in splits.items()})}
+
+
+builders.register("dpo", func=Builder(ChatBuild, build_dpo, C.LABEL, conversational_dpo))

@@ -46,25 +46,104 @@ def code_version() -> dict[str, str]:
     return out
 
 
+def gold_annotators(ds: Dataset) -> dict[str, Any]:
+    """Who gave the gold of a dataset: people and simulated annotators (counts), and how many rows rest on a
+    simulated answer (a simulated account among the deciders); imported labels count as `source_label`."""
+    from ..qa.responses import SIMULATED, annotator_kind, annotators_by_kind
+
+    users: set[str] = set()
+    simulated_rows = imported = 0
+    deciders = ds[C.DECIDED_BY] if C.DECIDED_BY in ds.column_names else [""] * len(ds)
+    rules = ds[C.DECISION_RULE] if C.DECISION_RULE in ds.column_names else [""] * len(ds)
+    provenance = ds[C.GOLD_PROVENANCE] if C.GOLD_PROVENANCE in ds.column_names else [None] * len(ds)
+    for decided_by, rule, prov in zip(deciders, rules, provenance, strict=True):
+        if rule == SOURCE_LABEL:
+            imported += 1
+            continue
+        names = [u for u in (decided_by or "").split(",") if u]
+        users.update(names)
+        for question in (json.loads(prov) if prov else {}).values():
+            users.update((question.get("answers") or {}).keys())
+        simulated_rows += any(annotator_kind(u) == SIMULATED for u in names)
+    kinds = annotators_by_kind(users)
+    return {"people": len(kinds["person"]), "simulated": len(kinds["simulated"]), "simulated_rows": simulated_rows,
+            "source_label_rows": imported}
+
+
+CONTRAST_OF = "contrast_of"  # ingest's link between the two rows of a contrast pair
+SOURCE_LABEL = "source_label"  # decision rule of gold imported from already-labelled data (`curate gold import`)
+
+
 @dataclass
 class BuildContext:
-    """Loads each gold dataset once and records its lineage (fingerprint, snapshot, adjudication, agreement)."""
+    """Loads each gold dataset once and records its lineage (fingerprint, snapshot, adjudication, agreement,
+    annotators); gold resting on simulated answers is refused unless `allow_simulated`."""
 
     workspace: Workspace
     seed: int = 0
+    allow_simulated: bool = False
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    exclusions: dict[str, dict[str, int]] = field(default_factory=dict)
     _loaded: dict[str, Dataset] = field(default_factory=dict)
+    _finish: dict[str, str] | None = None
+    _links: list[tuple[str, str]] | None = None
 
     def load(self, name: str) -> Dataset:
         if name not in self._loaded:
             ds = self.workspace.load_dataset(name)
+            info = self._lineage(name, ds)
+            simulated = (info.get("annotators") or {}).get("simulated_rows", 0)
+            if simulated and not self.allow_simulated:
+                raise InputError(f"gold '{name}' rests on simulated answers ({simulated} of {len(ds)} rows decided "
+                                 "with a simulated annotator)",
+                                 "have people annotate it, or pass --allow-simulated (the card then says so)")
             self._loaded[name] = ds
-            self.sources[name] = self._lineage(name, ds)
+            self.sources[name] = info
         return self._loaded[name]
+
+    def exclude(self, config: str, reason: str, n: int = 1) -> None:
+        """Count rows a builder left out, by config and reason (the build report)."""
+        counts = self.exclusions.setdefault(config, {})
+        counts[reason] = counts.get(reason, 0) + n
+
+    def _scan(self) -> None:
+        """Read, once per build, what earlier stages recorded in the workspace: generated text -> finish_reason
+        (`response`/`finish_reason`, de-harm `answer`/`answer_finish_reason`) and ingest's contrast links."""
+        self._finish, self._links = {}, []
+        pairs = ((C.RESPONSE, C.FINISH_REASON), ("answer", "answer_finish_reason"))
+        for info in self.workspace.list_datasets():
+            if CONTRAST_OF in info.columns and C.ID in info.columns:
+                ds = self.workspace.load_dataset(info.name).select_columns([C.ID, CONTRAST_OF])
+                self._links += [(a, b) for a, b in zip(ds[C.ID], ds[CONTRAST_OF], strict=True) if a and b]
+            for text_col, reason_col in pairs:
+                if text_col in info.columns and reason_col in info.columns:
+                    ds = self.workspace.load_dataset(info.name).select_columns([text_col, reason_col])
+                    for text, reason in zip(ds[text_col], ds[reason_col], strict=True):
+                        if text and reason and self._finish.get(text) != C.TRUNCATED:  # cut anywhere: cut
+                            self._finish[text] = reason
+
+    def finish_reasons(self) -> dict[str, str]:
+        """Generated text -> finish_reason (`stop` / `length`) as recorded where it was generated."""
+        if self._finish is None:
+            self._scan()
+        return self._finish or {}
+
+    def contrast_links(self) -> list[tuple[str, str]]:
+        """(id, id) contrast pairs found by ingest: a build keeps both rows of a pair in one split."""
+        if self._links is None:
+            self._scan()
+        return self._links or []
+
+    def truncated(self, row: dict[str, Any], text: str, reason_column: str = C.FINISH_REASON) -> bool:
+        """Whether `text` (a response or answer of `row`) was cut at max_new_tokens: the row's own finish reason,
+        else the one recorded where it was generated."""
+        reason = row.get(reason_column) or self.finish_reasons().get(text)
+        return reason == C.TRUNCATED
 
     def _lineage(self, name: str, ds: Dataset) -> dict[str, Any]:
         info: dict[str, Any] = {"rows": len(ds), "fingerprint": content_fingerprint(ds)}
         if C.GOLD_STATUS in ds.column_names:
+            info["annotators"] = gold_annotators(ds)
             first = ds[0] if len(ds) else {}
             info["annotation_snapshot"] = {
                 "dataset": first.get(C.ARGILLA_DATASET), "pulled_at": first.get(C.PULLED_AT),
@@ -72,6 +151,12 @@ class BuildContext:
             }
             info["decision_rules"] = sorted(set(ds[C.DECISION_RULE]) - {""})
             base = name.removesuffix(".gold")
+            imported = self.workspace.path("artifacts", "gold_import", base, "import.json")
+            if imported.exists():  # `curate gold import`: where the labels came from and under which licence
+                meta = json.loads(imported.read_text())
+                info["origin"] = meta.get("sources") or []
+                if meta.get("license"):
+                    info["license"] = meta["license"]
             adjudication = self.workspace.path("artifacts", "adjudication", base, "config.json")
             if adjudication.exists():
                 info["adjudication_config"] = json.loads(adjudication.read_text())
@@ -119,3 +204,4 @@ class Builder:
     label_column: str
     derived: Any = None  # optional (cfg, DatasetDict, BuildContext) -> {config name: DatasetDict} built from the splits
     stratify: tuple[str, ...] = ()  # columns always stratified on, whatever the build's stratify_by says
+    test_only: bool = False  # an evaluation benchmark: every row in one `test` split, no train split

@@ -67,3 +67,22 @@ def assign_splits(keys: Sequence[str], strata: Sequence[str], groups: Sequence[i
             for i in members[g]:
                 out[i] = best
     return out
+
+
+def link_groups(groups: Sequence[int], ids: Sequence[str], links: Sequence[tuple[str, str]]) -> list[int]:
+    """`groups` with the groups of linked ids (e.g. contrast pairs) merged, so each pair lands in one split."""
+    index = {rid: i for i, rid in enumerate(ids)}
+    parent = {g: g for g in groups}
+
+    def find(g: int) -> int:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    for a, b in links:
+        if a in index and b in index:
+            ga, gb = find(groups[index[a]]), find(groups[index[b]])
+            if ga != gb:
+                parent[max(ga, gb)] = min(ga, gb)
+    return [find(g) for g in groups]

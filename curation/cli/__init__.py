@@ -17,7 +17,20 @@ app = typer.Typer(help="Curate refusal-training and over-refusal evaluation data
 COMMAND_MODULES = (
     "workspace", "ingest", "probe", "generate", "translate", "boundary", "qa", "adjudicate", "build", "version",
     "publish", "server", "annotate", "users", "triggers", "deharm", "loop", "evaluate", "demo",
+    "gold",
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("refusal-curation")
+        except PackageNotFoundError:
+            number = "unknown (not installed)"
+        typer.echo(f"curate (refusal-curation) {number}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -25,6 +38,8 @@ def main_options(
     workspace: Path = typer.Option(None, "--workspace", "-w", envvar="CURATE_WORKSPACE",
                                    help="Workspace folder (default ./.curate)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                 help="Print the version and exit."),
 ) -> None:
     """Global options shared by every command."""
     common.STATE.workspace = workspace
@@ -35,10 +50,50 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"{__name__}.{_name}").register(app)
 
 
-def main() -> None:
-    """Console entry point: run the app, turning CurationErrors into one line and an exit code."""
-    debug = "--debug" in sys.argv
+def _workspace_root(argv: list[str]) -> Path | None:
+    """The workspace folder this invocation will use (flag, else CURATE_WORKSPACE / curate.toml / default)."""
+    for i, arg in enumerate(argv):
+        if arg in ("--workspace", "-w") and i + 1 < len(argv):
+            return Path(argv[i + 1])
+        if arg.startswith("--workspace="):
+            return Path(arg.split("=", 1)[1])
     try:
-        app(standalone_mode=False)
+        return common.load_settings().workspace
+    except Exception:  # noqa: BLE001 - a bad setting is reported by the command itself
+        return None
+
+
+def _folders(root: Path | None) -> set[Path]:
+    import os
+
+    if root is None or not root.is_dir():
+        return set()
+    return {Path(folder) for folder, _, _ in os.walk(root)}
+
+
+def _remove_new_empty_dirs(root: Path | None, before: set[Path]) -> None:
+    """After a failed command: remove the empty folders it created in the workspace (and the workspace itself)."""
+    if root is None:
+        return
+    for path in sorted(_folders(root) - before, key=lambda p: -len(p.parts)):
+        try:
+            if not any(path.iterdir()):
+                path.rmdir()
+        except OSError:
+            continue
+
+
+def main() -> None:
+    """Console entry point: run the app, turning CurationErrors into one line and an exit code (a command's own
+    exit code, e.g. `server status` 3, is passed on); a failed command leaves no new empty folders behind."""
+    debug = "--debug" in sys.argv
+    root = _workspace_root(sys.argv[1:])
+    before = _folders(root)
+    try:
+        code = app(standalone_mode=False)
     except Exception as err:  # noqa: BLE001 - report_error prints one line (a traceback with --debug) per kind
-        sys.exit(common.report_error(err, debug))
+        code = common.report_error(err, debug)
+    code = code if isinstance(code, int) else 0
+    if code:
+        _remove_new_empty_dirs(root, before)
+    sys.exit(code)

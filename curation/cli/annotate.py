@@ -43,8 +43,10 @@ def push(
     """Create or update the Argilla dataset and upsert every row (by content-hash id) with suggestions, most
     uncertain first."""
     from ..annotate.push import SuggestConfig, push_records
+    from ..annotate.schemas import load_schema_model
     from ..embeddings import get_encoder, workspace_cache
 
+    load_schema_model(schema)  # a typo in the schema name or file is an input error, found before connecting
     ws = common.workspace()
     suggest = SuggestConfig(**{k: v for k, v in {
         "min_span_score": min_span_score,

@@ -12,19 +12,25 @@ from . import common
 def build_command(
     config: Path = typer.Option(..., "--config", "-c", help="Build YAML (see configs/build.yaml)."),
     tag: str = typer.Option(None, "--tag", help="Also freeze the build as this version (semver)."),
+    allow_simulated: bool = typer.Option(False, "--allow-simulated", help="Build gold that rests on simulated "
+                                         "annotators' answers (the dataset card then says so)."),
 ) -> None:
     """Build every config named in the YAML, save it under builds/<version_name>/, print rows per split."""
     from .. import build
 
     ws = common.workspace()
     cfg, sub = build.load_build_config(config)
-    result = build.run(cfg, sub, ws)
+    result = build.run(cfg, sub, ws, allow_simulated=allow_simulated)
     path = build.save_build(result, ws)
     splits = list(cfg.splits)
     common.table(f"build {result.name}", ["config", *splits],
                  [(name, *(counts.get(s, 0) for s in splits)) for name, counts in result.row_counts().items()])
+    for name, reasons in result.lineage.get("exclusions", {}).items():
+        common.console.print(f"{name}: left out " + ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())))
+    for name in result.lineage.get("skipped_configs", {}):
+        common.console.print(f"{name}: not built, every row was left out", markup=False)
     common.console.print(f"saved to {path}")
-    ws.log_event("build", build=result.name, rows=result.row_counts())
+    ws.log_event("build", build=result.name, rows=result.row_counts(), exclusions=result.lineage.get("exclusions"))
     if tag:
         from ..version import create_version
 

@@ -9,7 +9,7 @@ from . import common
 
 def demo_command(
     model: str = typer.Option("smollm2", "--model", "-m", help="Local chat model (default: bundled SmolLM2-135M)."),
-    max_new_tokens: int = typer.Option(32, "--max-new-tokens", min=1),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
     no_simulate: bool = typer.Option(False, "--no-simulate", help="Do not simulate annotators; label in the UI."),
     port: int = typer.Option(None, "--port", help="Port of the local Argilla (default: last used, else 6900)."),
 ) -> None:

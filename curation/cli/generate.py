@@ -14,21 +14,24 @@ def generate(
     name: str = typer.Argument(..., help="Workspace dataset (or save_to_disk folder) with a prompt column."),
     model: str = typer.Option("smollm2", "--model", "-m", help="Hub id, local folder, .gguf file or 'smollm2'."),
     out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens"),
+    max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Answers cut here get finish_reason=length."),
     batch_size: int = typer.Option(8, "--batch-size"),
     sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
     temperature: float = typer.Option(1.0, "--temperature"),
     system: str = typer.Option(None, "--system", help="System prompt (chat models)."),
     save_every: int = typer.Option(10, "--save-every", help="Checkpoint every N batches."),
-    limit: int = typer.Option(None, "--limit", help="Answer at most N pending prompts in this run."),
+    limit: int = typer.Option(None, "--limit", help="Answer a seeded random sample of N pending prompts."),
+    seed: int = typer.Option(None, "--seed", help="Seed of the --limit sample (default: the `seed` setting)."),
+    progress_every: int = typer.Option(None, "--progress-every", help="Off a terminal: a line every N rows."),
 ) -> None:
     """Answer every prompt with a local model; re-running resumes (ids already answered by MODEL are skipped)."""
-    from ..generate import GenerateConfig, carry_over, pending_rows, run
+    from ..generate import GenerateConfig, carry_over, pending_rows, run, truncated_count
 
     s = common.settings()
-    ws = common.workspace()
     cfg = GenerateConfig(model=model, max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=sample,
-                         temperature=temperature, system=system, device=s.device, save_every=save_every, limit=limit)
+                         temperature=temperature, system=system, device=s.device, save_every=save_every, limit=limit,
+                         seed=s.seed if seed is None else seed, progress_every=progress_every)
+    ws = common.workspace()
     ds = ws.load_dataset(name)
     target = out or name.rstrip("/").split("/")[-1]
     previous = ws.load_dataset(target) if out and ws.has_dataset(target) else None
@@ -38,9 +41,11 @@ def generate(
     result = run(ds, cfg, checkpoint=lambda partial: ws.save_dataset(partial, target))
     ws.save_dataset(result, target)
     left = len(pending_rows(result, model))
-    ws.log_event("generate", name=name, out=target, model=model, answered=before - left, pending=left)
+    cut = truncated_count(result)
+    ws.log_event("generate", name=name, out=target, model=model, answered=before - left, pending=left, truncated=cut)
     common.console.print(f"answered {before - left} prompts with {model} ({len(ds) - before} already done, "
-                         f"{left} pending); saved '{target}' to {ws.dataset_path(target)}", soft_wrap=True)
+                         f"{left} pending; {cut} cut at --max-new-tokens {max_new_tokens}); saved '{target}' to "
+                         f"{ws.dataset_path(target)}", soft_wrap=True)
 
 
 def _parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:

@@ -20,28 +20,56 @@ def ingest(
     max_chars: int = typer.Option(None, "--max-chars", help="Drop prompts longer than this."),
     no_near_dedupe: bool = typer.Option(False, "--no-near-dedupe"),
     threshold: float = typer.Option(None, "--threshold", help="Near-duplicate cosine threshold."),
+    language: str = typer.Option(None, "--language", help="Language of rows language id is not sure of (e.g. en)."),
+    source_args: list[str] = typer.Option(None, "--source-args", help="Per-source options SOURCE:key=value[,...] "
+                                          "(keys: prompt_col, response_col, label_col, lang_col, category_col, "
+                                          "label, language)."),
+    skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Skip malformed JSON lines (counted)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace NAME even if later stages added columns."),
     engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
     num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Read prompt sets into one normalized, deduplicated dataset."""
     from ..engine import engine_options
-    from ..ingest import IngestConfig, run
+    from ..ingest import IngestConfig, parse_source_args, run
 
     s = common.settings()
     cfg = IngestConfig(prompt_col=prompt_col, response_col=response_col, label_col=label_col, lang_col=lang_col,
                        category_col=category_col, label=label, max_chars=max_chars or s.max_prompt_chars,
                        near_dedupe=not no_near_dedupe, near_threshold=threshold or s.near_dup_threshold,
-                       embedding_model=s.embedding_model, batch_size=s.batch_size, device=s.device)
+                       embedding_model=s.embedding_model, batch_size=s.batch_size, device=s.device,
+                       language=language, languages=list(s.languages), source_args=parse_source_args(source_args or []),
+                       skip_bad_lines=skip_bad_lines)
     ws = common.workspace()
+    _refuse_overwrite(ws, name, overwrite)
     kept, removed, report = run(sources, cfg, ws.root, engine=engine_options(engine, num_proc))
     ws.save_dataset(kept, name)
     ws.save_dataset(removed, f"{name}.duplicates")
     ws.log_event("ingest", name=name, sources=sources, report=report.as_dict())
-    common.table(f"ingest → {name}", ["read", "empty", "too long", "exact dup", "near dup", "kept"],
-                 [(report.read, report.empty, report.too_long, report.exact_duplicates,
-                   report.near_duplicates, report.kept)])
+    common.table(f"ingest → {name}", ["read", "empty", "too long", "exact dup", "near dup", "contrast pairs",
+                                       "label conflicts", "language uncertain", "kept"],
+                 [(report.read, report.empty, report.too_long, report.exact_duplicates, report.near_duplicates,
+                   report.contrast_pairs, report.label_conflicts, report.language_uncertain, report.kept)])
+    if report.bad_lines_skipped:
+        common.console.print(f"skipped {report.bad_lines_skipped} malformed line(s)")
     common.console.print(f"saved {report.kept} rows to {ws.dataset_path(name)}"
-                         f" ({len(removed)} duplicates in '{name}.duplicates')", soft_wrap=True)
+                         f" ({len(removed)} dropped rows — duplicates, empty, too long — in '{name}.duplicates')",
+                         soft_wrap=True)
+
+
+def _refuse_overwrite(ws: object, name: str, overwrite: bool) -> None:
+    """Re-ingesting over a dataset that later stages extended would silently lose their columns: refuse."""
+    from .. import columns as C
+    from ..errors import InputError
+    from ..ingest import CONTRAST_OF, LABEL_CONFLICT, LANGUAGE_UNCERTAIN
+
+    if overwrite or not ws.has_dataset(name):  # type: ignore[attr-defined]
+        return
+    ingest_columns = {*C.NORMALIZED_COLUMNS, CONTRAST_OF, LABEL_CONFLICT, LANGUAGE_UNCERTAIN}
+    later = sorted(set(ws.load_dataset(name).column_names) - ingest_columns)  # type: ignore[attr-defined]
+    if later:
+        raise InputError(f"'{name}' already holds columns of later stages ({', '.join(later[:5])})",
+                         "ingest under another --name, or pass --overwrite to replace it")
 
 
 def register(app: typer.Typer) -> None:

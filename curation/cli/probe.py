@@ -64,7 +64,8 @@ def fit(
         if preset not in (None, "contextual"):
             raise InputError(f"unknown probe preset '{preset}'", "use --preset contextual, or give --harmful and "
                              "--harmless for a plain probe")
-        return _fit_contextual(harmful, harmless, name, prompt_col, max_per_class, epochs, time_budget)
+        return _fit_contextual(harmful, harmless, name, prompt_col, max_per_class, epochs, time_budget,
+                               cross_lingual)
     if per_language:
         if language:
             raise InputError("--per-language and --language cannot be combined",
@@ -118,8 +119,10 @@ def _fit_transfer(harmful: list[str], harmless: list[str], name: str, probe, pat
 
 
 def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name: str, prompt_col: str | None,
-                    max_per_class: int | None, epochs: float | None, time_budget: float | None) -> None:
-    """`--preset contextual`: the fine-tuned harm model (cached by content hash) saved as probe NAME."""
+                    max_per_class: int | None, epochs: float | None, time_budget: float | None,
+                    cross_lingual: bool = True) -> None:
+    """`--preset contextual`: the fine-tuned harm model (cached by content hash) saved as probe NAME, and (unless
+    --no-cross-lingual) the same rows' probe on the multilingual encoder for non-English rows."""
     from ..harm.model import fit_contextual_probe
 
     s = common.settings()
@@ -136,6 +139,19 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
                          + (" — stopped by the time budget" if m.get("stopped_by_time_budget") else ""),
                          markup=False)
     ws.log_event("probe.fit", name=name, preset="contextual", model=m.get("model_dir"), cached=cached)
+    if cross_lingual:
+        from ..harm.model import training_rows
+        from ..language_probes import fit_transfer_probe
+
+        rows = training_rows(extra["harmful"], extra["harmless"])
+        unsafe = [r["prompt"] for r in rows if r["kind"] == "unsafe"]
+        safe = [r["prompt"] for r in rows if r["kind"] != "unsafe"]
+        target, transfer = fit_transfer_probe(unsafe, safe, ws.root, name, s, s.seed, s.batch_size,
+                                              transfer_from="contextual")
+        common.console.print(f"cross-lingual: the contextual model's encoder is English-only, so non-English rows are "
+                             f"scored by the same rows' probe on '{transfer.model_id}' ('{target}', hold-out AUROC "
+                             f"{transfer.meta['holdout_auroc']:.3f}); English rows stay on the contextual model "
+                             "(--no-cross-lingual to skip)", markup=False)
 
 
 def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, labelled: list[str] | None, name: str,

@@ -16,22 +16,28 @@ def push_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only write the repository tree to --out."),
     out: Path = typer.Option(None, "--out", help="Where --dry-run writes the tree (default: artifacts/publish)."),
     endpoint: str = typer.Option(None, "--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default huggingface.co)."),
+    allow_simulated: bool = typer.Option(False, "--allow-simulated", help="Publish gold that rests on simulated "
+                                         "annotators (the card says so in its first paragraph)."),
 ) -> None:
     """Publish VERSION to the Hub (token from HF_TOKEN or the cached login, never printed)."""
     from .. import push_to_hub as hub
 
     ws = common.workspace()
     if dry_run:
-        folder = hub.stage_tree(ws, version, out or ws.artifact_dir("publish", version) / "tree", repo_id)
+        folder = hub.stage_tree(ws, version, out or ws.artifact_dir("publish", version) / "tree", repo_id,
+                                allow_simulated)
         files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
         common.console.print(f"dry run: repository tree written to {folder}")
         for name in files:
             common.console.print(f"  {name}")
         return
-    result = hub.push_to_hub(ws, version, repo_id, private=private, endpoint=endpoint)
-    ws.log_event("push_to_hub", version=version, repo_id=result["repo_id"], commit=result["commit"])
+    result = hub.push_to_hub(ws, version, repo_id, private=private, endpoint=endpoint,
+                             allow_simulated=allow_simulated)
+    ws.log_event("push_to_hub", version=version, repo_id=result["repo_id"], commit=result["commit"],
+                 deleted=result["deleted"])
+    deleted = f", {len(result['deleted'])} dropped file(s) deleted" if result["deleted"] else ""
     common.console.print(f"published {version} to {result['repo_id']} as one commit {result['commit'][:12]}, "
-                         f"tagged {result['tag']}")
+                         f"tagged {result['tag']}{deleted}")
 
 
 def register(app: typer.Typer) -> None:

@@ -13,6 +13,12 @@ server_app = typer.Typer(help="Run the local Argilla stack (argilla-server, SQLi
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _parts() -> tuple[str, ...]:
+    from ..server import PARTS
+
+    return tuple(PARTS)
+
+
 def _stack(port: int | None = None, workers: int = 1, timeout: float = 120.0, host: str | None = None):
     from ..server import LocalStack, StackConfig
 
@@ -59,7 +65,12 @@ def reindex() -> None:
 @server_app.command("status")
 def status() -> None:
     """URL, user and health of each part (exit code 3 when a part is down)."""
-    st = _stack().status()
+    stack = _stack()
+    if not stack.state_path.exists() and not any(stack.pid(p) for p in _parts()):
+        common.console.print(f"no local Argilla stack in workspace {stack.workspace.root} (never started here); "
+                             "start one with `curate server start`", markup=False, soft_wrap=True)
+        raise typer.Exit(3)
+    st = stack.status()
     common.console.print(f"url: {st.url}   user: {st.user}", markup=False)
     common.table("local Argilla stack", ["part", "pid", "port", "health", "detail", "log"],
                  [(p.name, p.pid or "-", p.port or "-", "ok" if p.healthy else ("unhealthy" if p.running else "down"),

@@ -225,6 +225,14 @@ def dev_auroc(probe: Probe) -> float | None:
     return metrics(rows, raw, 1.0 / (1.0 + np.exp(-raw)))["auroc_unsafe_vs_scary"]
 
 
+def training_rows(harmful: Sequence[str] = (), harmless: Sequence[str] = (), hard_negatives: Sequence[str] = ()
+                  ) -> list[dict[str, Any]]:
+    """The rows the contextual model trains on: the shipped contrast data plus the user's extra prompts."""
+    from .data import load_train
+
+    return load_train() + extra_rows(harmful, harmless, hard_negatives)
+
+
 def fit_contextual_probe(workspace_root: Path, name: str = "default", harmful: Sequence[str] = (),
                          harmless: Sequence[str] = (), hard_negatives: Sequence[str] = (),
                          epochs: float | None = None, time_budget_s: float | None = None,
@@ -232,14 +240,13 @@ def fit_contextual_probe(workspace_root: Path, name: str = "default", harmful: S
     """Train (or reuse) the contextual harm model on the shipped data plus extra rows; save it as probe `name`
     (`holdout`: also score the eval dev split for the hold-out AUROC)."""
     from ..probe import default_probe_dir
-    from .data import load_train
 
     cfg = cfg or TrainConfig()
     if epochs is not None:
         cfg.epochs = epochs
     if time_budget_s is not None:
         cfg.time_budget_s = time_budget_s
-    rows = load_train() + extra_rows(harmful, harmless, hard_negatives)
+    rows = training_rows(harmful, harmless, hard_negatives)
     folder, probe, cached = train(rows, workspace_root, cfg)
     probe.train_hashes = text_hashes([r["prompt"] for r in rows])
     levels = probe.meta["levels"]

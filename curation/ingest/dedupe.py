@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,11 +31,15 @@ def exact_duplicates(prompts: Sequence[str]) -> list[Duplicate]:
     return dups
 
 
-def near_duplicates(vectors: np.ndarray, threshold: float = 0.95, k: int = 16) -> list[Duplicate]:
+def near_duplicates(vectors: np.ndarray, threshold: float = 0.95, k: int = 16,
+                    compatible: Callable[[int, int], bool] | None = None,
+                    contrasts: list[Duplicate] | None = None) -> list[Duplicate]:
     """Rows with cosine >= threshold to an earlier kept row, via a usearch HNSW index (O(n log n), O(n) memory).
 
     `vectors` must be L2-normalized. Neighbour lists are symmetrized (a pair found from either end counts), which
     lifts the recall of the approximate search. Greedy in row order, so the earliest row of a cluster is kept.
+    A pair that `compatible(later, earlier)` rejects (e.g. different labels: a minimal contrast pair) is never
+    merged; it is appended to `contrasts` (kind "contrast") instead, once per later row.
     """
     n = len(vectors)
     if n < 2:
@@ -59,7 +63,16 @@ def near_duplicates(vectors: np.ndarray, threshold: float = 0.95, k: int = 16) -
     later, earlier, sims = np.maximum(src, dst)[keep], np.minimum(src, dst)[keep], exact[keep]
     order = np.lexsort((earlier, later))  # by later row, then earliest candidate first
     dropped: dict[int, Duplicate] = {}
+    linked: set[int] = set()
     for a, b, sim in zip(later[order].tolist(), earlier[order].tolist(), sims[order].tolist(), strict=True):
-        if a not in dropped and b not in dropped:
-            dropped[a] = Duplicate(a, b, "near", float(sim))
+        if a in dropped or b in dropped:
+            continue
+        if compatible is not None and not compatible(a, b):
+            if contrasts is not None and a not in linked:
+                linked.add(a)
+                contrasts.append(Duplicate(a, b, "contrast", float(sim)))
+            continue
+        dropped[a] = Duplicate(a, b, "near", float(sim))
+    if contrasts is not None:  # a row merged later into another keeps no contrast link of its own
+        contrasts[:] = [c for c in contrasts if c.index not in dropped]
     return sorted(dropped.values(), key=lambda d: d.index)

@@ -34,7 +34,8 @@ def _detect(columns: list[str], candidates: tuple[str, ...]) -> str | None:
     return next((lower[c] for c in candidates if c in lower), None)
 
 
-def resolve_columns(columns: list[str], mapping: dict[str, str | None], source: str) -> dict[str, str | None]:
+def resolve_columns(columns: list[str], mapping: dict[str, str | None], source: str,
+                    multi_source: bool = False) -> dict[str, str | None]:
     """Pick the source column for each normalized field: explicit flag, else auto-detection."""
     found = ", ".join(columns)
     resolved: dict[str, str | None] = {}
@@ -46,8 +47,10 @@ def resolve_columns(columns: list[str], mapping: dict[str, str | None], source: 
         explicit = mapping.get(field)
         if explicit:
             if explicit not in columns:
+                per_source = (f"; or set it for this source only: --source-args {source}:{field}_col=COLUMN"
+                              if multi_source else "")
                 raise InputError(f"{source}: no column '{explicit}' for {field}; columns found: {found}",
-                                 f"pass --{field}-col with one of them")
+                                 f"pass --{field}-col with one of them{per_source}")
             resolved[field] = explicit
         else:
             resolved[field] = _detect(columns, candidates)
@@ -73,9 +76,10 @@ def to_text(value: Any) -> str:
 
 def normalize_source(
     raw: Dataset, source: str, mapping: dict[str, str | None], fixed_label: str | None = None,
+    multi_source: bool = False,
 ) -> Dataset:
     """Return rows in the normalized schema; extra columns go to `meta` as JSON."""
-    cols = resolve_columns(list(raw.column_names), mapping, source)
+    cols = resolve_columns(list(raw.column_names), mapping, source, multi_source)
     used = {c for c in cols.values() if c}
     extra = [c for c in raw.column_names if c not in used]
     if fixed_label is not None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
@@ -124,6 +127,56 @@ def read_hub(spec: SourceSpec) -> Dataset:
     return loaded
 
 
-def read_source(raw: str) -> tuple[SourceSpec, Dataset]:
+def check_json_lines(path: Path, skip_bad_lines: bool = False) -> tuple[Path, int]:
+    """Validate a JSON Lines file line by line before the parser sees it (which names no line). A bad line is an
+    InputError naming file and line; with `skip_bad_lines` the good lines go to a temporary file (returned) and the
+    bad ones are counted."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        head = fh.read(4096).lstrip()
+    if head.startswith("["):  # one JSON document (an array): json names the line of a syntax error
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}: line {err.lineno} is not valid JSON ({err.msg})",
+                             "fix that line (a JSON array cannot skip lines)") from None
+        return path, 0
+    bad: list[int] = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                ok = isinstance(json.loads(line), dict)
+            except json.JSONDecodeError:
+                ok = False
+            if not ok:
+                if not skip_bad_lines:
+                    raise InputError(f"{path}: line {lineno} is not a JSON object",
+                                     "fix or remove that line, or pass --skip-bad-lines to skip malformed lines")
+                bad.append(lineno)
+    if not bad:
+        return path, 0
+    fd, tmp = tempfile.mkstemp(suffix=".jsonl", prefix="curate-clean-")
+    skip = set(bad)
+    with os.fdopen(fd, "w", encoding="utf-8") as out, open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if lineno not in skip:
+                out.write(line)
+    return Path(tmp), len(bad)
+
+
+def read_source(raw: str, skip_bad_lines: bool = False) -> tuple[SourceSpec, Dataset, int]:
+    """(spec, raw rows, malformed lines skipped) of one source."""
     spec = parse_source(raw)
-    return spec, resolve(sources, spec.kind, "source kind")(spec)
+    skipped, read_spec = 0, spec
+    if spec.kind in ("json", "jsonl"):
+        path = Path(spec.location)
+        if not _is_blank(path):
+            check_utf8(path)
+            clean, skipped = check_json_lines(path, skip_bad_lines)
+            read_spec = replace(spec, location=str(clean))
+    try:
+        return spec, resolve(sources, spec.kind, "source kind")(read_spec), skipped
+    finally:
+        if read_spec is not spec and read_spec.location != spec.location:
+            Path(read_spec.location).unlink(missing_ok=True)

@@ -11,18 +11,29 @@ from datasets import Dataset
 from .. import columns as C
 from ..errors import InputError
 
+SIMULATED_PREFIX = "sim-annotator-"  # accounts of the simulated annotators (`curate demo`)
+PERSON, SIMULATED = "person", "simulated"
 SPAN_QUESTIONS = ("trigger_spans",)
 LABEL_QUESTIONS = ("harmfulness", "should_refuse", "decision", "rewrite_benign", "keeps_trigger", "answer_helpful")
 TEXT_QUESTIONS = ("deharmed_rewrite", "rationale", "notes")
 
 
+def annotator_kind(user: str | None) -> str:
+    """Who gave an answer: `simulated` for the simulated annotator accounts, else `person`."""
+    return SIMULATED if (user or "").startswith(SIMULATED_PREFIX) else PERSON
+
+
 @dataclass
 class Answer:
-    """One submitted answer of one annotator to one question."""
+    """One submitted answer of one annotator to one question, with who gave it (person / simulated)."""
 
     user: str
     value: Any
     updated_at: str
+    kind: str = ""
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or annotator_kind(self.user)
 
 
 @dataclass
@@ -36,6 +47,11 @@ class RecordAnswers:
     @property
     def users(self) -> list[str]:
         return sorted({a.user for answers in self.answers.values() for a in answers})
+
+    @property
+    def simulated(self) -> bool:
+        """Whether any answer to this record was given by a simulated annotator."""
+        return any(a.kind == SIMULATED for answers in self.answers.values() for a in answers)
 
 
 def _loads(value: Any, default: Any) -> Any:
@@ -77,7 +93,9 @@ def parse_record(row: dict[str, Any]) -> RecordAnswers:
                 value = value["value"]
             if value is None:
                 continue
-            record.answers.setdefault(question, []).append(Answer(response.get("user") or "?", value, when))
+            user = response.get("user") or "?"
+            record.answers.setdefault(question, []).append(
+                Answer(user, value, when, response.get("annotator_kind") or annotator_kind(user)))
     return record
 
 
@@ -126,3 +144,11 @@ def span_answers(record: RecordAnswers, question: str) -> list[Answer]:
             if a.user not in given:
                 given[a.user] = Answer(a.user, [], a.updated_at)
     return sorted(given.values(), key=lambda a: a.user) if question in record.answers or given else []
+
+
+def annotators_by_kind(users: Any) -> dict[str, list[str]]:
+    """{"person": [...], "simulated": [...]} of a collection of user names."""
+    out: dict[str, list[str]] = {PERSON: [], SIMULATED: []}
+    for user in sorted(set(users)):
+        out[annotator_kind(user)].append(user)
+    return out
