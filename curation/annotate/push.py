@@ -158,14 +158,16 @@ def suggest_decision(row: dict[str, Any], question: Any, schema: AnnotationSchem
 
 
 @suggesters.register("rewrite_edited")
-def suggest_rewrite_edited(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
+def suggest_rewrite_edited(row: dict[str, Any], question: Any, schema: AnnotationSchema,
+                           cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """deharm_review: the rewrite itself, so the reviewer's edit box starts filled (the build uses the edit)."""
     text = row.get("rewrite")
     return {"value": str(text), "agent": agent_name(row.get("method") or "deharm")} if _present(text) else None
 
 
 @suggesters.register("answer_edited")
-def suggest_answer_edited(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
+def suggest_answer_edited(row: dict[str, Any], question: Any, schema: AnnotationSchema,
+                          cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """deharm_review: the model's answer, pre-filled for editing."""
     text = row.get("answer")
     return {"value": str(text), "agent": agent_name(row.get(C.GENERATED_BY) or "model")} if _present(text) else None
