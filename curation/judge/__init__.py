@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import columns as C
-from .errors import InputError, ModelError
-from .progress import is_long
-from .registry import judges, resolve
+from .. import columns as C
+from ..errors import InputError, ModelError
+from ..progress import is_long
+from ..registry import judges, resolve
 
 if TYPE_CHECKING:
-    from .engine import EngineConfig
+    from ..engine import EngineConfig
 
 COMPLIANCE, REFUSAL, PARTIAL = C.JUDGE_LABELS
 DEFAULT_JUDGE = "string_match"
@@ -237,7 +237,7 @@ class LLMJudge:
 
     def __init__(self, model: str = "smollm2", template: str | None = None, max_new_tokens: int = 10,
                  batch_size: int = 8, device: str = "cpu", max_response_chars: int = 2000) -> None:
-        from .lm import load_lm
+        from ..lm import load_lm
 
         self.template = _read_template(template)
         self.lm = load_lm(model, device)
@@ -246,7 +246,7 @@ class LLMJudge:
         self.fallback = make_string_match()
 
     def judge(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        from .lm import generate
+        from ..lm import generate
 
         prompts = prompts or [""] * len(responses)
         queries = [self.template.replace("{prompt}", p or "")
@@ -327,8 +327,8 @@ def run(ds: Dataset, cfg: JudgeConfig, engine: str | EngineConfig = "local") -> 
     """
     from datasets import Features, Value
 
-    from .engine import map_stage
-    from .hashing import config_hash
+    from ..engine import map_stage
+    from ..hashing import config_hash
 
     if C.RESPONSE not in ds.column_names:
         found = ", ".join(ds.column_names)
@@ -344,3 +344,19 @@ def run(ds: Dataset, cfg: JudgeConfig, engine: str | EngineConfig = "local") -> 
     return map_stage(ds, JudgeBatch, kwargs, engine=engine, batch_size=cfg.batch_size, features=Features(features),
                      desc=f"judge ({judge.name})", instance=local, fingerprint=fingerprint, reuse_cache=False,
                      show_progress=is_long(len(ds)) or not getattr(judge, "fast", False))
+
+
+# --- zero-shot structure judge (default) and the 2023 string-match baseline -----------------------------------------
+from .structure import Baseline2023Judge, StructureJudge  # noqa: E402
+
+
+@judges.register("zero_shot")
+def make_zero_shot() -> Judge:
+    """The default judge: reads the answer's structure (refusal, content around it, moralising, alternatives)."""
+    return StructureJudge()
+
+
+@judges.register("string_match_2023")
+def make_string_match_2023() -> Judge:
+    """The 2023 benchmark baseline: a dozen `startswith` refusal phrases, compliance otherwise (never partial)."""
+    return Baseline2023Judge()
