@@ -360,3 +360,13 @@ def make_zero_shot() -> Judge:
 def make_string_match_2023() -> Judge:
     """The 2023 benchmark baseline: a dozen `startswith` refusal phrases, compliance otherwise (never partial)."""
     return Baseline2023Judge()
+
+
+@judges.register("fitted")
+def make_fitted(name: str = "default", path: str | None = None, device: str = "cpu") -> Judge:
+    """A judge fit by `curate judge fit` (`--judge fitted:NAME`); `path` is its folder (default: the workspace's)."""
+    from ..workspace import get_workspace
+    from .fitted import FittedJudge, FittedModel, judge_dir
+
+    folder = Path(path) if path else judge_dir(get_workspace().root, name)
+    return FittedJudge(FittedModel.load(folder), name=f"fitted:{name}", device=device)
