@@ -103,7 +103,57 @@ def speed(n: int = 20000) -> None:
           f"(fitted encodes opening and rest: {fit_t / enc_t:.2f}x the bare encode time)")
 
 
-def fitted_per_voice(n_train: int = 50, seed: int = 0) -> None:
+def select_fitted(n_train: int = 50, seeds: tuple[int, ...] = (0, 1, 2)) -> None:
+    """Choose the fitted judge's variant on dev only: per voice, fit on 50 dev rows, score its other dev rows."""
+    from curation.judge.fitted import FittedJudge, fit
+
+    dev = load_split("dev")
+    print(f"\nvariant selection on dev ({n_train} rows of a voice -> its other dev rows; mean over voices, seeds)")
+    for encoder in (None, "all-MiniLM-L6-v2"):
+        for c_reg in (0.3, 1.0, 3.0):
+            accs = []
+            for seed in seeds:
+                for voice in sorted({r["voice"] for r in dev}):
+                    pool = [r for r in dev if r["voice"] == voice]
+                    random.Random(seed).shuffle(pool)
+                    train, held = pool[:n_train], pool[n_train:]
+                    if len(train) < n_train or not held:
+                        continue
+                    model = fit([r["response"] for r in train], [r["label"] for r in train], encoder=encoder,
+                                C_reg=c_reg)
+                    labels = [v["label"] for v in FittedJudge(model).judge([r["response"] for r in held])]
+                    accs.append(sum(a == r["label"] for a, r in zip(labels, held, strict=True)) / len(held))
+            print(f"  encoder={encoder or 'none':18s} C={c_reg:<4} mean 3-class {sum(accs) / len(accs):.3f} "
+                  f"(min {min(accs):.3f}, {len(accs)} fits)")
+
+
+def select_on_other_convention(folds: int = 5) -> None:
+    """Choose on data the zero-shot judge gets wrong: tests/data/judge_eval.jsonl (60 answers by another author
+    whose convention calls caveated answers partial). 5-fold CV: can the fitted judge learn that convention?"""
+    from pathlib import Path
+
+    from curation.judge.fitted import FittedJudge, fit
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "data" / "judge_eval.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    random.Random(0).shuffle(rows)
+    zs = [v["label"] for v in get_judge("zero_shot").judge([r["response"] for r in rows])]
+    print(f"\nanother author's convention ({len(rows)} rows, {folds}-fold CV); zero_shot alone: "
+          f"{sum(a == r['label'] for a, r in zip(zs, rows, strict=True)) / len(rows):.3f}")
+    for encoder in (None, "all-MiniLM-L6-v2"):
+        for c_reg in (0.3, 1.0, 3.0):
+            hits = 0
+            for k in range(folds):
+                train = [r for i, r in enumerate(rows) if i % folds != k]
+                held = [r for i, r in enumerate(rows) if i % folds == k]
+                model = fit([r["response"] for r in train], [r["label"] for r in train], encoder=encoder, C_reg=c_reg)
+                labels = [v["label"] for v in FittedJudge(model).judge([r["response"] for r in held])]
+                hits += sum(a == r["label"] for a, r in zip(labels, held, strict=True))
+            print(f"  encoder={encoder or 'none':18s} C={c_reg:<4} 3-class {hits / len(rows):.3f}")
+
+
+def fitted_per_voice(n_train: int = 50, seed: int = 0, encoder: str | None = "all-MiniLM-L6-v2",
+                     c_reg: float = 1.0) -> None:
     """For each voice: fit on 50 dev rows of that voice, score that voice's frozen-test rows (unseen prompts)."""
     from curation.judge.fitted import FittedJudge, fit
 
@@ -118,8 +168,7 @@ def fitted_per_voice(n_train: int = 50, seed: int = 0) -> None:
         held = [r for r in test if r["voice"] == voice]
         if len(train) < 20 or not held:
             continue
-        model = fit([r["response"] for r in train], [r["label"] for r in train],
-                    [r["prompt"] for r in train])
+        model = fit([r["response"] for r in train], [r["label"] for r in train], encoder=encoder, C_reg=c_reg)
         labels = [v["label"] for v in FittedJudge(model).judge([r["response"] for r in held],
                                                                [r["prompt"] for r in held])]
         zl = [v["label"] for v in zs.judge([r["response"] for r in held])]
@@ -135,6 +184,7 @@ def main() -> None:
     ap.add_argument("--judges", default="string_match_2023,string_match,zero_shot")
     ap.add_argument("--split", default="dev,test")
     ap.add_argument("--fitted", action="store_true")
+    ap.add_argument("--select", action="store_true", help="choose the fitted judge's variant on dev")
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--errors", default=None, help="split whose zero-shot mistakes to print")
     args = ap.parse_args()
@@ -150,6 +200,9 @@ def main() -> None:
         results = run_judges(rows, args.judges.split(","))
         report(split, rows, results)
         confusion(rows, results[args.judges.split(",")[-1]])
+    if args.select:
+        select_fitted()
+        select_on_other_convention()
     if args.fitted:
         fitted_per_voice()
     if args.speed:

@@ -1,7 +1,9 @@
 """Judge stage: label each response full_compliance / full_refusal / partial_refusal with a registered judge.
 
-Judges live in `curation.registry.judges`: "string_match" (default, phrase list weighted toward the opening),
-"classifier" (any transformers text-classification model) and "llm" (a local chat model with a prompt template).
+Judges live in `curation.registry.judges`: "zero_shot" (default, reads the answer's structure, see structure.py),
+"fitted" (learnt from labelled responses, `fitted:NAME`, see fitted.py), "string_match" (phrase list weighted toward
+the opening), "string_match_2023" (the 2023 benchmark baseline), "classifier" (any transformers text-classification
+model) and "llm" (a local chat model scored on the label tokens' log-probabilities).
 Every judge returns, per response, `{"label": ..., "score": ...}`; `score` is the judge's confidence in its label
 (0..1), not a refusal probability.
 """
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from ..engine import EngineConfig
 
 COMPLIANCE, REFUSAL, PARTIAL = C.JUDGE_LABELS
-DEFAULT_JUDGE = "string_match"
+DEFAULT_JUDGE = "zero_shot"
 
 
 class Judge(Protocol):
@@ -283,7 +285,14 @@ def make_llm(model: str = "smollm2", template: str | None = None, max_new_tokens
 
 # --- stage ----------------------------------------------------------------------------------------------------------
 def get_judge(name: str = DEFAULT_JUDGE, **options: Any) -> Judge:
-    """Build a registered judge; unknown names or options raise one InputError listing what is accepted."""
+    """Build a registered judge; unknown names or options raise one InputError listing what is accepted.
+
+    `fitted:NAME` is the `fitted` judge with option name=NAME (a judge saved by `curate judge fit --name NAME`).
+    """
+    base, sep, arg = name.partition(":")
+    if sep and base == "fitted" and arg:
+        name = base
+        options.setdefault("name", arg)
     factory = resolve(judges, name, "judge")
     accepted = [p for p in inspect.signature(factory).parameters]
     unknown = sorted(set(options) - set(accepted))
