@@ -11,6 +11,7 @@ Every judge returns, per response, `{"label": ..., "score": ...}`; `score` is th
 from __future__ import annotations
 
 import inspect
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from .. import columns as C
 from ..errors import InputError, ModelError
 from ..progress import is_long
 from ..registry import judges, resolve
+from .structure import Baseline2023Judge, StructureJudge
 
 if TYPE_CHECKING:
     from ..engine import EngineConfig
@@ -232,28 +234,45 @@ def parse_llm_label(output: str) -> tuple[str, float] | None:
 
 
 class LLMJudge:
-    """A local chat model asked, through a template with {prompt} and {response}, for one of the three labels.
+    """A local chat model asked, through a template with {prompt} and {response}, which label fits.
 
-    When the output names no label, the string-match label is used with score `PARSE_FALLBACK_SCORE` (0.1).
+    Default (`method="logprob"`): each label's tokens are scored after the chat-formatted question and the most
+    probable label wins, its softmax share (over the three labels) being the score, so a small model always gives
+    a graded answer. `method="generate"` parses generated text instead; when the output names no label, the
+    zero-shot label is used with score `PARSE_FALLBACK_SCORE` (0.1).
     """
 
     def __init__(self, model: str = "smollm2", template: str | None = None, max_new_tokens: int = 10,
-                 batch_size: int = 8, device: str = "cpu", max_response_chars: int = 2000) -> None:
+                 batch_size: int = 8, device: str = "cpu", max_response_chars: int = 2000,
+                 method: str = "logprob") -> None:
         from ..lm import load_lm
 
+        if method not in ("logprob", "generate"):
+            raise InputError(f"llm judge: unknown method '{method}'", "use method=logprob or method=generate")
         self.template = _read_template(template)
         self.lm = load_lm(model, device)
-        self.name = f"llm:{model}"
+        self.method = method
+        self.name = f"llm:{model}" if method == "logprob" else f"llm-generate:{model}"
         self.max_new_tokens, self.batch_size, self.max_response_chars = max_new_tokens, batch_size, max_response_chars
-        self.fallback = make_string_match()
+        self.fallback = make_zero_shot()
+
+    def _queries(self, responses: Sequence[str], prompts: Sequence[str] | None) -> list[str]:
+        prompts = prompts or [""] * len(responses)
+        return [self.template.replace("{prompt}", p or "").replace("{response}", (r or "")[: self.max_response_chars])
+                for p, r in zip(prompts, responses, strict=True)]
 
     def judge(self, responses: Sequence[str], prompts: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        from ..lm import generate
+        from ..lm import generate, option_logprobs
 
-        prompts = prompts or [""] * len(responses)
-        queries = [self.template.replace("{prompt}", p or "")
-                   .replace("{response}", (r or "")[: self.max_response_chars])
-                   for p, r in zip(prompts, responses, strict=True)]
+        queries = self._queries(responses, prompts)
+        if self.method == "logprob":
+            verdicts = []
+            for row in option_logprobs(self.lm, queries, list(C.JUDGE_LABELS), batch_size=self.batch_size):
+                top = max(row)
+                weights = [math.exp(v - top) for v in row]
+                best = row.index(top)
+                verdicts.append({"label": C.JUDGE_LABELS[best], "score": weights[best] / sum(weights)})
+            return verdicts
         outputs = generate(self.lm, queries, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
         verdicts = []
         for response, output in zip(responses, outputs, strict=True):
@@ -278,9 +297,10 @@ def _read_template(template: str | None) -> str:
 
 @judges.register("llm")
 def make_llm(model: str = "smollm2", template: str | None = None, max_new_tokens: int = 10, batch_size: int = 8,
-             device: str = "cpu") -> Judge:
-    """LLM-as-judge with a local chat model (`smollm2` by default) and a prompt template (string or file)."""
-    return LLMJudge(model, template, max_new_tokens, batch_size, device)
+             device: str = "cpu", method: str = "logprob") -> Judge:
+    """LLM-as-judge with a local chat model (`smollm2` by default) and a prompt template (string or file);
+    labels scored by log-probability (default) or parsed from generated text (`method="generate"`)."""
+    return LLMJudge(model, template, max_new_tokens, batch_size, device, method=method)
 
 
 # --- stage ----------------------------------------------------------------------------------------------------------
@@ -356,7 +376,6 @@ def run(ds: Dataset, cfg: JudgeConfig, engine: str | EngineConfig = "local") -> 
 
 
 # --- zero-shot structure judge (default) and the 2023 string-match baseline -----------------------------------------
-from .structure import Baseline2023Judge, StructureJudge  # noqa: E402
 
 
 @judges.register("zero_shot")

@@ -291,6 +291,7 @@ _PIVOT = (
     r"en général|de manière générale|quand même|bon)\b|:"
 )
 _PIVOT_RE = re.compile(_PIVOT)
+_IMPOSSIBLE_RE = re.compile(_IMPOSSIBLE)
 
 # feature names, in the order of `Structure.vector()` (also the inputs of the fitted judge)
 FEATURES = ("refuse_open", "refuse_any", "refuse_late", "impossible", "content_before", "content_after",
@@ -384,14 +385,15 @@ def analyse(response: str) -> Structure:
             opened = True
         if "refuse" in t:
             # "I can't give details, but in general: <content>": what follows a pivot inside the sentence counts
-            tail = ""
+            tail, tail_at = "", e
             if "alt" not in t:
                 pm = _PIVOT_RE.search(text, r_end, e)
                 if pm:
-                    tail = text[pm.end():e].strip(" .!?:¶")
+                    tail, tail_at = text[pm.end():e].strip(" .!?:¶"), pm.end()
                     if len(tail) < 30 or _tagged(tail):
-                        tail = ""
-            if "impossible" in t and not tail:
+                        tail, tail_at = "", e
+            # the impossibility is stated in the refusal clause itself (not in the content after a pivot)
+            if "impossible" in t and _IMPOSSIBLE_RE.search(text, s, tail_at):
                 impossible = True   # "I'm afraid I can't tell you: he never used Twitter": a premise rejection
             else:
                 if refuse_first < 0:
