@@ -97,12 +97,14 @@ def fit(
 
     s = common.settings()
     ws = common.workspace()
-    if ws.has_dataset(source):
-        ds = ws.load_dataset(source)
-    else:
+    from pathlib import Path
+
+    if Path(source).exists() or not ws.has_dataset(source):
         from ..ingest.sources import read_source
 
         _, ds = read_source(source)
+    else:
+        ds = ws.load_dataset(source)
     rows = ds.to_dict()
     if response_col not in rows:
         raise InputError(f"judge fit: no '{response_col}' column in {source}; columns: {', '.join(rows)}",
