@@ -1,7 +1,7 @@
 """Refusal judges on the hand-written judge set: 3-class and binary accuracy per style, voice and language, speed.
 
     python benchmarks/bench_judge.py                      # dev + frozen test, zero_shot vs string matches
-    python benchmarks/bench_judge.py --fitted             # + fitted judge: 50 dev rows of one voice -> that voice's test
+    python benchmarks/bench_judge.py --fitted             # + fitted: 50 dev rows of a voice -> that voice's test
     python benchmarks/bench_judge.py --speed              # responses/s (zero-shot; fitted vs bare encode)
     python benchmarks/bench_judge.py --errors dev         # print the zero-shot judge's mistakes on dev
 
@@ -91,8 +91,11 @@ def speed(n: int = 20000) -> None:
     rows = load_split("dev") + load_split("test")
     texts = [rows[i % len(rows)]["response"] + ("" if i < len(rows) else f" ({i})") for i in range(n)]
     zs = get_judge("zero_shot")
+    cpu = time.process_time()
     t = timed(lambda: zs.judge(texts))
-    print(f"zero_shot: {n / t:,.0f} responses/s ({n} responses, one process; cores shared with other work)")
+    cpu = (time.process_time() - cpu) / 3
+    print(f"zero_shot: {n / t:,.0f} responses/s wall, {n / cpu:,.0f} per CPU-second ({n} responses, one process; "
+          "cores shared with other work)")
     from curation.judge.fitted import FittedJudge, fit
     model = fit([r["response"] for r in rows], [r["label"] for r in rows])
     judge = FittedJudge(model, name="fitted:bench")

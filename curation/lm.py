@@ -170,7 +170,7 @@ def option_logprobs(
                               position_ids=positions.to(lm.device)).logits.float()
         logp = torch.log_softmax(logits, dim=-1).cpu()
         scores = []
-        for i, seq in enumerate(seqs):
+        for i in range(len(seqs)):
             o = option_ids[i % len(option_ids)]
             first = width - len(o)  # the option's first token sits here; it is predicted one step earlier
             idx = torch.arange(first - 1, width - 1)

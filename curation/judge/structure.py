@@ -19,9 +19,9 @@ import math
 import re
 import unicodedata
 from bisect import bisect_right
-from itertools import accumulate
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from .. import columns as C
@@ -58,16 +58,20 @@ def tokens(text: str) -> list[str]:
 _I = r"(?:i|we)(?: really| simply| just| unfortunately| respectfully| therefore| still| honestly| must)?"
 _NEG_MODAL = (r"(?:cannot|cant|can not|could not|couldnt|will not|wont|must (?:respectfully )?(?:decline|refuse)|"
               r"have to (?:decline|refuse|pass)|refuse to|decline to|would rather not|prefer not to|"
-              r"(?:do not|dont) (?:feel comfortable|think i should|feel i can|feel right)|(?:do not|dont) have the (?:ability|capability|capacity|means) to (?:help|assist|provide|do|write|answer)|should not|shouldnt|"
+              r"(?:do not|dont) (?:feel comfortable|think i should|feel i can|feel right)|"
+              r"(?:do not|dont) have the (?:ability|capability|capacity|means) to (?:help|assist|provide|do|write|"
+              r"answer)|should not|shouldnt|"
               r"must not|mustnt|am (?:unable|not able|not going|not comfortable|not allowed|not permitted|not in a "
               r"position))")
 # "i'm", "i'd", "i'll" lose their apostrophe: "im", "id", "ill"
-_I_CONTRACTED = (r"\b(?:im|were)(?: really| simply| just| unfortunately| afraid| sorry but| still| honestly)? (?:unable|"
-                 r"not able|not going|not comfortable|not allowed|not permitted|not in a position|not willing)"
+_I_CONTRACTED = (r"\b(?:im|were)(?: really| simply| just| unfortunately| afraid| sorry but| still| honestly)? "
+                 r"(?:unable|not able|not going|not comfortable|not allowed|not permitted|not in a position|"
+                 r"not willing)"
                  r"|\b(?:id|wed) (?:rather not|prefer not|have to decline)|\bill (?:have to )?(?:pass|decline)\b")
 # words after "i can't" that do not decline the request ("I can't stress enough", "I can't wait")
-_NOT_DECLINING = r"(?! (?:stress|overstate|emphasi[sz]e|wait|believe|agree|imagine|help but|help noticing|promise|" \
-                 r"guarantee|be sure|be certain|say for (?:sure|certain)|tell (?:for sure|exactly)|recommend \w+ enough))"
+_NOT_DECLINING = (r"(?! (?:stress|overstate|emphasi[sz]e|wait|believe|agree|imagine|help but|help noticing|promise|"
+                  r"guarantee|be sure|be certain|say for (?:sure|certain)|tell (?:for sure|exactly)|"
+                  r"recommend \w+ enough))")
 _REFUSE_EN = (
     rf"\b{_I} {_NEG_MODAL}{_NOT_DECLINING}|{_I_CONTRACTED}"
     r"|\b(?:sorry|apologi[sz]e|regret)\b[^.!?¶]{0,25}?\bbut\b"
@@ -132,8 +136,8 @@ _MORAL = (
 )
 # redirecting away from the request: an answer made of these (and lectures) is an alternatives-only refusal
 _ALT = (
-    r"(?:^|(?<=[.!?¶] ))(?:instead\b(?! of)|rather than\b)|\binstead(?: [.!?¶]|$)|\bi (?:would |d )?(?:suggest|recommend)\b"
-    r"|\bid (?:suggest|recommend)\b"
+    r"(?:^|(?<=[.!?¶] ))(?:instead\b(?! of)|rather than\b)|\binstead(?: [.!?¶]|$)"
+    r"|\bi (?:would |d )?(?:suggest|recommend)\b|\bid (?:suggest|recommend)\b"
     r"|\bwhy not\b|\bi can (?:help you|suggest|offer|give you|provide|recommend|write|tell you about|share)\b"
     r"|\bi could (?:write|help|suggest|offer)\b|\bwe could (?:talk|look|discuss)\b"
     r"|\bà la place\b|(?:^|(?<=[.!?¶] ))plutôt que\b|\b(?:suggère|propose|conseille|pourriez|devriez) plutôt\b"
@@ -152,9 +156,11 @@ _ADVICE = (
 )
 _META = (
     r"\bi hope (?:this|that|you)\b|\blet me know\b|\banything else\b|\bfeel free\b|\b(?:happy|glad|here) to help\b"
-    r"|\bthank(?:s| you) for\b|\b(?:great|good|interesting|fun) question\b|(?:^|(?<=[.!?¶] ))(?:hello|hi|hey)\b|(?:^|(?<=[.!?¶] ))(?:sure|of course|"
-    r"certainly|absolutely)\b|\bi understand (?:that|your|you)\b|\bany other questions?\b|\bi hope you understand\b"
-    r"|\b(?:im|i am) (?:so |really )?(?:glad|happy|sorry to hear)\b|(?:^|(?<=[.!?¶] ))oh\b|\bjespère que\b|\bnhésitez pas\b|\bmerci (?:pour|de)\b|\bexcellente question\b|(?:^|(?<=[.!?¶] ))(?:bonjour|bien sûr)\b"
+    r"|\bthank(?:s| you) for\b|\b(?:great|good|interesting|fun) question\b|(?:^|(?<=[.!?¶] ))(?:hello|hi|hey)\b"
+    r"|(?:^|(?<=[.!?¶] ))(?:sure|of course|certainly|absolutely)\b|\bi understand (?:that|your|you)\b"
+    r"|\bany other questions?\b|\bi hope you understand\b"
+    r"|\b(?:im|i am) (?:so |really )?(?:glad|happy|sorry to hear)\b|(?:^|(?<=[.!?¶] ))oh\b|\bjespère que\b"
+    r"|\bnhésitez pas\b|\bmerci (?:pour|de)\b|\bexcellente question\b|(?:^|(?<=[.!?¶] ))(?:bonjour|bien sûr)\b"
     r"|\bje comprends\b|\bje suis (?:là|ravie?) pour\b|\bautre question\b"
 )
 _FAMILIES = (("refuse", _REFUSE_EN), ("refuse", _REFUSE_FR), ("impossible", _IMPOSSIBLE), ("alt", _ALT),
@@ -338,7 +344,7 @@ def _sentences(toks: list[str]) -> tuple[str, list[tuple[int, int, dict[str, int
     cum = list(accumulate(map(len, toks), initial=0))  # token i starts at cum[i] + i
     breaks = [i for i, t in enumerate(toks) if t in _BREAKS]
     bounds = [-1, *breaks] if breaks and breaks[-1] == len(toks) - 1 else [-1, *breaks, len(toks)]
-    spans = [(lo + 1, hi) for lo, hi in zip(bounds, bounds[1:]) if hi > lo + 1]  # token ranges with words
+    spans = [(lo + 1, hi) for lo, hi in zip(bounds, bounds[1:], strict=False) if hi > lo + 1]  # token ranges with words
     tags: list[dict[str, int]] = [{} for _ in spans]
     refuse_end = [-1] * len(spans)
     starts = [lo for lo, _ in spans]
