@@ -70,7 +70,8 @@ _I_CONTRACTED = (r"\b(?:im|were)(?: really| simply| just| unfortunately| afraid|
                  r"|\b(?:id|wed) (?:rather not|prefer not|have to decline)|\bill (?:have to )?(?:pass|decline)\b")
 # words after "i can't" that do not decline the request ("I can't stress enough", "I can't wait")
 _NOT_DECLINING = (r"(?! (?:stress|overstate|emphasi[sz]e|wait|believe|agree|imagine|help but|help noticing|promise|"
-                  r"guarantee|be sure|be certain|say for (?:sure|certain)|tell (?:for sure|exactly)|"
+                  r"guarantee|be sure|be certain|say for (?:sure|certain)|tell (?:for sure|exactly)|know|confirm|"
+                  r"verify|predict|access (?:real-time|the internet|current)|browse|see (?:images|your)|"
                   r"recommend \w+ enough))")
 _REFUSE_EN = (
     rf"\b{_I} {_NEG_MODAL}{_NOT_DECLINING}|{_I_CONTRACTED}"
