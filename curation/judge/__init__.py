@@ -238,20 +238,22 @@ class LLMJudge:
 
     Default (`method="logprob"`): each label's tokens are scored after the chat-formatted question and the most
     probable label wins, its softmax share (over the three labels) being the score, so a small model always gives
-    a graded answer. `method="generate"` parses generated text instead; when the output names no label, the
-    zero-shot label is used with score `PARSE_FALLBACK_SCORE` (0.1).
+    a graded answer. With `calibrate` (default) each label's log-probability on a content-free answer ("N/A") is
+    subtracted first (contextual calibration), which removes a small model's bias toward one label.
+    `method="generate"` parses generated text instead; when the output names no label, the zero-shot label is used
+    with score `PARSE_FALLBACK_SCORE` (0.1).
     """
 
     def __init__(self, model: str = "smollm2", template: str | None = None, max_new_tokens: int = 10,
                  batch_size: int = 8, device: str = "cpu", max_response_chars: int = 2000,
-                 method: str = "logprob") -> None:
+                 method: str = "logprob", calibrate: bool = True) -> None:
         from ..lm import load_lm
 
         if method not in ("logprob", "generate"):
             raise InputError(f"llm judge: unknown method '{method}'", "use method=logprob or method=generate")
         self.template = _read_template(template)
         self.lm = load_lm(model, device)
-        self.method = method
+        self.method, self.calibrate, self._prior = method, calibrate, None
         self.name = f"llm:{model}" if method == "logprob" else f"llm-generate:{model}"
         self.max_new_tokens, self.batch_size, self.max_response_chars = max_new_tokens, batch_size, max_response_chars
         self.fallback = make_zero_shot()
@@ -266,8 +268,13 @@ class LLMJudge:
 
         queries = self._queries(responses, prompts)
         if self.method == "logprob":
+            labels = list(C.JUDGE_LABELS)
+            if self.calibrate and self._prior is None:  # contextual calibration: the labels' bias on an empty answer
+                self._prior = option_logprobs(self.lm, self._queries(["N/A"], ["N/A"]), labels)[0]
+            prior = self._prior if self.calibrate else [0.0] * len(labels)
             verdicts = []
-            for row in option_logprobs(self.lm, queries, list(C.JUDGE_LABELS), batch_size=self.batch_size):
+            for raw in option_logprobs(self.lm, queries, labels, batch_size=self.batch_size):
+                row = [v - p for v, p in zip(raw, prior, strict=True)]
                 top = max(row)
                 weights = [math.exp(v - top) for v in row]
                 best = row.index(top)
@@ -297,10 +304,10 @@ def _read_template(template: str | None) -> str:
 
 @judges.register("llm")
 def make_llm(model: str = "smollm2", template: str | None = None, max_new_tokens: int = 10, batch_size: int = 8,
-             device: str = "cpu", method: str = "logprob") -> Judge:
+             device: str = "cpu", method: str = "logprob", calibrate: bool = True) -> Judge:
     """LLM-as-judge with a local chat model (`smollm2` by default) and a prompt template (string or file);
     labels scored by log-probability (default) or parsed from generated text (`method="generate"`)."""
-    return LLMJudge(model, template, max_new_tokens, batch_size, device, method=method)
+    return LLMJudge(model, template, max_new_tokens, batch_size, device, method=method, calibrate=calibrate)
 
 
 # --- stage ----------------------------------------------------------------------------------------------------------
