@@ -173,3 +173,50 @@ def generate(
     """Greedy (default) batched generation; returns only the new text of each prompt."""
     return [g.text for g in generate_detailed(lm, prompts, max_new_tokens, batch_size, do_sample, temperature, system,
                                               formatted)]
+
+
+def option_logprobs(
+    lm: LoadedLM,
+    prompts: Sequence[str],
+    options: Sequence[str],
+    batch_size: int = 8,
+    system: str | None = None,
+    formatted: bool = False,
+    max_length: int = 1024,
+) -> list[list[float]]:
+    """Log-probability of each option's tokens right after each (chat-formatted) prompt: one row per prompt.
+
+    Scores a closed set of answers (e.g. judge labels) without generating, so even a small model gives a graded
+    answer; the prompt is truncated from the left when prompt + option would exceed `max_length` tokens.
+    """
+    import torch
+
+    texts = list(prompts) if formatted else format_prompts(lm, prompts, system)
+    option_ids = [lm.tokenizer(o, add_special_tokens=False)["input_ids"] for o in options]
+    if not all(option_ids):
+        raise ModelError("an option tokenizes to nothing", "pass non-empty option strings")
+    keep = max_length - max(len(o) for o in option_ids)
+    pad = lm.tokenizer.pad_token_id
+    rows: list[list[float]] = []
+    for start in range(0, len(texts), batch_size):
+        enc = lm.tokenizer(texts[start : start + batch_size], add_special_tokens=not lm.has_chat_template)
+        seqs = [ids[-keep:] + o for ids in enc["input_ids"] for o in option_ids]
+        width = max(len(s) for s in seqs)
+        input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, seq in enumerate(seqs):  # left padding, positions counted from the first real token
+            input_ids[i, width - len(seq) :] = torch.tensor(seq)
+            mask[i, width - len(seq) :] = 1
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        with torch.no_grad():
+            logits = lm.model(input_ids=input_ids.to(lm.device), attention_mask=mask.to(lm.device),
+                              position_ids=positions.to(lm.device)).logits.float()
+        logp = torch.log_softmax(logits, dim=-1).cpu()
+        scores = []
+        for i in range(len(seqs)):
+            o = option_ids[i % len(option_ids)]
+            first = width - len(o)  # the option's first token sits here; it is predicted one step earlier
+            idx = torch.arange(first - 1, width - 1)
+            scores.append(float(logp[i, idx, torch.tensor(o)].sum()))
+        rows.extend(scores[k : k + len(option_ids)] for k in range(0, len(scores), len(option_ids)))
+    return rows

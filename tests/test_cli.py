@@ -61,7 +61,7 @@ def test_ingest_ls_generate_judge(tmp_path, prompts_file, tiny_lm_path, monkeypa
     assert result.exit_code == 0, result.output
     ds = Workspace(tmp_path / ".curate").load_dataset("answers")
     assert ds[C.GENERATED_BY] == [str(tiny_lm_path)] * 2 and all(ds[C.JUDGE_LABEL])
-    assert set(ds[C.JUDGE_NAME]) == {"string_match.v1"}
+    assert set(ds[C.JUDGE_NAME]) == {"zero_shot.v1"}  # the default judge
 
 
 def test_ls_on_empty_workspace(tmp_path, monkeypatch):
@@ -85,7 +85,8 @@ def test_unknown_judge_lists_known_ones(cli, capsys, prompts_file):
     capsys.readouterr()
     assert cli("judge", "p", "--judge", "gpt5") == 2
     err = capsys.readouterr().err.strip()
-    assert err == "error: unknown judge 'gpt5' (known judges: classifier, llm, string_match)"
+    assert err == ("error: unknown judge 'gpt5' (known judges: classifier, fitted, llm, string_match, "
+                   "string_match_2023, zero_shot)")
 
 
 def test_usage_errors_exit_2(cli, capsys):

@@ -397,3 +397,14 @@ def most_uncertain_first(ds: Dataset) -> Dataset:
 
 def _as_list(vector: Any) -> list[float]:
     return vector.tolist() if hasattr(vector, "tolist") else [float(x) for x in vector]
+
+
+@suggesters.register("refusal_label")
+def suggest_refusal_label(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
+    """response_review: the refusal judge's three-way label as the suggestion, its score as the confidence."""
+    label = row.get(C.JUDGE_LABEL)
+    if label not in C.JUDGE_LABELS or label not in question.labels:
+        return None
+    score = row.get(C.JUDGE_SCORE)
+    return {"value": label, "score": _clip01(score) if _present(score) else None,
+            "agent": agent_name(row.get(C.JUDGE_NAME) or "judge")}

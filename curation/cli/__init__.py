@@ -17,7 +17,7 @@ app = typer.Typer(help="Curate refusal-training and over-refusal evaluation data
 COMMAND_MODULES = (
     "workspace", "ingest", "probe", "generate", "translate", "boundary", "qa", "adjudicate", "build", "version",
     "publish", "server", "annotate", "users", "triggers", "deharm", "loop", "evaluate", "demo",
-    "gold",
+    "gold", "judge",
 )
 
 

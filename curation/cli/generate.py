@@ -1,9 +1,6 @@
-"""`curate generate NAME --model M` and `curate judge NAME [--judge J]`."""
+"""`curate generate NAME --model M` (`curate judge` lives in cli/judge.py)."""
 
 from __future__ import annotations
-
-import inspect
-import json
 
 import typer
 
@@ -48,63 +45,5 @@ def generate(
                          f"{ws.dataset_path(target)}", soft_wrap=True)
 
 
-def _parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:
-    from ..errors import InputError
-
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InputError(f"{flag} expects KEY=VALUE, got {pair!r}", f"e.g. {flag} LABEL_1=full_refusal")
-        out[key] = value
-    return out
-
-
-def judge(
-    name: str = typer.Argument(..., help="Workspace dataset (or save_to_disk folder) with a response column."),
-    judge_name: str = typer.Option("string_match", "--judge", "-j", help="string_match, classifier or llm."),
-    judge_model: str = typer.Option(None, "--judge-model", help="Classifier path (classifier) or chat model (llm)."),
-    label_map: list[str] = typer.Option(None, "--label-map", help="Classifier LABEL=judge_label (repeatable)."),
-    template: str = typer.Option(None, "--template", help="LLM judge prompt template (file or string)."),
-    option: list[str] = typer.Option(None, "--option", help="Other judge option KEY=VALUE (JSON values)."),
-    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
-) -> None:
-    """Label each response full_compliance, full_refusal or partial_refusal, with the judge's name and score."""
-    from ..engine import engine_options
-    from ..judge import JudgeConfig, run
-    from ..registry import judges, resolve
-
-    s = common.settings()
-    options: dict[str, object] = {}
-    for key, value in _parse_pairs(option, "--option").items():
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    if judge_model:
-        options["model"] = judge_model
-    if label_map:
-        options["label_map"] = _parse_pairs(label_map, "--label-map")
-    if template:
-        options["template"] = template
-    if "device" in inspect.signature(resolve(judges, judge_name, "judge")).parameters:
-        options.setdefault("device", s.device)
-    ws = common.workspace()
-    ds = ws.load_dataset(name)
-    result = run(ds, JudgeConfig(judge=judge_name, options=options), engine=engine_options(engine, num_proc))
-    target = out or name.rstrip("/").split("/")[-1]
-    ws.save_dataset(result, target)
-    counts = {label: 0 for label in ("full_compliance", "full_refusal", "partial_refusal", None)}
-    for label in result["judge_label"]:
-        counts[label] = counts.get(label, 0) + 1
-    ws.log_event("judge", name=name, out=target, judge=judge_name, counts={str(k): v for k, v in counts.items()})
-    common.table(f"judge ({judge_name}) → {target}", ["full_compliance", "full_refusal", "partial_refusal",
-                                                      "no response"],
-                 [(counts["full_compliance"], counts["full_refusal"], counts["partial_refusal"], counts[None])])
-
-
 def register(app: typer.Typer) -> None:
     app.command("generate")(generate)
-    app.command("judge")(judge)
