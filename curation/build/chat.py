@@ -118,7 +118,7 @@ def curated_sft_rows(cfg: SftBuild, ctx: BuildContext) -> list[dict[str, Any]]:
                                                             C.SOURCE: row[C.SOURCE]}
         if label == "harmful":
             rows.append({C.ID: row[C.ID], C.MESSAGES: _chat(row[C.PROMPT], refusal(row[C.ID], cfg.refusal_templates)),
-                         "kind": "refusal", C.LABEL: "harmful", **base})
+                         "kind": "refusal", C.LABEL: "harmful", **base, TRUNCATED: False})
         elif label == "benign" and (answer := _helpful(row, cfg)):
             use, cut = _usable(answer, row, cfg, ctx, "sft", "response")
             if use:

@@ -75,10 +75,14 @@ def _folders(root: Path | None) -> set[Path]:
 
 
 def _remove_new_empty_dirs(root: Path | None, before: set[Path]) -> None:
-    """After a failed command: remove the empty folders it created in the workspace (and the workspace itself)."""
+    """After a failed command: remove the empty folders it created in the workspace (and the workspace itself), but
+    never under `server/`: a stack the command started keeps running there and writes into those folders later."""
     if root is None:
         return
+    server = root.absolute() / "server"
     for path in sorted(_folders(root) - before, key=lambda p: -len(p.parts)):
+        if path.absolute().is_relative_to(server):
+            continue
         try:
             if not any(path.iterdir()):
                 path.rmdir()
