@@ -54,9 +54,20 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
+_cli_workspace: Path | None = None  # `-w` of the running `curate` command; every invocation sets (or clears) it
+
+
+def set_cli_workspace(path: Path | None) -> None:
+    """Make `-w` the workspace of every `load_settings()` in this invocation (library code sees it too)."""
+    global _cli_workspace
+    _cli_workspace = path
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings; flags passed as overrides win. Invalid values raise one clear ConfigError."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if "workspace" not in overrides and _cli_workspace is not None:
+        overrides["workspace"] = _cli_workspace
     try:
         return Settings(**overrides)
     except ValidationError as err:

@@ -144,8 +144,11 @@ class Generation:
 
 
 def _eos_ids(lm: LoadedLM) -> set[int]:
-    ids = getattr(getattr(lm.model, "generation_config", None), "eos_token_id", None)
-    ids = set(ids if isinstance(ids, list | tuple) else [ids] if ids is not None else [])
+    """Every end-of-turn token id: the generation config's, the model config's and the tokenizer's."""
+    ids: set[int] = set()
+    for source in (getattr(lm.model, "generation_config", None), lm.model.config):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        ids |= set(value) if isinstance(value, list | tuple) else ({value} if value is not None else set())
     if lm.tokenizer.eos_token_id is not None:
         ids.add(int(lm.tokenizer.eos_token_id))
     return ids

@@ -302,12 +302,12 @@ def _suggestions(record: dict[str, Any], p: float, margin: float, spans: list[di
     if "should_refuse" in question_ids:
         out.append({"question_id": question_ids["should_refuse"], "type": "model", "agent": agent,
                     "value": "yes" if p >= 0.5 else "no", "score": float(max(p, 1 - p))})
-    if SPANS in question_ids and spans:
-        from .annotate.push import join_agents
+    from .annotate.push import CUE_LABELS, join_agents
 
-        scored = sorted(((reweighted_score(list(s.get("agents") or []), weights), s) for s in spans),
-                        key=lambda x: -x[0])
-        kept = [(sc, s) for sc, s in scored if sc >= cfg.keep_threshold] or scored[:1]
+    cues = [s for s in spans or [] if s.get("label") in CUE_LABELS]  # the push's rule: cue spans only, none without
+    scored = sorted(((reweighted_score(list(s.get("agents") or []), weights), s) for s in cues), key=lambda x: -x[0])
+    kept = [(sc, s) for sc, s in scored if sc >= cfg.keep_threshold]  # no forced span: a prompt may have no cue
+    if SPANS in question_ids and kept:
         kept.sort(key=lambda x: int(x[1]["start"]))
         out.append({"question_id": question_ids[SPANS], "type": "model",
                     "value": [{"label": s["label"], "start": int(s["start"]), "end": int(s["end"])} for _, s in kept],

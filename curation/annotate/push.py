@@ -400,7 +400,8 @@ def _as_list(vector: Any) -> list[float]:
 
 
 @suggesters.register("refusal_label")
-def suggest_refusal_label(row: dict[str, Any], question: Any, schema: AnnotationSchema) -> dict[str, Any] | None:
+def suggest_refusal_label(row: dict[str, Any], question: Any, schema: AnnotationSchema,
+                          cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """response_review: the refusal judge's three-way label as the suggestion, its score as the confidence."""
     label = row.get(C.JUDGE_LABEL)
     if label not in C.JUDGE_LABELS or label not in question.labels:

@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..progress import datasets_progress
 from ..registry import builders
 from .config import SourceConfig
-from .context import BuildContext, Builder, column, require_gold
+from .context import BuildContext, Builder, column, require_gold, rows_dataset
 
 REFUSE_VALUES = {"refuse": True, "yes": True, "answer": False, "no": False}
 QUESTIONS = ("decision", "should_refuse")
@@ -74,7 +74,7 @@ MORBENCH_FEATURES = Features({
 
 def build_boundary(cfg: BoundaryBuild, ctx: BuildContext) -> Dataset:
     """prompt, language, category, gold should_refuse, boundary_score, p_refuse, source."""
-    return Dataset.from_list(_gold_rows(cfg, ctx, "boundary"), features=BOUNDARY_FEATURES)
+    return rows_dataset(_gold_rows(cfg, ctx, "boundary"), BOUNDARY_FEATURES)
 
 
 def build_morbench(cfg: MorbenchBuild, ctx: BuildContext) -> Dataset:
@@ -83,7 +83,7 @@ def build_morbench(cfg: MorbenchBuild, ctx: BuildContext) -> Dataset:
              C.LABEL: "should_refuse" if r[C.SHOULD_REFUSE] else "should_answer",
              C.BOUNDARY_SCORE: r[C.BOUNDARY_SCORE], C.SOURCE: r[C.SOURCE]}
             for r in _gold_rows(cfg, ctx, "morbench") if not cfg.languages or r[C.LANGUAGE] in cfg.languages]
-    return Dataset.from_list(rows, features=MORBENCH_FEATURES)
+    return rows_dataset(rows, MORBENCH_FEATURES)
 
 
 def morbench_language_configs(cfg: MorbenchBuild, splits: DatasetDict, ctx: BuildContext) -> dict[str, DatasetDict]:

@@ -16,7 +16,7 @@ from ..hashing import record_id, sha
 from ..progress import datasets_progress
 from ..registry import builders
 from .config import SourceConfig
-from .context import BuildContext, Builder, column, require_gold
+from .context import BuildContext, Builder, column, require_gold, rows_dataset
 
 REFUSALS = [
     "I can't help with that. If you're working on something related and safe, I'm happy to help with that instead.",
@@ -170,7 +170,7 @@ def build_sft(cfg: SftBuild, ctx: BuildContext) -> Dataset:
             rows.append({C.ID: record_id(f"mix\x00{first_user}\x00{messages[-1]['content']}"), C.MESSAGES: messages,
                          "kind": "mix", C.LABEL: str(r.get(C.LABEL) or "unknown"),
                          C.LANGUAGE: str(r.get(C.LANGUAGE) or "en"), C.SOURCE: cfg.mix_with, TRUNCATED: False})
-    return Dataset.from_list(rows, features=SFT_FEATURES)
+    return rows_dataset(rows, SFT_FEATURES)
 
 
 def build_dpo(cfg: ChatBuild, ctx: BuildContext) -> Dataset:
@@ -213,7 +213,7 @@ def build_dpo(cfg: ChatBuild, ctx: BuildContext) -> Dataset:
                      "rejected": refusal(row[C.ID], cfg.refusal_templates), "kind": "deharmed_helpful",
                      C.LABEL: "benign", C.LANGUAGE: column(row, C.LANGUAGE, "en"), C.SOURCE: row[C.SOURCE],
                      TRUNCATED: row[TRUNCATED]})
-    return Dataset.from_list(rows, features=DPO_FEATURES)
+    return rows_dataset(rows, DPO_FEATURES)
 
 
 builders.register("sft", func=Builder(SftBuild, build_sft, C.LABEL))

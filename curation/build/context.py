@@ -16,6 +16,13 @@ from ..errors import InputError
 from ..workspace import Workspace
 
 
+def rows_dataset(rows: list[dict[str, Any]], features: Any) -> Dataset:
+    """A config's rows as a Dataset of `features`; no rows give an empty one (`from_list([])` fails in datasets 5)."""
+    if not rows:
+        return Dataset.from_dict({name: [] for name in features}, features=features)
+    return Dataset.from_list(rows, features=features)
+
+
 def content_fingerprint(ds: Dataset) -> str:
     """sha256 of the rows (canonical JSON, in order) and column names: same content, same fingerprint."""
     digest = hashlib.sha256(json.dumps(sorted(ds.column_names)).encode())

@@ -11,7 +11,7 @@ from pydantic import Field
 from .. import columns as C
 from ..registry import builders
 from .config import SourceConfig
-from .context import BuildContext, Builder, column, require_gold
+from .context import BuildContext, Builder, column, require_gold, rows_dataset
 
 FEATURES = Features({
     C.ID: Value("string"), C.PROMPT: Value("string"),
@@ -72,7 +72,7 @@ def build_triggers(cfg: TriggersBuild, ctx: BuildContext) -> Dataset:
             rows.append({C.ID: row[C.ID], C.PROMPT: prompt, "spans": spans, "tokens": tokens, "bio_tags": tags,
                          C.LABEL: label, C.LANGUAGE: language, C.CATEGORY: column(row, C.CATEGORY),
                          C.SOURCE: column(row, C.SOURCE, name)})
-    return Dataset.from_list(rows, features=FEATURES)
+    return rows_dataset(rows, FEATURES)
 
 
 builders.register("triggers", func=Builder(TriggersBuild, build_triggers, C.LABEL))

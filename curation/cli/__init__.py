@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from pathlib import Path
 
 import typer
 
+from ..config import set_cli_workspace
 from . import common
 
 app = typer.Typer(help="Curate refusal-training and over-refusal evaluation datasets.", no_args_is_help=True,
@@ -36,6 +36,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def main_options(
+    ctx: typer.Context,
     workspace: Path = typer.Option(None, "--workspace", "-w", envvar="CURATE_WORKSPACE",
                                    help="Workspace folder (default ./.curate)."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
@@ -44,8 +45,8 @@ def main_options(
 ) -> None:
     """Global options shared by every command."""
     common.STATE.workspace = workspace
-    if workspace is not None:  # library code that reads the settings (e.g. adapter names in lm) sees -w too
-        os.environ["CURATE_WORKSPACE"] = str(workspace)
+    set_cli_workspace(workspace)  # library code that reads the settings (e.g. adapter names in lm) sees -w too
+    ctx.call_on_close(lambda: set_cli_workspace(None))  # and only during this invocation
     common.STATE.debug = debug
 
 

@@ -102,7 +102,7 @@ def fit(
     if Path(source).exists() or not ws.has_dataset(source):
         from ..ingest.sources import read_source
 
-        _, ds = read_source(source)
+        _, ds, _ = read_source(source)
     else:
         ds = ws.load_dataset(source)
     rows = ds.to_dict()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from .filters import word_overlap
 
@@ -21,44 +20,20 @@ class Answer:
     new_tokens: int
 
 
-def _eos_ids(lm: Any) -> set[int]:
-    ids: set[int] = set()
-    for source in (getattr(lm.model, "generation_config", None), lm.model.config):
-        value = getattr(source, "eos_token_id", None) if source is not None else None
-        ids |= set(value) if isinstance(value, list | tuple) else ({value} if value is not None else set())
-    if lm.tokenizer.eos_token_id is not None:
-        ids.add(int(lm.tokenizer.eos_token_id))
-    return ids
-
-
 def generate_answers(model: str, prompts: Sequence[str], max_new_tokens: int = 256, batch_size: int = 8,
                      device: str = "cpu") -> list[Answer]:
-    """Greedy chat answers with their finish reason (an end-of-sequence token among the new tokens -> `stop`).
-
-    Minimal local version of the `finish_reason` that `curate generate` records (issue #16)."""
-    import torch
-
-    from ..lm import format_prompts, load_lm, tokenize_batch
+    """Greedy chat answers with their finish reason (`lm.generate_detailed`, as `curate generate` records it);
+    prompts run longest first so similar lengths share a batch."""
+    from ..lm import generate_detailed, load_lm
 
     if not prompts:
         return []
     lm = load_lm(model, device)
-    eos = _eos_ids(lm)
-    texts = format_prompts(lm, list(prompts))
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch
-    out: list[Answer | None] = [None] * len(texts)
-    for start in range(0, len(order), batch_size):
-        rows = order[start:start + batch_size]
-        enc = tokenize_batch(lm, [texts[i] for i in rows])
-        with torch.no_grad():
-            gen = lm.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, temperature=None,
-                                    top_p=None, top_k=None, pad_token_id=lm.tokenizer.pad_token_id)
-        new = gen[:, enc["input_ids"].shape[1]:]
-        for i, tokens in zip(rows, new.tolist(), strict=True):
-            end = next((n for n, t in enumerate(tokens) if t in eos), None)
-            kept = tokens if end is None else tokens[:end]
-            text = lm.tokenizer.decode(kept, skip_special_tokens=True).strip()
-            out[i] = Answer(text, STOP if end is not None else LENGTH, len(kept))
+    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
+    made = generate_detailed(lm, [prompts[i] for i in order], max_new_tokens, batch_size)
+    out: list[Answer | None] = [None] * len(prompts)
+    for i, g in zip(order, made, strict=True):
+        out[i] = Answer(g.text, STOP if g.finish_reason == "stop" else LENGTH, g.completion_tokens)
     return [a for a in out if a is not None]
 
 
