@@ -236,8 +236,10 @@ def dataset_card(manifest: dict[str, Any], repo_id: str, languages: list[str],
     if mix:
         mixed_with = ((lineage.get("stage_configs") or {}).get("build.sft") or {}).get("mix_with")
         curated = sum(n for k, n in mix.items() if k != "mix")
-        lines += ["## SFT mix", "", f"`sft` holds {curated} curated rows and {mix.get('mix', 0)} rows mixed in from "
-                  f"`{mixed_with or 'nothing'}` (" + ", ".join(f"{k}: {n}" for k, n in mix.items()) + ").", ""]
+        source = (f"{mix.get('mix', 0)} rows mixed in from `{mixed_with}`" if mixed_with
+                  else "no rows mixed in (no `mix_with` set)")
+        lines += ["## SFT mix", "", f"`sft` holds {curated} curated rows and {source} ("
+                  + ", ".join(f"{k}: {n}" for k, n in mix.items()) + ").", ""]
     exclusions = lineage.get("exclusions") or {}
     if exclusions:
         lines += ["## Left out", ""] + [f"- `{c}`: " + ", ".join(f"{n} {why}" for why, n in sorted(r.items()))
