@@ -114,31 +114,23 @@ def to_prompt_completion(ds: Dataset) -> Dataset:
     return Dataset.from_list(rows)
 
 
-class _ProgressLines:
-    """A TrainerCallback-like printer: one line every N steps with loss, rate and ETA (for logs and pipes)."""
+def _progress_callback(every: int) -> Any:
+    """A TrainerCallback printing `finetune: N/M steps, rate, ETA, loss` lines (logs and pipes get no bar)."""
+    from transformers import TrainerCallback
 
-    def __init__(self, every: int) -> None:
-        self.every, self.start, self.losses, self.printed = every, time.time(), [], -1
+    from .progress import ProgressLines
 
-    def make(self) -> Any:
-        from transformers import TrainerCallback
+    class Lines(TrainerCallback):
+        lines: ProgressLines | None = None
+        loss = "-"
 
-        outer = self
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - transformers' signature
+            if logs and "loss" in logs:
+                self.loss = f"{float(logs['loss']):.4f}"
+            self.lines = self.lines or ProgressLines("finetune", state.max_steps, "steps", every)
+            self.lines.update(state.global_step, f", loss {self.loss}")
 
-        class Lines(TrainerCallback):
-            def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 - transformers' signature
-                if logs and "loss" in logs:
-                    outer.losses.append(float(logs["loss"]))
-                step = state.global_step
-                if step != outer.printed and (step % outer.every == 0 or step == state.max_steps):
-                    outer.printed = step
-                    rate = state.global_step / max(time.time() - outer.start, 1e-9)
-                    eta = (state.max_steps - state.global_step) / max(rate, 1e-9)
-                    loss = f"{outer.losses[-1]:.4f}" if outer.losses else "-"
-                    print(f"finetune: step {state.global_step}/{state.max_steps} loss {loss} "
-                          f"{rate:.2f} steps/s eta {eta:.0f}s", file=sys.stderr, flush=True)
-
-        return Lines()
+    return Lines()
 
 
 def _last_checkpoint(folder: Path) -> str | None:
@@ -200,9 +192,8 @@ def run(ds: Dataset, cfg: FinetuneConfig, workspace: Workspace) -> FinetuneRepor
     )
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=cfg.target_modules, task_type="CAUSAL_LM")
-    progress = _ProgressLines(cfg.log_every)
     trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
-                         peft_config=lora, callbacks=[] if interactive else [progress.make()])
+                         peft_config=lora, callbacks=[] if interactive else [_progress_callback(cfg.log_every)])
     if not interactive:  # our one-line progress replaces the printer of raw log dicts
         from transformers.trainer_callback import PrinterCallback
 

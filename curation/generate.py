@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import columns as C
 from .errors import InputError
+from .progress import ProgressLines
 
 Checkpoint = Callable[[Dataset], None]
 DEFAULT_MAX_NEW_TOKENS = 256  # fits a complete answer to a short instruction (128 cut most SmolLM2 answers)
@@ -84,10 +84,9 @@ class _Reporter:
     """Progress: a transient bar on a terminal, else a plain line every `every` rows with rate and ETA."""
 
     def __init__(self, total: int, every: int | None) -> None:
-        self.total, self.done, self.start = total, 0, time.monotonic()
+        self.total, self.done = total, 0
         self.tty = sys.stderr.isatty()
-        self.every = every or max(1, min(100, total // 10))
-        self.next_line = self.every
+        self.lines = ProgressLines("generate", total, "rows", every)
         self.progress: Any = None
 
     def __enter__(self) -> _Reporter:
@@ -105,15 +104,7 @@ class _Reporter:
         if self.progress is not None:
             self.progress.advance(self.task, n)
             return
-        if self.done >= self.next_line or self.done == self.total:
-            elapsed = time.monotonic() - self.start
-            rate = self.done / elapsed if elapsed > 0 else 0.0
-            eta = (self.total - self.done) / rate if rate > 0 else 0.0
-            eta_text = f"{int(eta) // 60}m{int(eta) % 60:02d}s"
-            print(f"generate: {self.done}/{self.total} rows, {rate:.2f} rows/s, ETA {eta_text}",
-                  file=sys.stderr, flush=True)
-            while self.next_line <= self.done:
-                self.next_line += self.every
+        self.lines.update(self.done)
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:

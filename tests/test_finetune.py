@@ -106,7 +106,7 @@ def test_console_script(tiny_lm_path, workspace, tmp_path):
                           "--model", str(tiny_lm_path), "--max-steps", "2", "--batch-size", "4", "--lora-r", "2"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "finetune: step 2/2" in out.stderr and "--model" in out.stdout
+    assert "finetune: 2/2 steps" in out.stderr and "--model" in out.stdout
     assert (adapter_dir(workspace, "cli") / "adapter_config.json").exists()
     bad = subprocess.run([*curate, "-w", str(workspace.root), "finetune", str(data), "--name", "x",
                           "--model", str(tiny_lm_path), "--device", "cuda"], capture_output=True, text=True,
