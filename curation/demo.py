@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import columns as C
 from .hashing import sha
+from .qa.responses import PERSON, SIMULATED_PREFIX, annotator_kind
 from .workspace import Workspace
 
-SIM_PREFIX = "sim-annotator-"
-SIM_USERS = (f"{SIM_PREFIX}1", f"{SIM_PREFIX}2")
+SIM_USERS = (f"{SIMULATED_PREFIX}1", f"{SIMULATED_PREFIX}2")
 HUMAN_USER = "annotator"
 SIM_SECRET = "demo_annotators"
 SAMPLE = "data/sample/prompts.jsonl"
@@ -519,7 +519,7 @@ def human_responses(client: Any, dataset_name: str, workspace_name: str = "argil
     names = usernames(client)
     return sum(1 for record in iter_raw_records(client, dataset.id, include=("responses",))
                for r in record.get("responses") or []
-               if r.get("status") == "submitted" and not names.get(r["user_id"], "").startswith(SIM_PREFIX))
+               if r.get("status") == "submitted" and annotator_kind(names.get(r["user_id"])) == PERSON)
 
 
 def ensure_annotators(ctx: DemoContext, languages: list[str] | None = None) -> dict[str, str]:
