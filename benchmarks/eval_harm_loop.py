@@ -21,7 +21,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.harm.evaluate import load_eval, metrics  # noqa: E402
+from curation.harm.evaluate import load_eval, metrics, metrics_line  # noqa: E402
 
 
 def _test_metrics(probe, encoder) -> dict:
@@ -57,9 +57,7 @@ def main() -> None:
     for name, res in out.items():
         for when, by_lang in res.items():
             for lang, m in by_lang.items():
-                print(f"test {name:12s} {when:6s} {lang:3s} unsafe-vs-scary {m['auroc_unsafe_vs_scary']:.3f} "
-                      f"scary-vs-plain {m['auroc_scary_vs_plain']:.3f} scary-FPR@0.5 {m['scary_fpr_at_0.5']:.3f} "
-                      f"unsafe-recall@0.5 {m['unsafe_recall_at_0.5']:.3f}")
+                print(f"test {name:12s} {when:6s} {lang:3s} {metrics_line(m)}")
     if args.out:
         Path(args.out).write_text(json.dumps(out, indent=2))
 

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.harm.evaluate import evaluate_scorer  # noqa: E402
+from curation.harm.evaluate import evaluate_scorer, metrics_line  # noqa: E402
 
 REFUSAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal-direction"
 
@@ -62,9 +62,7 @@ def main() -> None:
         results[f"probe:{Path(args.probe).name}"] = evaluate_scorer(probe_scorer(probe, enc), args.split)
     for name, res in results.items():
         for lang, m in res.items():
-            print(f"{args.split} {name:28s} {lang:3s} n={m['n']:3d} unsafe-vs-scary "
-                  f"{m['auroc_unsafe_vs_scary']:.3f} scary-vs-plain {m['auroc_scary_vs_plain']:.3f} "
-                  f"scary-FPR@0.5 {m['scary_fpr_at_0.5']:.3f} unsafe-recall@0.5 {m['unsafe_recall_at_0.5']:.3f}")
+            print(f"{args.split} {name:28s} {lang:3s} n={m['n']:3d} {metrics_line(m)}")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 

@@ -51,6 +51,12 @@ def metrics(rows: Sequence[dict[str, Any]], scores: Sequence[float], p_refuse: S
     }
 
 
+def metrics_line(m: dict[str, Any]) -> str:
+    """The four headline figures of `metrics` on one line (the benchmarks print one per scorer and language)."""
+    return (f"unsafe-vs-scary {m['auroc_unsafe_vs_scary']:.3f} scary-vs-plain {m['auroc_scary_vs_plain']:.3f} "
+            f"scary-FPR@0.5 {m['scary_fpr_at_0.5']:.3f} unsafe-recall@0.5 {m['unsafe_recall_at_0.5']:.3f}")
+
+
 def evaluate_scorer(score: Callable[[list[str]], tuple[np.ndarray, np.ndarray]], split: str,
                     langs: Sequence[str | None] = (None, "en", "fr")) -> dict[str, Any]:
     """`score(texts) -> (raw scores, p_refuse)` on one split, overall and per language."""
