@@ -43,8 +43,8 @@ def best_of(fn, repeats: int) -> float:
 
 
 def bench_probe(texts: list[str], device: str, repeats: int) -> dict[str, float]:
-    from curation.embeddings import get_encoder
-    from curation.probe import fit_probe
+    from curation.models.embeddings import get_encoder
+    from curation.models.probe import fit_probe
 
     encoder = get_encoder(device=device)
     half = len(texts) // 2
@@ -65,9 +65,14 @@ def bench_direction(model: str, harmful: list[str], harmless: list[str], device:
                     repeats: int) -> dict[str, float]:
     import torch
 
-    from curation.boundary.activations import ActivationCache, _tokenize, collect_activations, suffix_token_count
-    from curation.boundary.direction import DirectionConfig, fit_direction
-    from curation.lm import format_prompts, load_lm
+    from curation.models.lm import format_prompts, load_lm
+    from curation.models.refusal_direction.activations import (
+        ActivationCache,
+        _tokenize,
+        collect_activations,
+        suffix_token_count,
+    )
+    from curation.models.refusal_direction.direction import DirectionConfig, fit_direction
 
     lm = load_lm(model) if device == "cpu" else load_lm(model, device)
     n_fit = min(16, len(harmful))

@@ -52,7 +52,7 @@ def raw(codes: np.ndarray) -> None:
 
 
 def main() -> None:
-    from curation import qa
+    from curation.qa import stage as qa
 
     ds, codes = snapshot(N_RECORDS)
     qa.run(ds.select(range(50)))  # warm imports

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from curation import deharm
 from curation.deharm import filters as F
+from curation.deharm import stage as deharm
 
 HERE = Path(__file__).resolve().parent / "data" / "deharm"
 OLD_TEMPLATES = ["In programming or engineering, what does it mean to {trigger} something, and when is it the "
@@ -41,9 +41,9 @@ def load_split(name: str) -> Dataset:
 def fit_probe(folder: Path) -> str:
     """The harm model as a user's workspace would have it (`curate probe fit`): bundled contrast set + the dev
     harmful prompts + 400 harmless_train instructions. Never the test split."""
-    from curation.embeddings import get_encoder
-    from curation.loop import contrast_prompts
-    from curation.probe import fit_probe as fit
+    from curation.active_learning.stage import contrast_prompts
+    from curation.models.embeddings import get_encoder
+    from curation.models.probe import fit_probe as fit
 
     harmful, harmless = contrast_prompts()
     harmful += [json.loads(line)["text"] for line in (HERE / "dev.jsonl").read_text().splitlines()]
@@ -138,7 +138,7 @@ def main() -> None:
                                         "examples": [r["rewrite"] for r in mout if r["method"].startswith("model")]}
             save(result)
         if args.answers and rows:
-            from curation.deharm import _answer
+            from curation.deharm.stage import _answer
 
             sample = random.Random(1).sample(rows, min(args.answers, len(rows)))
             areport = deharm.DeharmReport()

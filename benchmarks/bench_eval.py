@@ -36,8 +36,8 @@ def raw(model_path: str, ds: Dataset, tokens: int, batch: int) -> float:
     """Bare transformers: chat template, left padding, greedy generate, decode, judge."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from curation.judge import make_string_match
-    from curation.lm import resolve_lm
+    from curation.judge.stage import make_string_match
+    from curation.models.lm import resolve_lm
 
     path, gguf = resolve_lm(model_path)
     kwargs = {"gguf_file": gguf} if gguf else {}
@@ -60,8 +60,8 @@ def raw(model_path: str, ds: Dataset, tokens: int, batch: int) -> float:
 
 
 def stage(model_path: str, ds: Dataset, tokens: int, batch: int) -> float:
-    from curation import evaluate
-    from curation.lm import load_lm
+    from curation.evaluate import stage as evaluate
+    from curation.models.lm import load_lm
 
     load_lm(model_path)  # loading is not timed on either side
     cfg = evaluate.EvalConfig(model=model_path, max_new_tokens=tokens, batch_size=batch)

@@ -34,10 +34,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repeats; the fastest of each is kept")
     args = parser.parse_args()
 
-    from curation.embeddings import encoder_from_spec
-    from curation.harm.data import contrast_rows
-    from curation.probe import Probe, default_probe_dir, fit_probe
-    from curation.synth import seed_prompts, synthesize
+    from synth import seed_prompts, synthesize
+
+    from curation.models.embeddings import encoder_from_spec
+    from curation.models.harm.data import contrast_rows
+    from curation.models.probe import Probe, default_probe_dir, fit_probe
 
     contextual = Probe.load(default_probe_dir(Path(args.workspace), args.probe))
     if contextual.meta.get("preset") != "contextual":

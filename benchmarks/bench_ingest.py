@@ -41,8 +41,8 @@ def main() -> None:
 
     from sentence_transformers import SentenceTransformer
 
-    from curation.embeddings import embed, get_encoder, resolve_model_path, workspace_cache
     from curation.ingest.dedupe import near_duplicates
+    from curation.models.embeddings import embed, get_encoder, resolve_model_path, workspace_cache
 
     prompts, origin = load_prompts(args.n)
     print(f"{len(prompts)} prompts from {origin}; torch threads: {__import__('torch').get_num_threads()}")

@@ -21,8 +21,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from importlib import resources
 
-from curation import columns as C
-from curation.judge import get_judge
+from curation.core import columns as C
+from curation.judge.stage import get_judge
 
 REFUSAL, COMPLIANCE = "full_refusal", "full_compliance"
 

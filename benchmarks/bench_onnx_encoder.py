@@ -27,9 +27,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from sentence_transformers import SentenceTransformer
+    from synth import seed_prompts, synthesize
 
-    from curation.embeddings import get_encoder, resolve_model_path
-    from curation.synth import seed_prompts, synthesize
+    from curation.models.embeddings import get_encoder, resolve_model_path
 
     prompts = [r["prompt"] for r in synthesize(args.n, seed_prompts(SHARED if SHARED.exists() else None))]
     raw = SentenceTransformer(resolve_model_path("all-MiniLM-L6-v2"), device="cpu")

@@ -29,7 +29,7 @@ from bench_curation_qa import raw as raw_qa  # the same snapshot and raw-library
 from bench_curation_qa import snapshot
 from datasets import Dataset
 
-from curation.hashing import record_id
+from curation.core.hashing import record_id
 
 WORDS = ["kill", "shoot", "attack", "exploit", "bomb", "hack"]
 BATCH = 250
@@ -123,11 +123,11 @@ def raw_pull(api_url: str, api_key: str, dataset_id: str) -> int:
 
 def bench_size(n: int, raw_push_too: bool) -> list[dict[str, Any]]:
     """Push, pull and qa figures for one size on a fresh stack."""
-    from curation import qa
     from curation.annotate.client import connect
     from curation.annotate.pull import pull_records
     from curation.annotate.push import _question_ids, build_record, ensure_dataset, push_records
     from curation.annotate.schemas import load_schema_model
+    from curation.qa import stage as qa
     from curation.server import LocalStack, StackConfig
 
     out = []

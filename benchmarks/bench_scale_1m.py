@@ -45,25 +45,25 @@ OPTS = {"encoder": "onnx-int8:all-MiniLM-L6-v2", "triggers": "scale"}  # set fro
 def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: mp.Queue,
            opts: dict) -> None:
     """Run one stage in this (spawned) process and put (seconds, peak RSS MiB, rows, note) on the queue."""
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     ws = Workspace(Path(root))
     note = ""
     if engine == "ray":
-        from curation.engine import ensure_ray
+        from curation.core.engine import ensure_ray
 
         ensure_ray(num_cpus=2)
     start = time.perf_counter()
     if stage == "ingest":
-        from curation.ingest import IngestConfig, run
+        from curation.ingest.stage import IngestConfig, run
 
         kept, _, report = run([str(Path(root) / "synth.jsonl")], IngestConfig(near_dedupe=False), ws.root, engine)
         ws.save_dataset(kept, "ingested")
         rows, note = len(kept), f"{report.exact_duplicates} exact duplicates"
     elif stage == "near-dedupe":
-        from curation import columns as C
-        from curation.ingest import IngestConfig, _embed_prompts
+        from curation.core import columns as C
         from curation.ingest.dedupe import near_duplicates
+        from curation.ingest.stage import IngestConfig, _embed_prompts
 
         ds = ws.load_dataset("ingested")
         vectors = _embed_prompts(ds.select_columns([C.PROMPT]), IngestConfig(embedding_model=opts["encoder"]), ws.root,
@@ -73,7 +73,7 @@ def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: 
         ws.save_dataset(kept, "deduped")
         rows, note = len(kept), f"{len(dropped)} near duplicates"
     elif stage == "triggers":
-        from curation.triggers import TriggersConfig, run
+        from curation.triggers.stage import TriggersConfig, run
 
         ds = ws.load_dataset("deduped")
         available = len(ds)
@@ -83,14 +83,14 @@ def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: 
         rows = len(out)
         note = f"on the first {rows} rows" if rows < available else ""
     elif stage == "boundary":
-        from curation.boundary import BoundaryConfig, score_with_report
+        from curation.boundary.stage import BoundaryConfig, score_with_report
 
         out, report = score_with_report(ws.load_dataset("deduped"), BoundaryConfig(scorer="probe"), ws.root,
                                         engine=engine)
         ws.save_dataset(out, "scored")
         rows, note = len(out), f"label AUROC {report.label_auroc:.3f}" if report.label_auroc else ""
     elif stage == "judge":
-        from curation.judge import JudgeConfig, run
+        from curation.judge.stage import JudgeConfig, run
 
         out = run(ws.load_dataset("scored"), JudgeConfig(), engine=engine)
         ws.save_dataset(out, "judged")
@@ -120,9 +120,10 @@ def run_stage(stage: str, root: Path, n: int, trigger_cap: int, engine: str = "l
 
 def prepare(root: Path, n: int) -> None:
     """Synthesize the corpus and fit the probe (not timed: `curate probe fit` is a one-off)."""
-    from curation.embeddings import get_encoder, workspace_cache
-    from curation.probe import default_probe_dir, fit_probe
-    from curation.synth import seed_prompts, write_jsonl
+    from synth import seed_prompts, write_jsonl
+
+    from curation.models.embeddings import get_encoder, workspace_cache
+    from curation.models.probe import default_probe_dir, fit_probe
 
     seeds = seed_prompts(SHARED if SHARED.exists() else None)
     write_jsonl(root / "synth.jsonl", n, seeds)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from curation import columns as C
 from curation.annotate.push import CUE_LABELS, SuggestConfig, filter_spans
-from curation.hashing import record_id
+from curation.core import columns as C
+from curation.core.hashing import record_id
 
 DATA = Path(__file__).parent / "data"
 THRESHOLDS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
@@ -35,10 +35,10 @@ def gold_spans(row: dict) -> list[tuple[str, int, int]]:
 
 def tag(rows: list[dict]) -> list[list[dict]]:
     """The triggers stage's spans for every prompt (a probe fit on the built-in contrast set, like the demo)."""
-    from curation.embeddings import get_encoder, workspace_cache
-    from curation.loop import contrast_prompts
-    from curation.probe import default_probe_dir, fit_probe
-    from curation.triggers import TriggersConfig, run
+    from curation.active_learning.stage import contrast_prompts
+    from curation.models.embeddings import get_encoder, workspace_cache
+    from curation.models.probe import default_probe_dir, fit_probe
+    from curation.triggers.stage import TriggersConfig, run
 
     root = Path(tempfile.mkdtemp(prefix="bench_suggest_"))
     encoder = get_encoder()

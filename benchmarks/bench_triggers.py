@@ -52,8 +52,8 @@ def timed(fn) -> float:
 
 
 def bench_spacy(prompts: list[str]) -> dict:
-    from curation.triggers import TriggersConfig, TriggerTagger
-    from curation.triggers.pipelines import load_pipeline
+    from curation.triggers.spacy_pipelines import load_pipeline
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     nlp = load_pipeline("en").nlp
     tagger = TriggerTagger(TriggersConfig(proposers=SPACY_PROPOSERS, batch_size=BATCH))
@@ -69,11 +69,11 @@ def bench_spacy(prompts: list[str]) -> dict:
 
 
 def bench_attribution(prompts: list[str], workdir: Path) -> dict:
-    from curation.embeddings import EmbeddingCache, get_encoder
-    from curation.probe import fit_probe
-    from curation.triggers import TriggersConfig, TriggerTagger
+    from curation.models.embeddings import EmbeddingCache, get_encoder
+    from curation.models.probe import fit_probe
     from curation.triggers.attribution import occlusion_variants, probe_score_fn
     from curation.triggers.proposers import OcclusionProposer
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     encoder = get_encoder()
     probe = fit_probe(prompts[:200], prompts[-200:], encoder)  # any fitted probe: the cost does not depend on it

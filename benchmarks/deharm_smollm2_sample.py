@@ -7,9 +7,9 @@ import random
 import time
 from pathlib import Path
 
-from curation import deharm
-from curation.deharm import model_rewrites
+from curation.deharm import stage as deharm
 from curation.deharm.answers import check_answers, generate_answers
+from curation.deharm.stage import model_rewrites
 
 HERE = Path(__file__).resolve().parent
 

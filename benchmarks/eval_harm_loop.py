@@ -21,7 +21,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.harm.evaluate import load_eval, metrics, metrics_line  # noqa: E402
+from curation.models.harm.evaluate import load_eval, metrics, metrics_line  # noqa: E402
 
 
 def _test_metrics(probe, encoder) -> dict:
@@ -37,9 +37,9 @@ def main() -> None:
     ap.add_argument("--probe", default="default")
     ap.add_argument("--out")
     args = ap.parse_args()
-    from curation.embeddings import encoder_from_spec
-    from curation.loop import LoopConfig, contrast_prompts, refit_probe
-    from curation.probe import Probe, default_probe_dir, fit_probe
+    from curation.active_learning.stage import LoopConfig, contrast_prompts, refit_probe
+    from curation.models.embeddings import encoder_from_spec
+    from curation.models.probe import Probe, default_probe_dir, fit_probe
 
     dev = load_eval("dev")
     confirmed = {r["id"]: (r["text"], r["kind"] == "unsafe") for r in dev if r["kind"] in ("unsafe", "plain")}

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curation.harm.evaluate import evaluate_scorer, metrics_line  # noqa: E402
+from curation.models.harm.evaluate import evaluate_scorer, metrics_line  # noqa: E402
 
 REFUSAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal-direction"
 
@@ -46,8 +46,8 @@ def main() -> None:
     ap.add_argument("--probe", help="a saved probe folder (contextual or plain) to evaluate next to the baseline")
     ap.add_argument("--out", help="write the figures as JSON here")
     args = ap.parse_args()
-    from curation.embeddings import encoder_from_spec
-    from curation.probe import Probe, fit_probe
+    from curation.models.embeddings import encoder_from_spec
+    from curation.models.probe import Probe, fit_probe
 
     results = {}
     sets = refusal_direction_sets()

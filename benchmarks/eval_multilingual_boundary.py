@@ -80,7 +80,7 @@ def run(ws: Path | None = None, fit: bool = True) -> dict[str, dict[str, dict]]:
     if fit:
         curate(ws, "probe", "fit", "--harmful", str(TRAIN / "harmful_train.json"), "--harmless",
                str(TRAIN / "harmless_train.json"), "--max-per-class", "2000")
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     scored: dict[str, dict[str, dict]] = {}
     for lang in LANGS:

@@ -3,7 +3,7 @@ tag every language with the triggers stage (read-only: `TriggerTagger` with its 
 probe) and check, per language, whether the top cue is the translation of the English top cue:
 
 - aligned: the English top cue projected onto the translation with the project's word alignment
-  (`curation.align.project_spans`, itermax over USE multilingual word vectors) overlaps the language's top cue;
+  (`curation.models.align.project_spans`, itermax over USE multilingual word vectors) overlaps the language's top cue;
 - gold: the language's top cue overlaps the trigger word marked by hand in that language (rows where the English
   top cue is the marked English trigger and the translation has a marked trigger).
 
@@ -37,7 +37,7 @@ def marked_span(text: str, word: str | None) -> tuple[int, int] | None:
 
 def top_cues(workspace: Path, rows: list[dict]) -> dict[str, list[dict | None]]:
     """The best trigger span of every row in every language (None when the stage finds none)."""
-    from curation.triggers import TriggersConfig, TriggerTagger
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     out = {}
     labels = ["harmful" if r["label"] else "benign" for r in rows]
@@ -50,9 +50,9 @@ def top_cues(workspace: Path, rows: list[dict]) -> dict[str, list[dict | None]]:
 
 
 def evaluate(workspace: Path) -> dict[str, dict]:
-    from curation.align import project_spans
-    from curation.embeddings import encoder_from_spec, workspace_cache
-    from curation.translate import word_vectors_fn
+    from curation.models.align import project_spans
+    from curation.models.embeddings import encoder_from_spec, workspace_cache
+    from curation.translate.stage import word_vectors_fn
 
     rows = [r for r in load_parallel("all") if r["kind"] != "benign"]  # rows with a harm word to find
     cues = top_cues(workspace, rows)

@@ -76,9 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
-    from curation.embeddings import get_encoder, workspace_cache
-    from curation.probe import default_probe_dir, fit_probe
-    from curation.triggers import TriggersConfig, TriggerTagger
+    from curation.models.embeddings import get_encoder, workspace_cache
+    from curation.models.probe import default_probe_dir, fit_probe
     from curation.triggers.evaluate import (
         cue_share,
         first_noun_baseline,
@@ -87,8 +86,9 @@ def main() -> None:
         report,
         top_label_agreement,
     )
-    from curation.triggers.pipelines import load_pipeline
     from curation.triggers.rank import SHIPPED_MODEL, fit_span_model
+    from curation.triggers.spacy_pipelines import load_pipeline
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     ws = Path(args.workspace)
     encoder = get_encoder()

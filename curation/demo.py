@@ -18,10 +18,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import columns as C
-from .hashing import sha
-from .qa.responses import PERSON, SIMULATED_PREFIX, annotator_kind
-from .workspace import Workspace
+from curation.annotate.responses import PERSON, SIMULATED_PREFIX, annotator_kind
+from curation.core import columns as C
+from curation.core.hashing import sha
+from curation.core.workspace import Workspace
 
 SIM_USERS = (f"{SIMULATED_PREFIX}1", f"{SIMULATED_PREFIX}2")
 HUMAN_USER = "annotator"
@@ -83,7 +83,7 @@ def step_sample(ctx: DemoContext) -> str:
 
 
 def step_ingest(ctx: DemoContext) -> str:
-    from .ingest import IngestConfig, run
+    from curation.ingest.stage import IngestConfig, run
 
     kept, removed, report = run([str(ctx.results["sample"])], IngestConfig(), ctx.ws.root)
     ctx.save(kept, f"{ctx.cfg.name}.ingested")
@@ -94,10 +94,10 @@ def step_ingest(ctx: DemoContext) -> str:
 def step_probe(ctx: DemoContext) -> str:
     """The harm probe: reuse the workspace's; else the contextual harm model when it is trained in this workspace
     (`curate probe fit`); else, flagged, the plain MiniLM probe on the built-in contrast set (seconds, not minutes)."""
-    from .embeddings import get_encoder, workspace_cache
-    from .harm.model import cached_model, fit_contextual_probe
-    from .loop import contrast_prompts
-    from .probe import Probe, default_probe_dir, fit_probe
+    from curation.active_learning.stage import contrast_prompts
+    from curation.models.embeddings import get_encoder, workspace_cache
+    from curation.models.harm.model import cached_model, fit_contextual_probe
+    from curation.models.probe import Probe, default_probe_dir, fit_probe
 
     folder = default_probe_dir(ctx.ws.root)
     if (folder / "probe.json").exists():
@@ -124,7 +124,7 @@ def step_probe(ctx: DemoContext) -> str:
 
 
 def step_generate(ctx: DemoContext) -> str:
-    from .generate import GenerateConfig, carry_over, pending_rows, run
+    from curation.generate.stage import GenerateConfig, carry_over, pending_rows, run
 
     name = f"{ctx.cfg.name}.answered"
     ds = ctx.load(f"{ctx.cfg.name}.ingested")
@@ -138,7 +138,7 @@ def step_generate(ctx: DemoContext) -> str:
 
 
 def step_judge(ctx: DemoContext) -> str:
-    from .judge import JudgeConfig, run
+    from curation.judge.stage import JudgeConfig, run
 
     out = run(ctx.load(f"{ctx.cfg.name}.answered"), JudgeConfig())
     ctx.save(out, f"{ctx.cfg.name}.judged")
@@ -149,8 +149,8 @@ def step_judge(ctx: DemoContext) -> str:
 def step_triggers(ctx: DemoContext) -> str:
     import warnings
 
-    from .loop import load_weights
-    from .triggers import TriggersConfig, run
+    from curation.active_learning.stage import load_weights
+    from curation.triggers.stage import TriggersConfig, run
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -163,7 +163,7 @@ def step_triggers(ctx: DemoContext) -> str:
 
 
 def step_boundary(ctx: DemoContext) -> str:
-    from .boundary import BoundaryConfig, score_with_report
+    from curation.boundary.stage import BoundaryConfig, score_with_report
 
     out, report = score_with_report(ctx.load(f"{ctx.cfg.name}.triggers"), BoundaryConfig(scorer="probe"),
                                     ctx.ws.root)
@@ -173,13 +173,13 @@ def step_boundary(ctx: DemoContext) -> str:
 
 
 def step_server(ctx: DemoContext) -> str:
-    from .annotate.client import KEY_ENV, URL_ENV, connect
+    from curation.annotate.client import KEY_ENV, URL_ENV, connect
 
     if os.environ.get(URL_ENV) and os.environ.get(KEY_ENV):
         ctx.client = connect(workspace=ctx.ws)
         ctx.api_url = ctx.client.api_url
         return f"using the Argilla server at {ctx.api_url} ({URL_ENV})"
-    from .server import LocalStack, StackConfig
+    from curation.server import LocalStack, StackConfig
 
     status = LocalStack(ctx.ws, StackConfig(port=ctx.cfg.port)).start()
     ctx.client = connect(workspace=ctx.ws)
@@ -190,7 +190,7 @@ def step_server(ctx: DemoContext) -> str:
 def triggers_datasets(ctx: DemoContext, ds: Any | None = None) -> list[tuple[str, str, str]]:
     """(language, Argilla dataset, Argilla workspace) of the demo's trigger annotation: English prompts in
     `demo-triggers`, each other language in `demo-triggers-<lang>` of workspace `argilla-<lang>` (its guidelines)."""
-    from .annotate.languages import language_dataset, language_workspace, split_by_language
+    from curation.annotate.languages import language_dataset, language_workspace, split_by_language
 
     ds = ds if ds is not None else ctx.load(ctx.cfg.name)
     langs = list(split_by_language(ds)) if C.LANGUAGE in ds.column_names else ["en"]
@@ -200,9 +200,9 @@ def triggers_datasets(ctx: DemoContext, ds: Any | None = None) -> list[tuple[str
 
 
 def step_push(ctx: DemoContext) -> str:
-    from .annotate.languages import schema_for_language, split_by_language
-    from .annotate.push import push_records
-    from .embeddings import get_encoder, workspace_cache
+    from curation.annotate.languages import schema_for_language, split_by_language
+    from curation.annotate.push import push_records
+    from curation.models.embeddings import get_encoder, workspace_cache
 
     ds = ctx.load(ctx.cfg.name)
     parts = split_by_language(ds) if C.LANGUAGE in ds.column_names else {"en": ds}
@@ -239,7 +239,7 @@ def pull_triggers(ctx: DemoContext) -> Any:
     """One snapshot of every language's trigger dataset, saved as `demo-triggers.annotations`."""
     from datasets import concatenate_datasets
 
-    from .annotate.pull import pull_records
+    from curation.annotate.pull import pull_records
 
     parts = [pull_records(ctx.client, name, workspace) for _, name, workspace in triggers_datasets(ctx)]
     snapshot = concatenate_datasets([p.cast(parts[0].features) for p in parts]) if len(parts) > 1 else parts[0]
@@ -248,7 +248,7 @@ def pull_triggers(ctx: DemoContext) -> Any:
 
 
 def step_qa(ctx: DemoContext) -> str:
-    from . import qa
+    from curation.qa import stage as qa
 
     snapshot = pull_triggers(ctx)
     report = qa.run(snapshot, name=ctx.cfg.triggers_dataset, pipeline=qa.pipeline_spans(ctx.load(ctx.cfg.name)))
@@ -259,8 +259,8 @@ def step_qa(ctx: DemoContext) -> str:
 
 
 def _adjudicate(ctx: DemoContext, name: str, snapshot: Any = None) -> Any:
-    from . import adjudicate
-    from .annotate.pull import pull_records
+    from curation.adjudicate import stage as adjudicate
+    from curation.annotate.pull import pull_records
 
     if snapshot is None:
         snapshot = pull_records(ctx.client, name)
@@ -274,8 +274,8 @@ def _adjudicate(ctx: DemoContext, name: str, snapshot: Any = None) -> Any:
 
 
 def step_adjudicate(ctx: DemoContext) -> str:
-    from . import adjudicate
-    from .annotate.users import reviewers
+    from curation.adjudicate import stage as adjudicate
+    from curation.annotate.users import reviewers
 
     gold = _adjudicate(ctx, ctx.cfg.triggers_dataset, pull_triggers(ctx))
     counts = adjudicate.counts(gold)
@@ -288,9 +288,9 @@ def step_adjudicate(ctx: DemoContext) -> str:
 
 
 def step_deharm(ctx: DemoContext) -> str:
-    from . import deharm
-    from .embeddings import get_encoder, workspace_cache
-    from .probe import default_probe_dir
+    from curation.deharm import stage as deharm
+    from curation.models.embeddings import get_encoder, workspace_cache
+    from curation.models.probe import default_probe_dir
 
     source = ctx.load(f"{ctx.cfg.triggers_dataset}.gold")
     cfg = deharm.DeharmConfig(model=ctx.cfg.model, max_pairs=ctx.cfg.deharm_pairs, templates_per_pair=2,
@@ -335,7 +335,7 @@ def build_config(ctx: DemoContext) -> dict[str, Any]:
 
 
 def step_build(ctx: DemoContext) -> str:
-    from . import build
+    from curation.build import stage as build
 
     cfg, sub = build.load_build_config(build_config(ctx))
     result = build.run(cfg, sub, ctx.ws, allow_simulated=True)  # the card says the labels are simulated
@@ -349,8 +349,8 @@ def step_version(ctx: DemoContext) -> str:
     import hashlib
     import json
 
-    from .build.context import content_fingerprint
-    from .version import create_version, list_versions
+    from curation.build.context import content_fingerprint
+    from curation.publish.versions import create_version, list_versions
 
     result = ctx.results["build"]
     hashes = {f"{c}/{s}": content_fingerprint(ds) for c, dd in result.configs.items() for s, ds in dd.items()
@@ -366,7 +366,7 @@ def step_version(ctx: DemoContext) -> str:
 
 
 def step_publish(ctx: DemoContext) -> str:
-    from .push_to_hub import stage_tree
+    from curation.publish.push_to_hub import stage_tree
 
     tag = ctx.results["version"]
     folder = stage_tree(ctx.ws, tag, ctx.ws.artifact_dir("publish", tag) / "tree", ctx.cfg.repo_id,
@@ -484,7 +484,7 @@ def person_records(ds: Any, share: float) -> set[str]:
 
 def person_pending(client: Any, dataset_name: str, user: str = HUMAN_USER, workspace_name: str = "argilla") -> int:
     """Records in the person's queue: not completed and not yet answered by them."""
-    from .annotate.pull import get_dataset, iter_raw_records, usernames
+    from curation.annotate.pull import get_dataset, iter_raw_records, usernames
 
     dataset = get_dataset(client, dataset_name, workspace_name)
     names = usernames(client)
@@ -495,8 +495,8 @@ def person_pending(client: Any, dataset_name: str, user: str = HUMAN_USER, works
 
 def deharm_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
     """record id -> deharm_review answers: rewrites keep the trigger (checked), answers judged by string match."""
-    from .deharm import has_trigger
-    from .judge import judge_responses
+    from curation.deharm.stage import has_trigger
+    from curation.judge.stage import judge_responses
 
     verdicts = judge_responses(list(ds["answer"])) if len(ds) else []
     out = {}
@@ -513,7 +513,7 @@ def deharm_answers(ds: Any, user: str) -> dict[str, dict[str, Any]]:
 
 def human_responses(client: Any, dataset_name: str, workspace_name: str = "argilla") -> int:
     """Submitted responses on the dataset from accounts that are not simulated."""
-    from .annotate.pull import get_dataset, iter_raw_records, usernames
+    from curation.annotate.pull import get_dataset, iter_raw_records, usernames
 
     dataset = get_dataset(client, dataset_name, workspace_name)
     names = usernames(client)
@@ -527,8 +527,8 @@ def ensure_annotators(ctx: DemoContext, languages: list[str] | None = None) -> d
     languages (their workspaces); passwords kept in workspace secrets."""
     import warnings
 
-    from .annotate.languages import assign_languages
-    from .annotate.users import add_user
+    from curation.annotate.languages import assign_languages
+    from curation.annotate.users import add_user
 
     stored = ctx.ws.read_secret(SIM_SECRET) or {}
     for username in (*SIM_USERS, HUMAN_USER):
@@ -548,7 +548,7 @@ def annotate_as(api_url: str, api_key: str, dataset_id: Any, answers: dict[str, 
     """Answer, as one annotator through the annotators' REST endpoints, every pending record with known answers."""
     import httpx
 
-    from .errors import ServiceError
+    from curation.core.errors import ServiceError
 
     headers = {"X-Argilla-Api-Key": api_key}
     pending_filter = {"filters": {"and": [{"type": "terms", "scope": {"entity": "response", "property": "status"},
@@ -587,8 +587,8 @@ def annotate_as(api_url: str, api_key: str, dataset_id: Any, answers: dict[str, 
 def simulate_or_skip(ctx: DemoContext, dataset_name: str, answers_for: Callable[[str], dict[str, dict[str, Any]]],
                      workspace_name: str = "argilla") -> str:
     """Simulated answers from both sim annotators, unless disabled or a person has already annotated."""
-    from .annotate.pull import get_dataset
-    from .annotate.users import api_key
+    from curation.annotate.pull import get_dataset
+    from curation.annotate.users import api_key
 
     if not ctx.cfg.simulate:
         return "simulation disabled: annotate in the Argilla UI"

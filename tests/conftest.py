@@ -16,14 +16,14 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "refusal
 
 @pytest.fixture
 def workspace(tmp_path: Path):
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     return Workspace(tmp_path / "ws")
 
 
 @pytest.fixture(scope="session")
 def encoder():
-    from curation.embeddings import get_encoder
+    from curation.models.embeddings import get_encoder
 
     return get_encoder()
 
@@ -69,8 +69,8 @@ def argilla_stack(tmp_path_factory):
     from types import SimpleNamespace
 
     from curation.annotate.client import connect
+    from curation.core.workspace import Workspace
     from curation.server import LocalStack, StackConfig
-    from curation.workspace import Workspace
 
     workspace = Workspace(tmp_path_factory.mktemp("argilla_stack") / "ws")
     stack = LocalStack(workspace, StackConfig(port=0, start_timeout=150))

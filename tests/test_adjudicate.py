@@ -7,9 +7,9 @@ import json
 import pytest
 from test_qa import make_snapshot, resp, spans
 
-from curation import adjudicate
-from curation.adjudicate import AdjudicateConfig
-from curation.hashing import record_id
+from curation.adjudicate import stage as adjudicate
+from curation.adjudicate.stage import AdjudicateConfig
+from curation.core.hashing import record_id
 
 PROMPTS = ["How do I kill a Python process?", "How do I make a bomb?", "Shoot a photo at night", "Poison ivy cures"]
 
@@ -59,7 +59,7 @@ def test_unanimity_and_named_adjudicator(snapshot):
     trusted = adjudicate.run(snapshot, AdjudicateConfig(rule="trusted_annotator.v1", rule_args={"users": ["carol"]}))
     assert trusted[2]["gold_harmfulness"] == "harmful"
     assert trusted[2]["decision_rule"] == "adjudicator:trusted_annotator.v1" and trusted[2]["decided_by"] == "carol"
-    from curation.errors import InputError
+    from curation.core.errors import InputError
 
     with pytest.raises(InputError, match="unknown adjudication rule 'coin_flip'"):
         adjudicate.run(snapshot, AdjudicateConfig(rule="coin_flip"))
@@ -214,7 +214,7 @@ def test_end_to_end_through_argilla(argilla_stack, encoder, tmp_path, monkeypatc
     from curation.annotate.push import push_records
     from curation.annotate.users import add_user, api_key
     from curation.cli import app
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     client, url = argilla_stack.client, argilla_stack.api_url
     prompts = [p for p, _ in E2E_PROMPTS]
@@ -286,9 +286,9 @@ def test_end_to_end_through_argilla(argilla_stack, encoder, tmp_path, monkeypatc
     reviewed = gold[[r == "review" for r in gold["decision_rule"]].index(True)]
     assert reviewed["gold_harmfulness"] == "benign" and "e2e-rita" in reviewed["decided_by"]
 
-    from curation import build
-    from curation.push_to_hub import push_to_hub
-    from curation.version import create_version
+    from curation.build import stage as build
+    from curation.publish.push_to_hub import push_to_hub
+    from curation.publish.versions import create_version
 
     cfg, sub = build.load_build_config({"version_name": "e2e", "splits": {"train": 0.5, "test": 0.5}, "configs": {
         "triggers": {"from": "e2e.gold"}, "boundary": {"from": "e2e.gold", "label_question": "should_refuse"}}})

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from curation.align import (
+from curation.core.errors import InputError
+from curation.models.align import (
     argmax_alignment,
     boost_identical,
     itermax_alignment,
@@ -17,7 +18,6 @@ from curation.align import (
     similarity_matrix,
     word_spans,
 )
-from curation.errors import InputError
 
 # A hand-made bilingual lexicon: words of one concept share a one-hot vector.
 CONCEPTS = [
@@ -143,8 +143,8 @@ def test_unknown_method_is_an_input_error() -> None:
     ("Where can I shoot photos at night?", "Wo kann ich nachts Fotos schießen?", "shoot", "schießen"),
 ])
 def test_project_spans_with_the_real_multilingual_encoder(src, tgt, trigger, expected) -> None:
-    from curation.embeddings import MULTILINGUAL_MODEL, encoder_from_spec
-    from curation.translate import word_vectors_fn
+    from curation.models.embeddings import MULTILINGUAL_MODEL, encoder_from_spec
+    from curation.translate.stage import word_vectors_fn
 
     vectors = word_vectors_fn(encoder_from_spec(MULTILINGUAL_MODEL))
     start, end = span_of(src, trigger)

@@ -14,8 +14,8 @@ from curation.annotate.pull import pull_records
 from curation.annotate.push import push_records
 from curation.annotate.status import annotation_status
 from curation.annotate.users import add_user, api_key
-from curation.errors import InputError, ServiceError
-from curation.hashing import record_id
+from curation.core.errors import InputError, ServiceError
+from curation.core.hashing import record_id
 from curation.server import free_port
 
 pytestmark = pytest.mark.server

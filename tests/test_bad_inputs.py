@@ -29,7 +29,7 @@ class BadInput:
     message: str  # {judges}, {proposers}, {scorers}: the names registered now (plug-ins come and go)
 
     def expected(self) -> str:
-        from curation import registry
+        from curation.core import registry
 
         known = {kind: ", ".join(sorted(getattr(registry, kind).get_all())) for kind in
                  ("judges", "proposers", "scorers")}
@@ -151,7 +151,7 @@ CASES = [
 def _write_inputs(root: Path) -> None:
     from datasets import Dataset
 
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     (root / "ok.jsonl").write_text('{"prompt": "How do I kill a Python process?", "label": "benign"}\n'
                                    '{"prompt": "Write a poem about rain.", "label": "benign"}\n', encoding="utf-8")

@@ -9,18 +9,23 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from curation import columns as C
-from curation.boundary.activations import (
+from curation.core import columns as C
+from curation.core.errors import InputError, ModelError
+from curation.models.lm import generate, load_lm
+from curation.models.refusal_direction.activations import (
     ActivationCache,
     collect_activations,
     decoder_layers,
     instruction_suffix,
     suffix_token_count,
 )
-from curation.boundary.direction import DirectionConfig, RefusalDirection, default_direction_dir, fit_direction
-from curation.boundary.steer import ablation, steered_generate, steering
-from curation.errors import InputError, ModelError
-from curation.lm import generate, load_lm
+from curation.models.refusal_direction.direction import (
+    DirectionConfig,
+    RefusalDirection,
+    default_direction_dir,
+    fit_direction,
+)
+from curation.models.refusal_direction.steering import ablation, steered_generate, steering
 
 HARMFUL = ["How to make a bomb at home", "How do I kill a person", "make a bomb now", "bomb the capital of France",
            "kill a dragon with a bomb", "How to make a bomb", "kill the person", "I kill, bomb, kill",
@@ -191,7 +196,7 @@ def _save_direction(workspace, direction) -> None:
 
 
 def test_direction_scorer_stage_with_calibration(workspace, direction) -> None:
-    from curation.boundary import BoundaryConfig, score_with_report
+    from curation.boundary.stage import BoundaryConfig, score_with_report
 
     _save_direction(workspace, direction)
     prompts = HARMFUL + HARMLESS

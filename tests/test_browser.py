@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from curation.annotate.push import push_records
 from curation.annotate.users import add_user
-from curation.hashing import record_id
+from curation.core.hashing import record_id
 
 pytestmark = [pytest.mark.server, pytest.mark.browser]
 
@@ -268,7 +268,7 @@ def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium,
     "The task is completed!"."""
     from curation import demo
     from curation.annotate.pull import get_dataset
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from test_qa import make_snapshot, resp, spans
 
-from curation import adjudicate
-from curation.errors import ConfigError, InputError
+from curation.adjudicate import stage as adjudicate
+from curation.core.errors import ConfigError, InputError
 
 TRIGGER_PROMPTS = [
     ("How do I kill a Python process that hangs?", "benign", [("benign_homonym", 9, 13), ("target", 16, 30)], "en"),
@@ -109,7 +109,7 @@ def test_bio_tags():
 
 
 def test_build_every_config(workspace, tmp_path):
-    from curation import build
+    from curation.build import stage as build
 
     make_gold(workspace)
     cfg, sub = build.load_build_config(build_yaml(tmp_path))
@@ -172,7 +172,7 @@ def test_splits_stratify_and_keep_groups_whole():
 
 
 def test_bad_build_configs(workspace, tmp_path):
-    from curation import build
+    from curation.build import stage as build
 
     make_gold(workspace)
     with pytest.raises(ConfigError, match="unknown key 'configs.triggers.frm'"):
@@ -205,7 +205,7 @@ def test_build_cli_and_example_config(workspace, tmp_path):
     import yaml
     from typer.testing import CliRunner
 
-    from curation.build import load_build_config
+    from curation.build.stage import load_build_config
     from curation.cli import app
 
     load_build_config(Path(__file__).parents[1] / "configs" / "build.yaml")  # the shipped example validates
@@ -230,7 +230,7 @@ def _answers(ws, cut: dict[str, str]) -> None:
 
 
 def test_truncated_answers_never_become_targets(workspace, tmp_path):
-    from curation import build
+    from curation.build import stage as build
 
     make_gold(workspace)
     _answers(workspace, {"Shoot into the light with a reflector.": "length",
@@ -261,7 +261,7 @@ def test_truncated_answers_never_become_targets(workspace, tmp_path):
 def test_gold_from_simulated_annotators_needs_allow_simulated(workspace, tmp_path):
     from test_qa import make_snapshot, resp
 
-    from curation import build
+    from curation.build import stage as build
 
     make_gold(workspace)
     rows = [{"prompt": p, "language": lang, "boundary_score": s, "p_refuse": s, "source": "rass",
@@ -280,7 +280,7 @@ def test_gold_from_simulated_annotators_needs_allow_simulated(workspace, tmp_pat
 
 
 def test_answer_kind_is_recorded_per_response():
-    from curation.qa.responses import Answer, annotator_kind, parse_record
+    from curation.annotate.responses import Answer, annotator_kind, parse_record
 
     record = parse_record({"id": "r", "responses": [
         {"user": "alice", "status": "submitted", "values": {"harmfulness": "benign"}},
@@ -293,8 +293,8 @@ def test_answer_kind_is_recorded_per_response():
 def test_contrast_pairs_share_a_split(workspace, tmp_path):
     from datasets import Dataset
 
-    from curation import build
-    from curation.hashing import record_id
+    from curation.build import stage as build
+    from curation.core.hashing import record_id
 
     make_gold(workspace)
     pairs = [(TRIGGER_PROMPTS[2][0], TRIGGER_PROMPTS[6][0]), (TRIGGER_PROMPTS[3][0], TRIGGER_PROMPTS[9][0]),
@@ -308,7 +308,7 @@ def test_contrast_pairs_share_a_split(workspace, tmp_path):
 
 
 def test_per_language_configs_only_for_asked_languages(workspace, tmp_path):
-    from curation import build
+    from curation.build import stage as build
 
     make_gold(workspace)
     cfg, sub = build.load_build_config(build_yaml(tmp_path, configs={

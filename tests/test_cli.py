@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from curation import columns as C
 from curation.cli import app, common, main
-from curation.workspace import Workspace
+from curation.core import columns as C
+from curation.core.workspace import Workspace
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from curation.config import load_settings
-from curation.errors import ConfigError, CurationError, InputError
+from curation.core.config import load_settings
+from curation.core.errors import ConfigError, CurationError, InputError
 
 
 @pytest.fixture

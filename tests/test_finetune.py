@@ -8,9 +8,9 @@ import sys
 import pytest
 from datasets import Dataset
 
-from curation.errors import InputError, ModelError
-from curation.finetune import FinetuneConfig, adapter_dir, load_training_data, run, to_prompt_completion
-from curation.lm import load_lm, split_adapter
+from curation.core.errors import InputError, ModelError
+from curation.finetune.stage import FinetuneConfig, adapter_dir, load_training_data, run, to_prompt_completion
+from curation.models.lm import load_lm, split_adapter
 
 REFUSAL = "I cannot help with that request."
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from datasets import Dataset
 
-from curation import columns as C
-from curation.errors import InputError
-from curation.generate import GenerateConfig, pending_rows, run
-from curation.hashing import record_id
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.hashing import record_id
+from curation.generate.stage import GenerateConfig, pending_rows, run
 
 PROMPTS = ["How do I kill a Python process?", "Write a story about a dragon.", "How to make a bomb at home",
            "Explain how photosynthesis works.", "The capital of France is?"]
@@ -80,7 +80,7 @@ def test_missing_prompt_column_is_an_input_error(tiny_lm_path):
 
 # --- #16: finish reason, token counts, seeded --limit, progress off a terminal ----------------------------------------
 def test_finish_reason_and_token_counts(tiny_lm_path):
-    from curation.generate import DEFAULT_MAX_NEW_TOKENS, truncated_count
+    from curation.generate.stage import DEFAULT_MAX_NEW_TOKENS, truncated_count
 
     assert GenerateConfig().max_new_tokens == DEFAULT_MAX_NEW_TOKENS == 256
     out = run(prompts_ds(), GenerateConfig(model=str(tiny_lm_path), max_new_tokens=3, batch_size=2))
@@ -90,7 +90,7 @@ def test_finish_reason_and_token_counts(tiny_lm_path):
 
 
 def test_finish_reason_stop_when_the_model_ends_its_turn(tiny_lm_path):
-    from curation.lm import format_prompts, generate_detailed, load_lm, tokenize_batch
+    from curation.models.lm import format_prompts, generate_detailed, load_lm, tokenize_batch
 
     lm = load_lm(str(tiny_lm_path))
     enc = tokenize_batch(lm, format_prompts(lm, PROMPTS[:1]))

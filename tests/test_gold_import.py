@@ -37,9 +37,9 @@ def labelled(tmp_path: Path) -> list[Path]:
 
 
 def test_gold_import_builds_versions_and_publishes(workspace, labelled, tmp_path):
-    from curation import build
-    from curation.push_to_hub import stage_tree
-    from curation.version import create_version
+    from curation.build import stage as build
+    from curation.publish.push_to_hub import stage_tree
+    from curation.publish.versions import create_version
 
     runner = CliRunner()
     args = ["--workspace", str(workspace.root), "gold", "import", "lab", *map(str, labelled), "--prompt-col", "text",

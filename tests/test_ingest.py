@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from curation import columns as C
-from curation.errors import InputError, ServiceError
-from curation.hashing import record_id
-from curation.ingest import IngestConfig, load_prompts, run
+from curation.core import columns as C
+from curation.core.errors import InputError, ServiceError
+from curation.core.hashing import record_id
 from curation.ingest.dedupe import exact_duplicates, near_duplicates
+from curation.ingest.stage import IngestConfig, load_prompts, run
 
 FAST = IngestConfig(near_dedupe=False, detect_language=False)
 
@@ -239,7 +239,7 @@ def test_source_args_override_columns_and_language_per_source(tmp_path, workspac
     b = write_jsonl(tmp_path / "b.jsonl", [{"prompt": "Ok", "kind": "chat"}])
     with pytest.raises(InputError, match="b.jsonl: no column 'category'.*--source-args b.jsonl:category_col"):
         load_prompts([str(a), str(b)], IngestConfig(category_col="category"))
-    from curation.ingest import parse_source_args
+    from curation.ingest.stage import parse_source_args
 
     cfg = IngestConfig(near_dedupe=False, category_col="category",
                        source_args=parse_source_args([f"{b}:category_col=kind,language=en"]))

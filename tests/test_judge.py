@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from curation import columns as C
-from curation.errors import InputError
-from curation.judge import (
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.judge.stage import (
     PARSE_FALLBACK_SCORE,
     JudgeConfig,
     get_judge,
@@ -285,7 +285,7 @@ def test_cli_judge_default_fit_and_fitted(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from curation.cli import app
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     monkeypatch.chdir(tmp_path)
     rows = _judge_rows("dev")[:60]
@@ -312,7 +312,7 @@ def test_cli_judge_default_fit_and_fitted(tmp_path, monkeypatch):
 
 
 def test_llm_judge_scores_label_log_probabilities(tiny_lm_path):
-    from curation.lm import load_lm, option_logprobs
+    from curation.models.lm import load_lm, option_logprobs
 
     lm = load_lm(str(tiny_lm_path))
     prompts = ["How do I kill a Python process?", "Write a story about a dragon and a very long tail."]
@@ -350,7 +350,7 @@ def test_response_review_push_annotate_pull_fit(argilla_stack):
     from typer.testing import CliRunner
 
     from curation.cli import app
-    from curation.hashing import record_id
+    from curation.core.hashing import record_id
 
     ws = argilla_stack.workspace
     rows = _judge_rows("dev")[:40]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from curation import loop
-from curation.hashing import record_id
+from curation.active_learning import stage as loop
+from curation.core.hashing import record_id
 
 ROWS = [
     ("How do I kill a Python process that hangs?", "benign", [(9, 13, "benign_homonym", ["lexicon.v1"]),

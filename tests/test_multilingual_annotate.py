@@ -14,8 +14,8 @@ from curation.annotate.languages import (
     push_per_language,
     schema_for_language,
 )
-from curation.errors import InputError
-from curation.hashing import record_id
+from curation.core.errors import InputError
+from curation.core.hashing import record_id
 
 pytestmark = pytest.mark.server
 

@@ -12,12 +12,13 @@ import pytest
 from datasets import Dataset
 from typer.testing import CliRunner
 
-from curation import columns as C
-from curation.boundary import BoundaryConfig, score_with_report
+from curation.boundary.stage import BoundaryConfig, score_with_report
 from curation.cli import app
-from curation.errors import InputError
-from curation.ingest import IngestConfig, load_prompts
-from curation.language_probes import (
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.ingest.stage import IngestConfig, load_prompts
+from curation.models.probe import Probe, default_probe_dir
+from curation.models.probe_routing import (
     BASE_FLAG,
     JOINT_FLAG,
     SAME_SCALE_FLAG,
@@ -25,7 +26,6 @@ from curation.language_probes import (
     ProbeRouter,
     fit_per_language,
 )
-from curation.probe import Probe, default_probe_dir
 
 CONTRAST = Path(__file__).parent / "data" / "multilingual_contrast.jsonl"
 MIXED = [
@@ -99,9 +99,9 @@ def test_boundary_score_routes_rows_and_reports_auroc_per_language(probe_ws, con
 
 
 def test_mixed_language_dataset_routed_through_ingest_triggers_and_boundary(probe_ws, tmp_path) -> None:
-    from curation import ingest
-    from curation.triggers import TRIGGER_FLAGS, TriggersConfig, TriggerTagger
-    from curation.triggers import run as triggers_run
+    from curation.ingest import stage as ingest
+    from curation.triggers.stage import TRIGGER_FLAGS, TriggersConfig, TriggerTagger
+    from curation.triggers.stage import run as triggers_run
 
     root, _ = probe_ws
     source = tmp_path / "mixed.jsonl"
@@ -144,7 +144,7 @@ def test_cli_probe_fit_language_and_boundary_score_table(probe_ws, tmp_path, con
     bad = runner.invoke(app, ["--workspace", str(ws), "probe", "fit", "--per-language", "--language", "fr",
                               "--labelled", str(CONTRAST)])
     assert isinstance(bad.exception, InputError) and "cannot be combined" in str(bad.exception)  # exit 2 via main
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     Workspace(root).save_dataset(contrast, "contrast")
     result = runner.invoke(app, ["--workspace", str(root), "boundary", "score", "contrast", "--out", "contrast.scored"])
@@ -201,7 +201,7 @@ def test_boundary_routes_every_language_to_the_transfer_probe_with_the_reason(en
     assert all(report.languages[lg]["auroc"] == 1.0 for lg in ("en", "fr", "de", "es"))
     english, _ = score_with_report(ds, BoundaryConfig(cross_lingual_scale=False), english_ws)
     assert [s for s, lg in zip(english[C.SCORER], MIXED_LANGS, strict=True) if lg == "en"] == ["probe:default"] * 2
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     Workspace(english_ws).save_dataset(ds, "mixed")
     result = CliRunner().invoke(app, ["--workspace", str(english_ws), "boundary", "score", "mixed"])
@@ -259,7 +259,7 @@ def test_p_refuse_is_calibrated_per_language_where_judged_refusals_exist(english
 
 def test_card_language_table_says_how_p_refuse_was_calibrated() -> None:
     from curation.build.languages import calibration_by_language
-    from curation.push_to_hub import language_section
+    from curation.publish.push_to_hub import language_section
 
     prov = [json.dumps({"calibration_scope": s}) for s in ("language", "language", "shared")]
     ds = Dataset.from_dict({C.BOUNDARY_PROVENANCE: prov})

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from curation.triggers import TriggersConfig, TriggerTagger
 from curation.triggers.lexicon import LEXICON_ROOT, load_lexicon, shipped_languages
-from curation.triggers.pipelines import BLANK_FLAG, load_pipeline
 from curation.triggers.proposers import LEXICON_FALLBACK_FLAG
+from curation.triggers.spacy_pipelines import BLANK_FLAG, load_pipeline
+from curation.triggers.stage import TriggersConfig, TriggerTagger
 
 # (language, prompt, inflected word that must be a lexicon hit, the base form / lemma it comes from)
 INFLECTIONS = [

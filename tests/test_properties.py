@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from curation.errors import CurationError
+from curation.core.errors import CurationError
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # any Unicode except surrogates (not encodable as UTF-8 files): emoji, combining marks, RTL, CJK, controls
@@ -34,9 +34,9 @@ def _one_line(err: CurationError) -> None:
                                             "label": st.sampled_from(["harmful", "benign", "", "unsafe", None])}),
                      min_size=1, max_size=12))
 def test_ingest_keeps_every_nonblank_prompt_with_a_stable_id(rows):
-    from curation import columns as C
-    from curation.hashing import record_id
-    from curation.ingest import IngestConfig, load_prompts
+    from curation.core import columns as C
+    from curation.core.hashing import record_id
+    from curation.ingest.stage import IngestConfig, load_prompts
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rows.jsonl"
@@ -87,8 +87,8 @@ def _check_spans(text: str, spans: list[dict], top_k: int, context_k: int = 0) -
 @SETTINGS
 @given(row=_rows_with_candidates(), top_k=st.integers(1, 5))
 def test_selected_spans_are_inside_the_text_sorted_by_score_and_disjoint(row, top_k):
-    from curation.triggers import DEFAULT_WEIGHTS
     from curation.triggers.combine import select_spans
+    from curation.triggers.stage import DEFAULT_WEIGHTS
 
     spans = select_spans(row, DEFAULT_WEIGHTS, top_k=top_k, min_score=0.0)
     _check_spans(row.text, spans, top_k)
@@ -98,7 +98,7 @@ def test_selected_spans_are_inside_the_text_sorted_by_score_and_disjoint(row, to
 
 @pytest.fixture(scope="module")
 def tagger():
-    from curation.triggers import TriggersConfig, TriggerTagger
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     with TriggerTagger(TriggersConfig(proposers=["lexicon.v1", "syntactic.v1"], max_chars=64)) as tagger:
         yield tagger

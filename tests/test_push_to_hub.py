@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from test_build import build_yaml, make_gold
 
-from curation.errors import InputError, ServiceError
+from curation.core.errors import InputError, ServiceError
 
 TOKEN = "hf_test_secret_token_123"
 
@@ -147,8 +147,8 @@ def hub(monkeypatch):
 @pytest.fixture
 def version_ws(workspace, tmp_path):
     """A workspace with version 1.0.0 holding all five configs."""
-    from curation import build
-    from curation.version import create_version
+    from curation.build import stage as build
+    from curation.publish.versions import create_version
 
     make_gold(workspace)
     cfg, sub = build.load_build_config(build_yaml(tmp_path))
@@ -171,7 +171,7 @@ def test_dry_run_tree_loads_with_datasets(version_ws, tmp_path):
     from typer.testing import CliRunner
 
     from curation.cli import app
-    from curation.version import load_manifest
+    from curation.publish.versions import load_manifest
 
     out = tmp_path / "tree"
     result = CliRunner().invoke(app, ["--workspace", str(version_ws.root), "push-to-hub", "1.0.0",
@@ -211,7 +211,7 @@ def test_upload_is_one_commit_and_a_tag(version_ws, hub, monkeypatch, capsys):
     from typer.testing import CliRunner
 
     from curation.cli import app
-    from curation.version import load_manifest
+    from curation.publish.versions import load_manifest
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     result = CliRunner().invoke(app, ["--workspace", str(version_ws.root), "push-to-hub", "1.0.0",
@@ -227,7 +227,7 @@ def test_upload_is_one_commit_and_a_tag(version_ws, hub, monkeypatch, capsys):
     assert not any(TOKEN.encode() in p.read_bytes() for p in Path(version_ws.root).rglob("*") if p.is_file())
 
     # publishing the same version again: the tag exists -> refused before any commit
-    from curation.push_to_hub import push_to_hub
+    from curation.publish.push_to_hub import push_to_hub
 
     with pytest.raises(InputError, match="already has tag v1.0.0"):
         push_to_hub(version_ws, "1.0.0", "safety-lab/refusal-data", endpoint=hub.url)
@@ -235,7 +235,7 @@ def test_upload_is_one_commit_and_a_tag(version_ws, hub, monkeypatch, capsys):
 
 
 def test_clear_errors_and_nothing_half_published(version_ws, hub, monkeypatch, no_cached_login):
-    from curation.push_to_hub import push_to_hub
+    from curation.publish.push_to_hub import push_to_hub
 
     with pytest.raises(InputError, match="no Hugging Face token"):
         push_to_hub(version_ws, "1.0.0", "alice/data", endpoint=hub.url)
@@ -274,7 +274,7 @@ def test_card_is_generated_from_the_lineage_and_validates(version_ws, tmp_path):
     import yaml
     from huggingface_hub import DatasetCard
 
-    from curation.push_to_hub import check_card, stage_tree
+    from curation.publish.push_to_hub import check_card, stage_tree
 
     out = stage_tree(version_ws, "1.0.0", tmp_path / "tree", "safety-lab/refusal-data")
     text = (out / "README.md").read_text()
@@ -301,9 +301,10 @@ def test_card_is_generated_from_the_lineage_and_validates(version_ws, tmp_path):
 def test_simulated_gold_is_refused_then_marked(workspace, tmp_path):
     from test_qa import make_snapshot, resp
 
-    from curation import adjudicate, build
-    from curation.push_to_hub import stage_tree
-    from curation.version import create_version
+    from curation.adjudicate import stage as adjudicate
+    from curation.build import stage as build
+    from curation.publish.push_to_hub import stage_tree
+    from curation.publish.versions import create_version
 
     rows = [{"prompt": f"Simulated prompt number {i}?", "language": "en", "source": "s",
              "responses": [resp("sim-annotator-1", {"decision": "answer" if i % 2 else "refuse"}),
@@ -323,9 +324,9 @@ def test_simulated_gold_is_refused_then_marked(workspace, tmp_path):
 def test_publishing_rules(version_ws, hub, monkeypatch, tmp_path):
     import datasets
 
-    from curation import build
-    from curation.push_to_hub import push_to_hub
-    from curation.version import create_version
+    from curation.build import stage as build
+    from curation.publish.push_to_hub import push_to_hub
+    from curation.publish.versions import create_version
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     with pytest.raises(InputError, match="'safety-lab/bad name!' is not a valid Hub repo id"):
@@ -360,7 +361,7 @@ def test_publishing_rules(version_ws, hub, monkeypatch, tmp_path):
 
 
 def test_repo_is_created_only_after_every_check(version_ws, hub, monkeypatch):
-    from curation.push_to_hub import push_to_hub
+    from curation.publish.push_to_hub import push_to_hub
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     with pytest.raises(InputError, match="belongs to 'someone-else'"):

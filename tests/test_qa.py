@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from datasets import Dataset
 
-from curation.hashing import record_id
+from curation.core.hashing import record_id
 
 AT = "2025-05-01T10:00:0{}+00:00"
 
@@ -65,7 +65,7 @@ def test_label_agreement_matches_libraries(label_snapshot):
     import numpy as np
     from sklearn.metrics import cohen_kappa_score
 
-    from curation import qa
+    from curation.qa import stage as qa
 
     report = qa.run(label_snapshot)
     lab = report["labels"]["harmfulness"]
@@ -87,7 +87,7 @@ def test_label_agreement_matches_libraries(label_snapshot):
 
 
 def test_span_agreement_exact_overlap_and_suggestions():
-    from curation import qa
+    from curation.qa import stage as qa
 
     prompt = "How do I kill a Python process that hangs?"
     suggestion = {"trigger_spans": {"value": spans(("benign_homonym", 9, 13), ("target", 16, 30)),
@@ -117,8 +117,8 @@ def test_span_agreement_exact_overlap_and_suggestions():
 
 
 def test_empty_and_unsubmitted_snapshots_are_rejected():
-    from curation import qa
-    from curation.errors import InputError
+    from curation.core.errors import InputError
+    from curation.qa import stage as qa
 
     with pytest.raises(InputError, match="empty"):
         qa.run(make_snapshot([]).select([]))
@@ -131,7 +131,7 @@ def test_plot_and_cli(tmp_path, label_snapshot):
     from typer.testing import CliRunner
 
     from curation.cli import app
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     ws.save_dataset(label_snapshot, "demo.annotations")

@@ -15,8 +15,8 @@ from datasets import Dataset
 from typer.testing import CliRunner
 
 from curation.cli import app
-from curation.errors import CurationError
-from curation.hashing import record_id
+from curation.core.errors import CurationError
+from curation.core.hashing import record_id
 from curation.server import PARTS, LocalStack, StackConfig
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -18,7 +18,7 @@ from datasets import Dataset
 from typer.testing import CliRunner
 
 from curation.cli import app
-from curation.hashing import record_id
+from curation.core.hashing import record_id
 from curation.server import LocalStack, StackConfig
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from curation.annotate.schemas import available_schemas, load_schema, load_schema_model
-from curation.errors import ConfigError, InputError
+from curation.core.errors import ConfigError, InputError
 
 
 def _names(items) -> list[str]:

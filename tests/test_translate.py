@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from datasets import Dataset
 
-from curation import columns as C
-from curation.errors import InputError
-from curation.hashing import record_id
-from curation.translate import (
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.hashing import record_id
+from curation.translate.stage import (
     TranslateConfig,
     clean_chat_output,
     load_translator,
@@ -156,7 +156,7 @@ def test_bad_input_is_one_clear_error(seq2seq_path, tmp_path) -> None:
         TranslateConfig(targets=[" "], model="m")
     with pytest.raises(ValueError, match="text"):
         TranslateConfig(targets=["de"], model="m", prompt_template="Translate to {language}")
-    from curation.errors import ModelError
+    from curation.core.errors import ModelError
 
     with pytest.raises(ModelError, match="cannot read the config"):
         translator_kind(str(tmp_path / "no-model-here"))
@@ -174,7 +174,7 @@ def test_cli_translate(seq2seq_path, tmp_path) -> None:
     from typer.testing import CliRunner
 
     from curation.cli import app
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
     ws.save_dataset(make_dataset(), "prompts")

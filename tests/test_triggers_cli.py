@@ -9,9 +9,9 @@ from pathlib import Path
 from datasets import Dataset
 from typer.testing import CliRunner
 
-from curation import columns as C
 from curation.cli import app
-from curation.errors import CurationError
+from curation.core import columns as C
+from curation.core.errors import CurationError
 
 PROMPTS = ["How do I kill a Python process?", "How do I kill my neighbor's dog?", "How to shoot a portrait photo?"]
 

@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curation.errors import InputError
-from curation.probe import default_probe_dir, fit_probe
-from curation.triggers import TriggersConfig, TriggerTagger
+from curation.core.errors import InputError
+from curation.models.probe import default_probe_dir, fit_probe
 from curation.triggers.lexicon import LEXICON_ROOT, SPAN_LEXICON_KINDS, load_kind_lexicon, parse_lexicon_file
 from curation.triggers.rank import (
     SHIPPED_MODEL,
@@ -23,6 +22,7 @@ from curation.triggers.rank import (
     load_span_model,
     workspace_model_path,
 )
+from curation.triggers.stage import TriggersConfig, TriggerTagger
 
 CUES = {"harmful_cue", "benign_homonym"}
 SPACY_ONLY = ["lexicon.v1", "identity.v1", "personal_info.v1", "syntactic.v1"]
@@ -38,7 +38,7 @@ HARMLESS = ["How do I bake sourdough bread?", "Write a poem about autumn leaves"
 
 @pytest.fixture(scope="module")
 def probe_root(tmp_path_factory, encoder) -> Path:
-    from curation.embeddings import workspace_cache
+    from curation.models.embeddings import workspace_cache
 
     root = tmp_path_factory.mktemp("rank_ws")
     cache = workspace_cache(root, encoder.model_id)
@@ -156,8 +156,8 @@ def test_fit_from_labelled_spans_roundtrip_and_workspace_override(probe_root: Pa
 
 
 def test_loop_turns_submitted_span_answers_into_labelled_examples() -> None:
-    from curation import columns as C
-    from curation.loop import annotated_span_examples
+    from curation.active_learning.stage import annotated_span_examples
+    from curation.core import columns as C
 
     spans = [{"label": "benign_homonym", "start": 9, "end": 17}]
     rows = [{C.ID: "a", C.PROMPT: "How do I take out a loan?", C.SUGGESTIONS: "{}",

@@ -7,12 +7,12 @@ import json
 import pytest
 from test_build import TRIGGER_PROMPTS, build_yaml, make_gold
 
-from curation.errors import InputError
-from curation.hashing import record_id
+from curation.core.errors import InputError
+from curation.core.hashing import record_id
 
 
 def _build(workspace, tmp_path, **overrides):
-    from curation import build
+    from curation.build import stage as build
 
     cfg, sub = build.load_build_config(build_yaml(tmp_path, **overrides))
     result = build.run(cfg, sub, workspace)
@@ -23,8 +23,8 @@ def _build(workspace, tmp_path, **overrides):
 def test_create_list_show_diff(workspace, tmp_path):
     from typer.testing import CliRunner
 
-    from curation import version
     from curation.cli import app
+    from curation.publish import versions as version
 
     make_gold(workspace)
     configs = {"triggers": {"from": "trig.gold"}, "morbench": {"from": ["bnd.gold"]}}

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import ServiceError
-from ..workspace import Workspace, get_workspace
+from curation.core.errors import ServiceError
+from curation.core.workspace import Workspace, get_workspace
 
 URL_ENV = "ARGILLA_API_URL"
 KEY_ENV = "ARGILLA_API_KEY"

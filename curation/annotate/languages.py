@@ -17,10 +17,10 @@ from typing import Any
 
 from datasets import Dataset
 
-from .. import columns as C
-from ..errors import InputError
-from ..workspace import Workspace
-from .schemas import AnnotationSchema, load_schema_model, schema_dirs
+from curation.annotate.schemas import AnnotationSchema, load_schema_model, schema_dirs
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.workspace import Workspace
 
 ASSIGNMENTS_FILE = "annotators.json"
 I18N_DIR = "i18n"
@@ -77,7 +77,7 @@ def assign_languages(ws: Workspace, username: str, languages: Sequence[str], cli
 
 def add_to_workspace(client: Any, workspace_name: str, username: str) -> bool:
     """Add a user to an Argilla workspace (created if missing); False when the user does not exist."""
-    from .push import ensure_workspace
+    from curation.annotate.push import ensure_workspace
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -130,7 +130,7 @@ class LanguagePush:
 
 def split_by_language(ds: Dataset) -> dict[str, Dataset]:
     """Rows per normalized language ('und'/empty -> 'en'), in first-seen order."""
-    from ..language_probes import normalize
+    from curation.models.probe_routing import normalize
 
     if C.LANGUAGE not in ds.column_names:
         raise InputError(f"push --per-language: the dataset has no '{C.LANGUAGE}' column",
@@ -146,7 +146,7 @@ def push_per_language(ds: Dataset, schema: str | Path | AnnotationSchema, datase
                       languages: Sequence[str] | None = None, **push_options: Any) -> list[LanguagePush]:
     """One Argilla dataset per language (`<name>-<lang>` in workspace `<workspace>-<lang>`), with the language's
     guidelines; the language's assigned annotators are added to its workspace. Re-pushing upserts (idempotent)."""
-    from .push import push_records
+    from curation.annotate.push import push_records
 
     wanted = set(parse_languages(languages)) if languages else None
     results = []

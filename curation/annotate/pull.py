@@ -9,9 +9,9 @@ from typing import Any
 
 from datasets import Dataset, Features, Value
 
-from .. import columns as C
-from ..errors import InputError
-from .client import raw_request
+from curation.annotate.client import raw_request
+from curation.core import columns as C
+from curation.core.errors import InputError
 
 PAGE_SIZE = 1000  # argilla-server's list limit
 RESPONSE_FEATURES = {"user": Value("string"), "user_id": Value("string"), "status": Value("string"),

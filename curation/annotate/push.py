@@ -18,9 +18,9 @@ import catalogue
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import columns as C
-from ..errors import InputError, ServiceError
-from .schemas import AnnotationSchema, SpanQuestionSpec, load_schema_model
+from curation.annotate.schemas import AnnotationSchema, SpanQuestionSpec, load_schema_model
+from curation.core import columns as C
+from curation.core.errors import InputError, ServiceError
 
 UNCERTAINTY = "uncertainty"
 DEFAULT_BATCH_SIZE = 250
@@ -230,7 +230,7 @@ def _vectors(ds: Dataset, schema: AnnotationSchema, encoder: Any, cache: Any, sh
         if spec.name in ds.column_names:
             values = ds[spec.name]
         elif spec.source_field and spec.source_field in ds.column_names:
-            from ..embeddings import embed, get_encoder
+            from curation.models.embeddings import embed, get_encoder
 
             enc = encoder or get_encoder()
             values = embed([t or "" for t in ds[spec.source_field]], enc, cache, show_progress=show)
@@ -290,7 +290,7 @@ def ensure_dataset(client: Any, schema: AnnotationSchema, dataset_name: str, wor
 
 
 def _question_ids(client: Any, dataset: Any) -> dict[str, str]:
-    from .client import raw_request
+    from curation.annotate.client import raw_request
 
     body = raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/questions")
     return {q["name"]: q["id"] for q in body["items"]}

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import ConfigError, InputError
+from curation.core.errors import ConfigError, InputError
 
 SCHEMA_DIR_NAME = "annotation_schemas"
 Labels = list[str] | dict[str, str]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .client import raw_request
-from .pull import get_dataset
+from curation.annotate.client import raw_request
+from curation.annotate.pull import get_dataset
 
 STATUSES = ("submitted", "draft", "discarded")
 

@@ -9,10 +9,10 @@ import secrets
 import warnings
 from typing import Any
 
-from ..errors import InputError
-from ..workspace import Workspace
-from .client import raw_request
-from .push import ensure_workspace
+from curation.annotate.client import raw_request
+from curation.annotate.push import ensure_workspace
+from curation.core.errors import InputError
+from curation.core.workspace import Workspace
 
 ROLES = ("annotator", "reviewer", "admin", "owner")
 REVIEWER = "reviewer"

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import columns as C
-from ..errors import InputError
-from ..workspace import atomic_write_text
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.workspace import atomic_write_text
 
 REFUSAL_LABELS = ("full_refusal", "partial_refusal")
 MIN_PER_CLASS = 3

@@ -15,9 +15,9 @@ import numpy as np
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import columns as C
-from ..errors import InputError
-from ..hashing import normalize_text, record_id
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.hashing import normalize_text, record_id
 
 TEMPLATES = {
     "rewrite": ("Rewrite the following request in different words, keeping what it asks for. "
@@ -85,7 +85,7 @@ def clean_candidate(text: str) -> str:
 def steer_candidates(lm: Any, direction: Any, seeds: Sequence[str], alphas: Sequence[float], template: str,
                      max_new_tokens: int = 48, batch_size: int = 8) -> list[dict[str, Any]]:
     """One raw candidate per (alpha, seed): {"alpha", "layer", "seed_index", "raw", "prompt"}."""
-    from .steer import steered_generate
+    from curation.models.refusal_direction.steering import steered_generate
 
     gap = float(direction.metrics.get("per_layer", [{}] * (direction.layer + 1))[direction.layer].get(
         "diff_norm", 1.0)) or 1.0
@@ -104,7 +104,7 @@ def steer_candidates(lm: Any, direction: Any, seeds: Sequence[str], alphas: Sequ
 def _features() -> Any:
     from datasets import Features, Value
 
-    from ..ingest.normalize import NORMALIZED_FEATURES
+    from curation.ingest.normalize import NORMALIZED_FEATURES
 
     return Features({**NORMALIZED_FEATURES, C.BOUNDARY_SCORE: Value("float64"), C.P_REFUSE: Value("float64"),
                      C.IN_BAND: Value("bool"), C.SCORER: Value("string"), C.BOUNDARY_PROVENANCE: Value("string")})
@@ -114,11 +114,11 @@ def generate_candidates(seeds: Dataset, cfg: CandidateConfig, workspace_root: Pa
                         existing: Sequence[str] = ()) -> tuple[Dataset, CandidateReport]:
     """Steered candidates from SEEDS' prompts, scored with the direction, in-band, deduped against SEEDS,
     `existing` and each other. Provenance (alpha, layer, seed prompt, model) goes in `meta`."""
-    from ..embeddings import embed, get_encoder, workspace_cache
-    from ..ingest.normalize import NORMALIZED_FEATURES
-    from . import BoundaryConfig, _calibration, score_threshold
-    from .calibrate import in_band
-    from .scorers import get_scorer
+    from curation.boundary.calibrate import in_band
+    from curation.boundary.scorers import get_scorer
+    from curation.boundary.stage import BoundaryConfig, _calibration, score_threshold
+    from curation.ingest.normalize import NORMALIZED_FEATURES
+    from curation.models.embeddings import embed, get_encoder, workspace_cache
 
     if C.PROMPT not in seeds.column_names or len(seeds) == 0:
         raise InputError("boundary generate: the seed dataset is empty or has no 'prompt' column",

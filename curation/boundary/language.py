@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from ..language_probes import ProbeRouter, RoutedProbe, language_counts, normalize
-from ..probe import default_probe_dir
-from ..registry import scorers
+from curation.core.registry import scorers
+from curation.models.probe import default_probe_dir
+from curation.models.probe_routing import ProbeRouter, RoutedProbe, language_counts, normalize
 
 ROUTE_KEYS = ("probe", "probe_language", "language_fallback", "route_reason")
 
@@ -85,7 +85,7 @@ def wants_language_routing(scorer: str, path: str | None, artifact: str, workspa
 def language_report(raw: np.ndarray, routes: Sequence[dict[str, Any]], labels: Sequence[str | None] | None,
                     languages: Sequence[str | None]) -> dict[str, dict[str, Any]]:
     """Per language: rows, the probe(s) used, fallbacks, and AUROC against harmful/benign labels where present."""
-    from ..language_probes import per_language_auroc
+    from curation.models.probe_routing import per_language_auroc
 
     langs = [normalize(lg) for lg in languages]
     stats = per_language_auroc(raw.tolist(), labels if labels is not None else [None] * len(raw), langs)

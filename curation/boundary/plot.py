@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..plotting import save_figure
+from curation.core.errors import InputError
+from curation.core.plotting import save_figure
 
 
 def plot_scores(scores: Sequence[float], labels: Sequence[str | None], path: Path | str, threshold: float | None,

@@ -1,4 +1,4 @@
-"""Boundary scorers, registered by name in `curation.registry.scorers`: "probe" (embedding probe margin) and
+"""Boundary scorers, registered by name in `curation.core.registry.scorers`: "probe" (embedding probe margin) and
 "direction" (projection on a model's refusal direction). Each returns raw scores plus an uncalibrated P(refuse).
 """
 
@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import ModelError
-from ..registry import resolve, scorers
+from curation.core.errors import ModelError
+from curation.core.registry import resolve, scorers
 
 
 class BoundaryScorer(Protocol):
@@ -50,7 +50,7 @@ class ProbeScorer:
         self.artifact = f"probe:{self.probe.model_id}:{self.probe.meta.get('created', '')}"
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        from ..embeddings import workspace_cache
+        from curation.models.embeddings import workspace_cache
 
         cache = workspace_cache(self.workspace_root, self.encoder.model_id)
         try:
@@ -88,7 +88,7 @@ class DirectionScorer:
         self.artifact = f"direction:{d.model_id}:{d.layer}:{d.metrics.get('created', '')}"
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
-        from .activations import workspace_activation_cache
+        from curation.models.refusal_direction.activations import workspace_activation_cache
 
         cache = workspace_activation_cache(self.workspace_root, self.lm)
         try:
@@ -111,8 +111,8 @@ class DirectionScorer:
 def make_probe_scorer(workspace_root: Path, name: str = "default", path: str | None = None, device: str = "cpu",
                       batch_size: int = 64, **_: Any) -> BoundaryScorer:
     """The embedding probe saved by `curate probe fit --name NAME` (or the probe folder at PATH)."""
-    from ..embeddings import get_encoder
-    from ..probe import Probe, default_probe_dir
+    from curation.models.embeddings import get_encoder
+    from curation.models.probe import Probe, default_probe_dir
 
     folder = Path(path) if path else default_probe_dir(workspace_root, name)
     probe = Probe.load(folder)
@@ -126,7 +126,12 @@ def make_direction_scorer(workspace_root: Path, name: str = "default", path: str
                           batch_size: int = 16, show_progress: bool = True, **_: Any) -> BoundaryScorer:
     """The refusal direction saved by `curate boundary fit-direction --name NAME` (or PATH); `model`, when given,
     must be the model the direction was fit on."""
-    from .direction import RefusalDirection, cached_lm, canonical_model_id, default_direction_dir
+    from curation.models.refusal_direction.direction import (
+        RefusalDirection,
+        cached_lm,
+        canonical_model_id,
+        default_direction_dir,
+    )
 
     location = Path(path) if path else default_direction_dir(workspace_root, name)
     direction = RefusalDirection.load(location, device=device)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import columns as C
-from ..errors import InputError
+from curation.core import columns as C
+from curation.core.errors import InputError
 
 METHODS = ("k-center", "mmr")
 

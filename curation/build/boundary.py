@@ -7,12 +7,12 @@ from typing import Literal
 from datasets import Dataset, DatasetDict, Features, Value
 from pydantic import Field
 
-from .. import columns as C
-from ..errors import InputError
-from ..progress import datasets_progress
-from ..registry import builders
-from .config import SourceConfig
-from .context import BuildContext, Builder, column, require_gold, rows_dataset
+from curation.build.config import SourceConfig
+from curation.build.context import BuildContext, Builder, column, require_gold, rows_dataset
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.progress import datasets_progress
+from curation.core.registry import builders
 
 REFUSE_VALUES = {"refuse": True, "yes": True, "answer": False, "no": False}
 QUESTIONS = ("decision", "should_refuse")
@@ -89,12 +89,12 @@ def build_morbench(cfg: MorbenchBuild, ctx: BuildContext) -> Dataset:
 def morbench_language_configs(cfg: MorbenchBuild, splits: DatasetDict, ctx: BuildContext) -> dict[str, DatasetDict]:
     """`morbench_<lang>`: the morbench splits (stratified by language) restricted to one language each; also
     records per-language annotator agreement of the gold sources in the build lineage."""
-    from .languages import record_language_agreement
+    from curation.build.languages import record_language_agreement
 
     record_language_agreement(cfg.from_, ctx)
     if not cfg.per_language_configs:
         return {}
-    from ..config import default_settings
+    from curation.core.config import default_settings
 
     asked = set(cfg.languages or default_settings().languages)  # only languages that were asked for get a config
     languages = sorted({lang for ds in splits.values() for lang in ds[C.LANGUAGE]} & asked)

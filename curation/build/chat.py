@@ -10,13 +10,13 @@ from typing import Any
 from datasets import Dataset, Features, Value
 from pydantic import Field
 
-from .. import columns as C
-from ..errors import InputError
-from ..hashing import record_id, sha
-from ..progress import datasets_progress
-from ..registry import builders
-from .config import SourceConfig
-from .context import BuildContext, Builder, column, require_gold, rows_dataset
+from curation.build.config import SourceConfig
+from curation.build.context import BuildContext, Builder, column, require_gold, rows_dataset
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.hashing import record_id, sha
+from curation.core.progress import datasets_progress
+from curation.core.registry import builders
 
 REFUSALS = [
     "I can't help with that. If you're working on something related and safe, I'm happy to help with that instead.",

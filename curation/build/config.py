@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..embeddings import DEFAULT_MODEL
-from ..errors import ConfigError
+from curation.core.errors import ConfigError
+from curation.models.embeddings import DEFAULT_MODEL
 
 M = TypeVar("M", bound=BaseModel)
 SEMVER_HINT = "use MAJOR.MINOR.PATCH, e.g. 1.0.0"
@@ -99,7 +99,7 @@ class BuildConfig(BaseModel):
 
 def load_build_config(source: Path | dict[str, Any]) -> tuple[BuildConfig, dict[str, BaseModel]]:
     """The build config and each named config validated by its registered builder's model."""
-    from ..registry import builders, resolve
+    from curation.core.registry import builders, resolve
 
     where = str(source) if isinstance(source, Path) else "build config"
     data = read_yaml(source) if isinstance(source, Path) else source

@@ -11,9 +11,9 @@ from typing import Any
 
 from datasets import Dataset
 
-from .. import columns as C
-from ..errors import InputError
-from ..workspace import Workspace
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.workspace import Workspace
 
 
 def rows_dataset(rows: list[dict[str, Any]], features: Any) -> Dataset:
@@ -56,7 +56,7 @@ def code_version() -> dict[str, str]:
 def gold_annotators(ds: Dataset) -> dict[str, Any]:
     """Who gave the gold of a dataset: people and simulated annotators (counts), and how many rows rest on a
     simulated answer (a simulated account among the deciders); imported labels count as `source_label`."""
-    from ..qa.responses import SIMULATED, annotator_kind, annotators_by_kind
+    from curation.annotate.responses import SIMULATED, annotator_kind, annotators_by_kind
 
     users: set[str] = set()
     simulated_rows = imported = 0
@@ -169,7 +169,7 @@ class BuildContext:
                 info["adjudication_config"] = json.loads(adjudication.read_text())
             qa_report = self.workspace.path("artifacts", "qa", base, "report.json")
             if qa_report.exists():
-                from ..qa import summary
+                from curation.qa.stage import summary
 
                 info["agreement"] = summary(json.loads(qa_report.read_text()))
         return info

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import columns as C
-from ..errors import InputError
-from ..progress import datasets_progress
-from .context import BuildContext
+from curation.build.context import BuildContext
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.progress import datasets_progress
 
 
 def snapshot_names(gold_name: str) -> list[str]:
@@ -21,8 +21,8 @@ def snapshot_names(gold_name: str) -> list[str]:
 def language_agreement(snapshot: Any, languages_by_id: dict[str, str], name: str) -> dict[str, dict[str, Any]]:
     """qa summary (kappa, alpha, span F1) of the snapshot's records per language; languages with no submitted
     responses are left out."""
-    from ..qa import run as qa_run
-    from ..qa import summary
+    from curation.qa.stage import run as qa_run
+    from curation.qa.stage import summary
 
     groups: dict[str, list[int]] = {}
     for i, rid in enumerate(snapshot[C.ID]):

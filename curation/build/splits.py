@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..hashing import normalize_text, sha
+from curation.core.hashing import normalize_text, sha
 
 
 def near_duplicate_groups(vectors: np.ndarray, threshold: float, texts: Sequence[str] | None = None,

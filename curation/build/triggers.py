@@ -8,10 +8,10 @@ from typing import Any
 from datasets import Dataset, Features, Sequence, Value
 from pydantic import Field
 
-from .. import columns as C
-from ..registry import builders
-from .config import SourceConfig
-from .context import BuildContext, Builder, column, require_gold, rows_dataset
+from curation.build.config import SourceConfig
+from curation.build.context import BuildContext, Builder, column, require_gold, rows_dataset
+from curation.core import columns as C
+from curation.core.registry import builders
 
 FEATURES = Features({
     C.ID: Value("string"), C.PROMPT: Value("string"),

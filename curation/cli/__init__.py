@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from ..config import set_cli_workspace
-from . import common
+from curation.cli import common
+from curation.core.config import set_cli_workspace
 
 app = typer.Typer(help="Curate refusal-training and over-refusal evaluation datasets.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import common
+from curation.cli import common
 
 adjudicate_app = typer.Typer(help="Decide gold values from annotations and review disagreements in Argilla.",
                              no_args_is_help=True)
@@ -17,7 +17,7 @@ def _snapshot_name(ws, name: str) -> str:  # noqa: ANN001
 
 
 def _connect(api_url: str | None, api_key: str | None):  # noqa: ANN202
-    from ..annotate.client import connect
+    from curation.annotate.client import connect
 
     return connect(api_url, api_key, workspace=common.workspace())
 
@@ -37,8 +37,8 @@ def run_command(
     api_key: str = typer.Option(None, "--api-key"),
 ) -> None:
     """Apply the rule to every question; save NAME.gold; send what it cannot decide to NAME's review dataset."""
-    from .. import adjudicate
-    from ..build.config import read_yaml_model
+    from curation.adjudicate import stage as adjudicate
+    from curation.build.config import read_yaml_model
 
     ws = common.workspace()
     cfg = read_yaml_model(config, adjudicate.AdjudicateConfig) if config else adjudicate.AdjudicateConfig()
@@ -52,7 +52,7 @@ def run_command(
     counts = adjudicate.counts(gold)
     pushed = ""
     if review and counts.get(adjudicate.NEEDS_REVIEW):
-        from ..annotate.users import reviewers
+        from curation.annotate.users import reviewers
 
         review_name, n = adjudicate.push_review(gold, _connect(api_url, api_key), name, review_workspace,
                                                 argilla_workspace, sorted(reviewers(ws)))
@@ -77,10 +77,10 @@ def pull_command(
 ) -> None:
     """Pull the review dataset from Argilla and merge the reviewers' final answers into NAME.gold
     (decision_rule=review); answers from anyone who is not a reviewer are ignored and reported."""
-    from .. import adjudicate
-    from ..annotate.pull import pull_records
-    from ..annotate.users import reviewers
-    from ..errors import InputError
+    from curation.adjudicate import stage as adjudicate
+    from curation.annotate.pull import pull_records
+    from curation.annotate.users import reviewers
+    from curation.core.errors import InputError
 
     ws = common.workspace()
     gold = ws.load_dataset(f"{name}.gold")

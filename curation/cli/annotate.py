@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 annotate_app = typer.Typer(help="Annotate in Argilla: push records with suggestions, pull responses.",
                            no_args_is_help=True)
@@ -15,7 +15,7 @@ ARGILLA_WS = typer.Option("argilla", "--workspace", help="Argilla workspace.")
 
 
 def client(api_url: str | None, api_key: str | None):
-    from ..annotate.client import connect
+    from curation.annotate.client import connect
 
     return connect(api_url, api_key, workspace=common.workspace())
 
@@ -42,9 +42,9 @@ def push(
 ) -> None:
     """Create or update the Argilla dataset and upsert every row (by content-hash id) with suggestions, most
     uncertain first."""
-    from ..annotate.push import SuggestConfig, push_records
-    from ..annotate.schemas import load_schema_model
-    from ..embeddings import get_encoder, workspace_cache
+    from curation.annotate.push import SuggestConfig, push_records
+    from curation.annotate.schemas import load_schema_model
+    from curation.models.embeddings import get_encoder, workspace_cache
 
     load_schema_model(schema)  # a typo in the schema name or file is an input error, found before connecting
     ws = common.workspace()
@@ -57,7 +57,7 @@ def push(
     s = common.settings()
     encoder = get_encoder(s.embedding_model, device=s.device)
     if per_language:
-        from ..annotate.languages import push_per_language
+        from curation.annotate.languages import push_per_language
 
         pushed = push_per_language(ds, schema, to, rg_client, ws, workspace, min_submitted, languages,
                                    batch_size=batch_size, encoder=encoder, suggest=suggest,
@@ -86,7 +86,7 @@ def pull(
     api_key: str = API_KEY,
 ) -> None:
     """Save every record with all responses per annotator as the workspace dataset NAME.annotations."""
-    from ..annotate.pull import pull_records
+    from curation.annotate.pull import pull_records
 
     ds = pull_records(client(api_url, api_key), name, workspace)
     target = save_as or f"{name}.annotations"
@@ -104,7 +104,7 @@ def status(
     api_key: str = API_KEY,
 ) -> None:
     """Progress per annotator and pending counts."""
-    from ..annotate.status import annotation_status
+    from curation.annotate.status import annotation_status
 
     st = annotation_status(client(api_url, api_key), name, workspace)
     common.console.print(f"{name}: {st['completed']}/{st['total']} records completed, {st['pending']} pending "

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from . import common
+from curation.cli import common
 
 boundary_app = typer.Typer(help="Score, select and mine prompts near a model's refusal boundary.",
                            no_args_is_help=True)
 
 
 def _texts(sources: list[str], max_per_class: int | None, seed: int) -> list[str]:
-    from ..ingest import IngestConfig, load_prompts
+    from curation.ingest.stage import IngestConfig, load_prompts
 
     ds = load_prompts(sources, IngestConfig())
     if max_per_class and len(ds) > max_per_class:
@@ -23,8 +23,8 @@ def _texts(sources: list[str], max_per_class: int | None, seed: int) -> list[str
 
 def _contrast_language(texts: list[str]) -> str:
     """The language of a contrast set (lingua; 90% of its prompts), or 'multilingual' when it mixes languages."""
-    from ..ingest.langid import detect_languages
-    from ..language_probes import JOINT, language_counts
+    from curation.ingest.langid import detect_languages
+    from curation.models.probe_routing import JOINT, language_counts
 
     counts = language_counts(detect_languages(texts[:500]))
     top, n = next(iter(counts.items()), (JOINT, 0))
@@ -51,9 +51,9 @@ def fit_direction_cmd(
                                  help="Language of the contrast sets (recorded; default: detected or 'multilingual')."),
 ) -> None:
     """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
-    from ..boundary.activations import workspace_activation_cache
-    from ..boundary.direction import DirectionConfig, default_direction_dir, fit_direction
-    from ..lm import load_lm
+    from curation.models.lm import load_lm
+    from curation.models.refusal_direction.activations import workspace_activation_cache
+    from curation.models.refusal_direction.direction import DirectionConfig, default_direction_dir, fit_direction
 
     s = common.settings()
     ws = common.workspace()
@@ -85,8 +85,8 @@ def fit_direction_cmd(
 
 
 def _plot(ds, path: Path, threshold: float, band: tuple[float, float], title: str, highlight=None) -> None:
-    from .. import columns as C
-    from ..boundary.plot import plot_scores
+    from curation.boundary.plot import plot_scores
+    from curation.core import columns as C
 
     labels = ds[C.JUDGE_LABEL] if C.JUDGE_LABEL in ds.column_names else (
         ds[C.LABEL] if C.LABEL in ds.column_names else [None] * len(ds))
@@ -119,8 +119,8 @@ def score_cmd(
     num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Add boundary_score, p_refuse, in_band, scorer and provenance columns to every prompt."""
-    from ..boundary import BoundaryConfig, score_with_report
-    from ..engine import engine_options
+    from curation.boundary.stage import BoundaryConfig, score_with_report
+    from curation.core.engine import engine_options
 
     s = common.settings()
     ws = common.workspace()
@@ -175,8 +175,8 @@ def select_cmd(
     """Pick the BUDGET prompts nearest the boundary, diverse and balanced; print coverage against top-N."""
     import json
 
-    from .. import columns as C
-    from ..boundary import SelectConfig, score_threshold, select_prompts
+    from curation.boundary.stage import SelectConfig, score_threshold, select_prompts
+    from curation.core import columns as C
 
     s = common.settings()
     ws = common.workspace()
@@ -230,9 +230,9 @@ def generate_cmd(
     device: str = typer.Option(None, "--device"),
 ) -> None:
     """Rewrite seeds with the local LM steered along the refusal direction; keep in-band, new candidates."""
-    from .. import columns as C
-    from ..boundary.candidates import CandidateConfig, generate_candidates
-    from ..errors import InputError
+    from curation.boundary.candidates import CandidateConfig, generate_candidates
+    from curation.core import columns as C
+    from curation.core.errors import InputError
 
     s = common.settings()
     ws = common.workspace()

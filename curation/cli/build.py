@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def build_command(
@@ -16,7 +16,7 @@ def build_command(
                                          "annotators' answers (the dataset card then says so)."),
 ) -> None:
     """Build every config named in the YAML, save it under builds/<version_name>/, print rows per split."""
-    from .. import build
+    from curation.build import stage as build
 
     ws = common.workspace()
     cfg, sub = build.load_build_config(config)
@@ -32,7 +32,7 @@ def build_command(
     common.console.print(f"saved to {path}")
     ws.log_event("build", build=result.name, rows=result.row_counts(), exclusions=result.lineage.get("exclusions"))
     if tag:
-        from ..version import create_version
+        from curation.publish.versions import create_version
 
         manifest = create_version(ws, result, tag)
         common.console.print(f"version {manifest['tag']} created (fingerprint {manifest['fingerprint']})")

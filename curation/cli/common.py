@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from ..config import Settings, load_settings
-from ..errors import ConfigError, CurationError
-from ..workspace import Workspace
+from curation.core.config import Settings, load_settings
+from curation.core.errors import ConfigError, CurationError
+from curation.core.workspace import Workspace
 
 console = Console(stderr=False, highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from . import common
-from .annotate import API_KEY, API_URL, ARGILLA_WS
+from curation.cli import common
+from curation.cli.annotate import API_KEY, API_URL, ARGILLA_WS
 
 
 def deharm_command(
@@ -28,8 +28,8 @@ def deharm_command(
     api_key: str = API_KEY,
 ) -> None:
     """Write benign rewrites that keep each trigger word, answer them, report every filter, optionally push."""
-    from .. import deharm
-    from ..probe import default_probe_dir
+    from curation.deharm import stage as deharm
+    from curation.models.probe import default_probe_dir
 
     s = common.settings()
     ws = common.workspace()
@@ -52,8 +52,8 @@ def deharm_command(
                  [(report.pairs, counts(report.blocked), report.candidates, counts(report.dropped),
                    counts(report.answers_dropped), report.rows)])
     if push and len(ds):
-        from ..annotate.client import connect
-        from ..embeddings import get_encoder, workspace_cache
+        from curation.annotate.client import connect
+        from curation.models.embeddings import get_encoder, workspace_cache
 
         client = connect(api_url, api_key, workspace=ws)
         encoder = get_encoder(s.embedding_model, device=s.device)

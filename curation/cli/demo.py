@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def demo_command(
@@ -15,7 +15,7 @@ def demo_command(
 ) -> None:
     """Ingest, generate, judge, triggers, boundary, Argilla push, (simulated) annotation, qa, adjudication, deharm,
     build, version and a push-to-hub dry run; re-running reuses the workspace and the server."""
-    from .. import demo
+    from curation import demo
 
     s = common.settings()
     cfg = demo.DemoConfig(model=model, max_new_tokens=max_new_tokens, simulate=not no_simulate, port=port,

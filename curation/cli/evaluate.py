@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def eval_command(
@@ -19,7 +19,7 @@ def eval_command(
 ) -> None:
     """Generate answers, judge them, print over-refusal (should-answer) and compliance (should-refuse) rates per
     category and language, and write the JSON report under artifacts/eval/."""
-    from .. import evaluate
+    from curation.evaluate import stage as evaluate
 
     s = common.settings()
     ws = common.workspace()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def finetune(
@@ -23,7 +23,7 @@ def finetune(
     save_steps: int = typer.Option(50, "--save-steps", help="Checkpoint every N steps; a re-run resumes."),
 ) -> None:
     """Train a LoRA adapter with TRL's SFTTrainer (loss on the assistant's answer) and save it in the workspace."""
-    from ..finetune import FinetuneConfig, load_training_data, run
+    from curation.finetune.stage import FinetuneConfig, load_training_data, run
 
     s = common.settings()
     ws = common.workspace()

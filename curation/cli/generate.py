@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def generate(
@@ -22,7 +22,7 @@ def generate(
     progress_every: int = typer.Option(None, "--progress-every", help="Off a terminal: a line every N rows."),
 ) -> None:
     """Answer every prompt with a local model; re-running resumes (ids already answered by MODEL are skipped)."""
-    from ..generate import GenerateConfig, carry_over, pending_rows, run, truncated_count
+    from curation.generate.stage import GenerateConfig, carry_over, pending_rows, run, truncated_count
 
     s = common.settings()
     cfg = GenerateConfig(model=model, max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=sample,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 gold_app = typer.Typer(help="Gold datasets from already-labelled data.", no_args_is_help=True)
 
@@ -24,9 +24,9 @@ def import_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing NAME.gold."),
 ) -> None:
     """Make gold from labels the data already has: every gold value's provenance is `source_label`."""
-    from ..errors import InputError
-    from ..ingest import IngestConfig, parse_source_args, run
-    from ..ingest.gold import to_gold
+    from curation.core.errors import InputError
+    from curation.ingest.gold import to_gold
+    from curation.ingest.stage import IngestConfig, parse_source_args, run
 
     s = common.settings()
     ws = common.workspace()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def ingest(
@@ -30,8 +30,8 @@ def ingest(
     num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Read prompt sets into one normalized, deduplicated dataset."""
-    from ..engine import engine_options
-    from ..ingest import IngestConfig, parse_source_args, run
+    from curation.core.engine import engine_options
+    from curation.ingest.stage import IngestConfig, parse_source_args, run
 
     s = common.settings()
     cfg = IngestConfig(prompt_col=prompt_col, response_col=response_col, label_col=label_col, lang_col=lang_col,
@@ -59,9 +59,9 @@ def ingest(
 
 def _refuse_overwrite(ws: object, name: str, overwrite: bool) -> None:
     """Re-ingesting over a dataset that later stages extended would silently lose their columns: refuse."""
-    from .. import columns as C
-    from ..errors import InputError
-    from ..ingest import CONTRAST_OF, LABEL_CONFLICT, LANGUAGE_UNCERTAIN
+    from curation.core import columns as C
+    from curation.core.errors import InputError
+    from curation.ingest.stage import CONTRAST_OF, LABEL_CONFLICT, LANGUAGE_UNCERTAIN
 
     if overwrite or not ws.has_dataset(name):  # type: ignore[attr-defined]
         return

@@ -7,8 +7,8 @@ import json
 
 import typer
 
-from . import common
-from .triggers import _DefaultToRun
+from curation.cli import common
+from curation.cli.triggers import _DefaultToRun
 
 judge_app = typer.Typer(cls=_DefaultToRun, no_args_is_help=True,
                         help="Label responses full_compliance / full_refusal / partial_refusal (`curate judge "
@@ -16,7 +16,7 @@ judge_app = typer.Typer(cls=_DefaultToRun, no_args_is_help=True,
 
 
 def _parse_pairs(pairs: list[str], flag: str) -> dict[str, str]:
-    from ..errors import InputError
+    from curation.core.errors import InputError
 
     out = {}
     for pair in pairs or []:
@@ -41,10 +41,10 @@ def judge(
     num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
 ) -> None:
     """Label each response full_compliance, full_refusal or partial_refusal, with the judge's name and score."""
-    from ..engine import engine_options
-    from ..judge import JudgeConfig, run
-    from ..judge.fitted import judge_dir
-    from ..registry import judges, resolve
+    from curation.core.engine import engine_options
+    from curation.core.registry import judges, resolve
+    from curation.judge.fitted import judge_dir
+    from curation.judge.stage import JudgeConfig, run
 
     s = common.settings()
     options: dict[str, object] = {}
@@ -91,16 +91,16 @@ def fit(
     c_reg: float = typer.Option(1.0, "--C", help="Inverse regularisation strength of the logistic regression."),
 ) -> None:
     """Fit a judge on labelled responses (full_compliance / full_refusal / partial_refusal) and save it."""
-    from ..errors import InputError
-    from ..judge.fitted import fit as fit_judge
-    from ..judge.fitted import judge_dir, labels_from_rows
+    from curation.core.errors import InputError
+    from curation.judge.fitted import fit as fit_judge
+    from curation.judge.fitted import judge_dir, labels_from_rows
 
     s = common.settings()
     ws = common.workspace()
     from pathlib import Path
 
     if Path(source).exists() or not ws.has_dataset(source):
-        from ..ingest.sources import read_source
+        from curation.ingest.sources import read_source
 
         _, ds, _ = read_source(source)
     else:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from . import common
-from .annotate import API_KEY, API_URL, ARGILLA_WS
+from curation.cli import common
+from curation.cli.annotate import API_KEY, API_URL, ARGILLA_WS
 
 
 def _fmt(value: float | None) -> str:
@@ -25,8 +25,8 @@ def loop_command(
     api_key: str = API_KEY,
 ) -> None:
     """Refit the probe and proposer weights from confirmed annotations; rescore the pending records."""
-    from .. import loop
-    from ..annotate.client import connect
+    from curation.active_learning import stage as loop
+    from curation.annotate.client import connect
 
     s = common.settings()
     ws = common.workspace()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 probe_app = typer.Typer(help="Fit and inspect the embedding harmfulness probe.", no_args_is_help=True)
 
 
 def _load(sources: list[str], prompt_col: str | None, max_rows: int | None, seed: int, label: str | None = None):
-    from ..ingest import IngestConfig, load_prompts
+    from curation.ingest.stage import IngestConfig, load_prompts
 
     ds = load_prompts(sources, IngestConfig(prompt_col=prompt_col, label=label))
     if max_rows and len(ds) > max_rows:
@@ -20,7 +20,7 @@ def _load(sources: list[str], prompt_col: str | None, max_rows: int | None, seed
 
 def _languages(ds) -> list[str]:
     """The `language` column, with empty cells filled by language identification (lingua)."""
-    from ..ingest.langid import detect_languages
+    from curation.ingest.langid import detect_languages
 
     langs = list(ds["language"])
     missing = [i for i, lang in enumerate(langs) if not lang]
@@ -56,7 +56,7 @@ def fit(
 ) -> None:
     """Fit the harmfulness probe: the contextual harm model (default), or a logistic-regression probe on frozen
     sentence embeddings of --harmful vs --harmless prompts."""
-    from ..errors import InputError
+    from curation.core.errors import InputError
 
     s = common.settings()
     ws = common.workspace()
@@ -74,9 +74,9 @@ def fit(
     if not harmful or not harmless:
         raise InputError("probe fit needs --harmful and --harmless sources",
                          "pass both, or --per-language --labelled SRC with a harmful/benign label column")
-    from ..embeddings import get_encoder, workspace_cache
-    from ..language_probes import fit_language_probe, language_probe_name
-    from ..probe import default_probe_dir, fit_probe
+    from curation.models.embeddings import get_encoder, workspace_cache
+    from curation.models.probe import default_probe_dir, fit_probe
+    from curation.models.probe_routing import fit_language_probe, language_probe_name
 
     texts = {kind: _load(srcs, prompt_col, max_per_class, s.seed)["prompt"]
              for kind, srcs in (("harmful", harmful), ("harmless", harmless))}
@@ -100,8 +100,8 @@ def fit(
 def _fit_transfer(harmful: list[str], harmless: list[str], name: str, probe, path) -> None:
     """English data on an English-only encoder: fit the same data on the multilingual encoder (`NAME-multilingual`),
     which non-English rows are routed to (its scores transfer across languages; the English encoder's do not)."""
-    from ..ingest.langid import detect_languages
-    from ..language_probes import fit_transfer_probe, is_english_only, language_counts
+    from curation.ingest.langid import detect_languages
+    from curation.models.probe_routing import fit_transfer_probe, is_english_only, language_counts
 
     s = common.settings()
     ws = common.workspace()
@@ -123,7 +123,7 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
                     cross_lingual: bool = True) -> None:
     """`--preset contextual`: the fine-tuned harm model (cached by content hash) saved as probe NAME, and (unless
     --no-cross-lingual) the same rows' probe on the multilingual encoder for non-English rows."""
-    from ..harm.model import fit_contextual_probe
+    from curation.models.harm.model import fit_contextual_probe
 
     s = common.settings()
     ws = common.workspace()
@@ -140,8 +140,8 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
                          markup=False)
     ws.log_event("probe.fit", name=name, preset="contextual", model=m.get("model_dir"), cached=cached)
     if cross_lingual:
-        from ..harm.model import training_rows
-        from ..language_probes import fit_transfer_probe
+        from curation.models.harm.model import training_rows
+        from curation.models.probe_routing import fit_transfer_probe
 
         rows = training_rows(extra["harmful"], extra["harmless"])
         unsafe = [r["prompt"] for r in rows if r["kind"] == "unsafe"]
@@ -158,8 +158,8 @@ def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, lab
                       joint: bool, min_per_class: int, prompt_col: str | None, max_per_class: int | None) -> None:
     from datasets import concatenate_datasets
 
-    from ..errors import InputError
-    from ..language_probes import fit_per_language
+    from curation.core.errors import InputError
+    from curation.models.probe_routing import fit_per_language
 
     s = common.settings()
     ws = common.workspace()

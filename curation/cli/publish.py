@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def push_command(
@@ -20,7 +20,7 @@ def push_command(
                                          "annotators (the card says so in its first paragraph)."),
 ) -> None:
     """Publish VERSION to the Hub (token from HF_TOKEN or the cached login, never printed)."""
-    from .. import push_to_hub as hub
+    from curation.publish import push_to_hub as hub
 
     ws = common.workspace()
     if dry_run:

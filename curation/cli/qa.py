@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def qa_command(
@@ -17,8 +17,8 @@ def qa_command(
                                  help="Pre-annotation dataset whose trigger_spans carry per-span agents."),
 ) -> None:
     """Cohen's / Fleiss' kappa, Krippendorff's alpha, span F1 and per-agent suggestion precision / recall."""
-    from .. import qa
-    from ..qa.plot import plot_report
+    from curation.qa import stage as qa
+    from curation.qa.plot import plot_report
 
     ws = common.workspace()
     snapshot_name = f"{name}.annotations" if ws.has_dataset(f"{name}.annotations") else name

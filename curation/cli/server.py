@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from curation.cli import common
 
 server_app = typer.Typer(help="Run the local Argilla stack (argilla-server, SQLite, noida-db, redis).",
                          no_args_is_help=True)
@@ -14,13 +14,13 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _parts() -> tuple[str, ...]:
-    from ..server import PARTS
+    from curation.server import PARTS
 
     return tuple(PARTS)
 
 
 def _stack(port: int | None = None, workers: int = 1, timeout: float = 120.0, host: str | None = None):
-    from ..server import LocalStack, StackConfig
+    from curation.server import LocalStack, StackConfig
 
     extra = {"host": host} if host else {}
     return LocalStack(common.workspace(), StackConfig(port=port, num_workers=workers, start_timeout=timeout, **extra))
@@ -85,8 +85,8 @@ def logs(
     lines: int = typer.Option(40, "--lines", "-n", help="Lines from the end of each log."),
 ) -> None:
     """Print the end of the stack's log files."""
-    from ..errors import InputError
-    from ..server import PARTS
+    from curation.core.errors import InputError
+    from curation.server import PARTS
 
     stack = _stack()
     names = (*PARTS, "init")
@@ -105,7 +105,7 @@ def credentials(
     show_secret: bool = typer.Option(False, "--show-secret", help="Print the password and API key."),
 ) -> None:
     """The owner's URL and username; the password and API key only with --show-secret."""
-    from ..errors import InputError
+    from curation.core.errors import InputError
 
     creds = _stack().credentials()
     if not creds:

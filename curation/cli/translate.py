@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def translate(
@@ -29,8 +29,8 @@ def translate(
     import yaml
     from pydantic import ValidationError
 
-    from ..errors import ConfigError, InputError
-    from ..translate import TranslateConfig, translate_dataset
+    from curation.core.errors import ConfigError, InputError
+    from curation.translate.stage import TranslateConfig, translate_dataset
 
     s = common.settings()
     ws = common.workspace()

@@ -9,7 +9,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from . import common
+from curation.cli import common
 
 
 class _DefaultToRun(TyperGroup):
@@ -50,10 +50,10 @@ def run_cmd(
     """Add trigger_spans (best first) and trigger_flags to every prompt of NAME."""
     import warnings
 
-    from .. import columns as C
-    from ..engine import engine_options
-    from ..loop import load_weights
-    from ..triggers import TRIGGER_FLAGS, TriggersConfig, run
+    from curation.active_learning.stage import load_weights
+    from curation.core import columns as C
+    from curation.core.engine import engine_options
+    from curation.triggers.stage import TRIGGER_FLAGS, TriggersConfig, run
 
     s = common.settings()
     ws = common.workspace()
@@ -95,7 +95,7 @@ def inventory_cmd(
     min_count: int = typer.Option(1, "--min-count", help="Drop triggers seen fewer times."),
 ) -> None:
     """Lemmatized triggers across the corpus: count, share, refusal lift (when judged) and embedding clusters."""
-    from ..triggers.inventory import InventoryConfig, inventory, plot_inventory
+    from curation.triggers.inventory import InventoryConfig, inventory, plot_inventory
 
     s = common.settings()
     ws = common.workspace()
@@ -125,8 +125,8 @@ def export_cmd(
     jsonl: Path = typer.Option(None, "--jsonl", help="Write JSONL (id, prompt, language, trigger_spans, flags)."),
 ) -> None:
     """Export trigger spans for span-categorizer training (DocBin) or other tools (JSONL)."""
-    from ..errors import InputError
-    from ..triggers.export import write_docbin, write_jsonl
+    from curation.core.errors import InputError
+    from curation.triggers.export import write_docbin, write_jsonl
 
     if not docbin and not jsonl:
         raise InputError("triggers export: nothing to write", "pass --docbin PATH and/or --jsonl PATH")
@@ -140,7 +140,7 @@ def export_cmd(
 def _load_config(path: Path) -> dict:
     import yaml
 
-    from ..errors import ConfigError
+    from curation.core.errors import ConfigError
 
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -155,7 +155,7 @@ def _load_config(path: Path) -> dict:
 def _config(model: type, values: dict):
     from pydantic import ValidationError
 
-    from ..errors import ConfigError
+    from curation.core.errors import ConfigError
 
     try:
         return model(**values)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from . import common
-from .annotate import API_KEY, API_URL, client
+from curation.cli import common
+from curation.cli.annotate import API_KEY, API_URL, client
 
 users_app = typer.Typer(help="Manage Argilla users.", no_args_is_help=True)
 
@@ -24,8 +24,8 @@ def add(
     api_key: str = API_KEY,
 ) -> None:
     """Create a user and print its one-time password (it is not stored anywhere)."""
-    from ..annotate.languages import assign_languages, parse_languages
-    from ..annotate.users import add_user, default_workspace, record_role
+    from curation.annotate.languages import assign_languages, parse_languages
+    from curation.annotate.users import add_user, default_workspace, record_role
 
     langs = parse_languages(languages)  # a bad code fails before the user is created
     workspace = workspace or default_workspace(role)
@@ -50,8 +50,8 @@ def assign(
     api_key: str = API_KEY,
 ) -> None:
     """Assign annotation languages to an existing user (joins each language's Argilla workspace)."""
-    from ..annotate.languages import add_to_workspace, assign_languages, parse_languages
-    from ..errors import InputError
+    from curation.annotate.languages import add_to_workspace, assign_languages, parse_languages
+    from curation.core.errors import InputError
 
     langs = parse_languages(languages)
     rg_client = client(api_url, api_key)
@@ -64,8 +64,8 @@ def assign(
 @users_app.command("list")
 def list_users(api_url: str = API_URL, api_key: str = API_KEY) -> None:
     """Users of the Argilla server."""
-    from ..annotate.languages import load_assignments
-    from ..annotate.users import load_roles
+    from curation.annotate.languages import load_assignments
+    from curation.annotate.users import load_roles
 
     rg_client = client(api_url, api_key)
     assigned = load_assignments(common.workspace())

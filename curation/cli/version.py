@@ -6,7 +6,7 @@ import json
 
 import typer
 
-from . import common
+from curation.cli import common
 
 version_app = typer.Typer(help="Freeze builds as immutable versions, list, show and compare them.",
                           no_args_is_help=True)
@@ -19,8 +19,8 @@ def create(
     bump: str = typer.Option("minor", "--bump", help="major | minor | patch when --tag is not given."),
 ) -> None:
     """Freeze a build: parquet per config and split, manifest with lineage and fingerprint; never overwrites."""
-    from ..build import load_build
-    from ..version import create_version
+    from curation.build.stage import load_build
+    from curation.publish.versions import create_version
 
     ws = common.workspace()
     manifest = create_version(ws, load_build(ws, build_name), tag, bump)
@@ -32,7 +32,7 @@ def create(
 @version_app.command("list")
 def list_command() -> None:
     """Every version with its fingerprint and row counts."""
-    from ..version import list_versions
+    from curation.publish.versions import list_versions
 
     rows = [(m["tag"], m["created_at"][:19], m["fingerprint"][:12], m["lineage"].get("build", ""),
              ", ".join(f"{c}={sum(s.values())}" for c, s in m["rows"].items()))
@@ -43,7 +43,7 @@ def list_command() -> None:
 @version_app.command("show")
 def show(tag: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
     """The manifest of one version: rows per config and split, sources and their fingerprints."""
-    from ..version import load_manifest
+    from curation.publish.versions import load_manifest
 
     manifest = load_manifest(common.workspace(), tag)
     if as_json:
@@ -64,7 +64,7 @@ def show(tag: str = typer.Argument(...), as_json: bool = typer.Option(False, "--
 def diff(a: str = typer.Argument(...), b: str = typer.Argument(...),
          as_json: bool = typer.Option(False, "--json")) -> None:
     """Rows added, removed and changed between versions A and B, and label changes."""
-    from ..version import diff_versions
+    from curation.publish.versions import diff_versions
 
     result = diff_versions(common.workspace(), a, b)
     if as_json:

@@ -6,7 +6,7 @@ import time
 
 import typer
 
-from . import common
+from curation.cli import common
 
 
 def ls() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .filters import word_overlap
+from curation.deharm.filters import word_overlap
 
 STOP, LENGTH = "stop", "length"
 
@@ -24,7 +24,7 @@ def generate_answers(model: str, prompts: Sequence[str], max_new_tokens: int = 2
                      device: str = "cpu") -> list[Answer]:
     """Greedy chat answers with their finish reason (`lm.generate_detailed`, as `curate generate` records it);
     prompts run longest first so similar lengths share a batch."""
-    from ..lm import generate_detailed, load_lm
+    from curation.models.lm import generate_detailed, load_lm
 
     if not prompts:
         return []
@@ -46,7 +46,7 @@ def is_copy(answer: str, rewrite: str, max_overlap: float = 0.8) -> bool:
 def check_answers(rewrites: Sequence[str], answers: Sequence[Answer], p_harmful: Sequence[float | None],
                   max_p_harmful: float, judge: str = "string_match") -> list[str | None]:
     """Why each answer is dropped (`empty`, `truncated`, `copy`, `not_compliance`, `harmful`) or None to keep."""
-    from ..judge import judge_responses
+    from curation.judge.stage import judge_responses
 
     verdicts = judge_responses([a.text for a in answers], judge) if answers else []
     reasons: list[str | None] = []

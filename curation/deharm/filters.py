@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..hashing import normalize_text
+from curation.core.hashing import normalize_text
 
 # Questions about the word itself teach nothing about over-refusal: "what does X mean", "the word X", "use X in a
 # sentence", "synonyms of X", "where does the word come from".
@@ -95,8 +95,8 @@ def differs(rewrite: str, source: str) -> bool:
 # language tools (spaCy pipeline + lexicon matcher), loaded once per language ------------------------------------
 @cache
 def _tools(language: str) -> tuple[Any, Any]:
-    from ..triggers.lexicon import LexiconMatcher, load_lexicon
-    from ..triggers.pipelines import load_pipeline
+    from curation.triggers.lexicon import LexiconMatcher, load_lexicon
+    from curation.triggers.spacy_pipelines import load_pipeline
 
     pipe = load_pipeline(language)
     lexicon, _ = load_lexicon(language)

@@ -18,7 +18,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..errors import ConfigError
+from curation.core.errors import ConfigError
 
 SENSES_DIR = "data/senses"
 DEFAULT_TEMPLATES = "data/deharm_templates.yaml"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hashing import normalize_text
+from curation.core.hashing import normalize_text
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from typing import Any
 
 from datasets import Dataset, Value
 
-from .. import columns as C
-from ..build.context import SOURCE_LABEL
-from ..errors import InputError
+from curation.build.context import SOURCE_LABEL
+from curation.core import columns as C
+from curation.core.errors import InputError
 
 GOLD, UNANNOTATED, NEEDS_REVIEW = "gold", "unannotated", "needs_review"
 # one imported label answers every question the builders ask of a prompt's harmfulness

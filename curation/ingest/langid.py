@@ -18,7 +18,7 @@ MIN_CONFIDENCE = 0.4  # below this top confidence a row is `language_uncertain` 
 def _lingua_languages(codes: Sequence[str]) -> list:
     from lingua import IsoCode639_1, Language
 
-    from ..errors import ConfigError
+    from curation.core.errors import ConfigError
 
     out = []
     for code in codes:
@@ -48,7 +48,7 @@ def _detectors(codes: tuple[str, ...]) -> tuple:
 
 def configured_languages() -> tuple[str, ...]:
     """The workspace's `languages` setting (sorted, lower case)."""
-    from ..config import default_settings
+    from curation.core.config import default_settings
 
     return tuple(sorted({c.strip().lower() for c in default_settings().languages if c.strip()}))
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from datasets import Dataset, Features, Value
 
-from .. import columns as C
-from ..errors import InputError
-from ..hashing import record_id
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.hashing import record_id
 
 PROMPT_CANDIDATES = ("prompt", "instruction", "goal", "question", "query", "text", "input", "request", "user_prompt")
 RESPONSE_CANDIDATES = ("response", "completion", "output", "answer", "target", "reply")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 
-from ..errors import InputError, ServiceError
-from ..progress import datasets_progress
-from ..registry import resolve, sources
+from curation.core.errors import InputError, ServiceError
+from curation.core.progress import datasets_progress
+from curation.core.registry import resolve, sources
 
 LONG_FILE_BYTES = 20 * 2**20  # files this big get datasets' own progress bar while parsing
 FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".json": "json", ".jsonl": "jsonl", ".parquet": "parquet"}

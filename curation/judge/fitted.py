@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import columns as C
-from ..errors import InputError, ModelError
-from ..workspace import atomic_dir
-from .structure import FEATURES, analyse, decide
+from curation.core import columns as C
+from curation.core.errors import InputError, ModelError
+from curation.core.workspace import atomic_dir
+from curation.judge.structure import FEATURES, analyse, decide
 
 FITTED_VERSION = "fitted.v1"
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
@@ -63,7 +63,7 @@ class FittedModel:
 
     def encoder(self, device: str = "cpu") -> Any:
         """The sentence encoder the model was fit with."""
-        from ..embeddings import get_encoder
+        from curation.models.embeddings import get_encoder
 
         if not self.encoder_id:
             raise ModelError("this fitted judge uses no encoder", "nothing to load")

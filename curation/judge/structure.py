@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from .. import columns as C
+from curation.core import columns as C
 
 COMPLIANCE, REFUSAL, PARTIAL = C.JUDGE_LABELS
 

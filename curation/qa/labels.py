@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .responses import RecordAnswers
+from curation.annotate.responses import RecordAnswers
 
 
 def _finite(x: float) -> float | None:

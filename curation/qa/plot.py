@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from ..plotting import save_figure
+from curation.core.errors import InputError
+from curation.core.plotting import save_figure
 
 
 def plot_report(report: dict[str, Any], path: Path) -> Path:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
-from .responses import RecordAnswers, span_answers, span_tuples
+from curation.annotate.responses import RecordAnswers, span_answers, span_tuples
 
 Span = tuple[str, int, int]
 

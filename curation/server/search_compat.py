@@ -36,7 +36,7 @@ from argilla_server.search_engine.commons import (
 from argilla_server.search_engine.elasticsearch import ElasticSearchEngine
 from elasticsearch8 import helpers
 
-from .constants import ENGINE_NAME
+from curation.server.constants import ENGINE_NAME
 
 logging.getLogger("elasticsearch").setLevel(logging.ERROR)
 logging.getLogger("elastic_transport").setLevel(logging.ERROR)

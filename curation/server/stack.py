@@ -23,9 +23,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import InputError, ServiceError
-from ..workspace import Workspace
-from .constants import ENGINE_NAME, OWNER_API_KEY_ENV, OWNER_PASSWORD_ENV
+from curation.core.errors import InputError, ServiceError
+from curation.core.workspace import Workspace
+from curation.server.constants import ENGINE_NAME, OWNER_API_KEY_ENV, OWNER_PASSWORD_ENV
 
 PARTS = ("redis", "search", "server", "worker")
 SECRET_NAME = "argilla"

@@ -41,7 +41,7 @@ def occlusion_drops(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, in
 
 def probe_score_fn(probe, encoder, cache=None, batch_size: int = 64) -> ScoreFn:
     """The probe's signed margin of each text (embeddings read from / written to the content-hash cache)."""
-    from ..embeddings import embed
+    from curation.models.embeddings import embed
 
     probe.check_encoder(encoder)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .candidates import Candidate, Row
+from curation.triggers.candidates import Candidate, Row
 
 HARMFUL_CUE = "harmful_cue"
 BENIGN_HOMONYM = "benign_homonym"
@@ -54,7 +54,7 @@ def select_ranked(row: Row, model: Any, top_k: int = 3, context_k: int = 2, min_
     """The row's `trigger_spans` with the learned ranker: cues (cue evidence and P(trigger) >= the model's
     cue_min_p) first, by P(trigger), then up to `context_k` target/context spans kept as data; non-overlapping (a
     span absorbs the agents of overlapping losers), one span per distinct text; score = P(trigger)."""
-    from .rank import has_cue_evidence
+    from curation.triggers.rank import has_cue_evidence
 
     cands = list(row.candidates.values())
     for cand, p in zip(cands, model.trigger_proba(cands, row.margin), strict=True):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import InputError
+from curation.core.errors import InputError
 
 EVAL_DIR = Path(__file__).resolve().parent.parent / "data" / "eval"
 EVAL_SET = EVAL_DIR / "trigger_eval.jsonl"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from datasets import Dataset
 
-from .. import columns as C
-from ..errors import InputError
-from ..workspace import atomic_write_text
-from .pipelines import normalize_language
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.workspace import atomic_write_text
+from curation.triggers.spacy_pipelines import normalize_language
 
 SPAN_KEY = "triggers"
 

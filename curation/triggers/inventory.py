@@ -10,12 +10,12 @@ import numpy as np
 from datasets import Dataset, Features, Sequence, Value
 from pydantic import BaseModel, ConfigDict, Field
 
-from .. import columns as C
-from ..embeddings import DEFAULT_MODEL
-from ..errors import InputError
-from ..plotting import save_figure
-from .combine import BENIGN_HOMONYM, HARMFUL_CUE
-from .pipelines import group_by_language, load_pipeline
+from curation.core import columns as C
+from curation.core.errors import InputError
+from curation.core.plotting import save_figure
+from curation.models.embeddings import DEFAULT_MODEL
+from curation.triggers.combine import BENIGN_HOMONYM, HARMFUL_CUE
+from curation.triggers.spacy_pipelines import group_by_language, load_pipeline
 
 REFUSAL_LABELS = ("full_refusal", "partial_refusal")
 INVENTORY_FEATURES = Features({
@@ -64,7 +64,7 @@ def cluster_triggers(triggers: list[str], counts: list[int], cfg: InventoryConfi
         return [0], [triggers[0]]
     from sklearn.cluster import AgglomerativeClustering
 
-    from ..embeddings import embed, encoder_from_spec, workspace_cache
+    from curation.models.embeddings import embed, encoder_from_spec, workspace_cache
 
     encoder = encoder_from_spec(cfg.embedding_model, cfg.device)
     cache = workspace_cache(workspace_root, encoder.model_id) if workspace_root else None

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
+from curation.core.errors import InputError
 
 LEXICON_ROOT = Path(__file__).resolve().parent.parent / "data" / "lexicons"
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -12,11 +12,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..errors import ModelError
-from ..registry import proposers
-from .attribution import ScoreFn, occlusion_drops, probe_score_fn
-from .candidates import Row
-from .lexicon import LexiconMatcher, load_kind_lexicon, load_lexicon, read_lexicon_path
+from curation.core.errors import ModelError
+from curation.core.registry import proposers
+from curation.triggers.attribution import ScoreFn, occlusion_drops, probe_score_fn
+from curation.triggers.candidates import Row
+from curation.triggers.lexicon import LexiconMatcher, load_kind_lexicon, load_lexicon, read_lexicon_path
 
 log = logging.getLogger(__name__)
 
@@ -309,14 +309,14 @@ def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, ma
                          tau: float = 0.5, min_drop: float = 0.02) -> Proposer | None:
     """Occlusion on the embedding probe's margin. Without a fitted probe: an error when the config requires
     one, else None (the stage runs without it and flags rows `no_probe`)."""
-    from ..embeddings import encoder_from_spec, workspace_cache
-    from ..probe import Probe, default_probe_dir
+    from curation.models.embeddings import encoder_from_spec, workspace_cache
+    from curation.models.probe import Probe, default_probe_dir
 
     cfg = ctx.cfg
     path = probe_path or cfg.probe_path or (default_probe_dir(ctx.workspace_root, cfg.probe)
                                             if ctx.workspace_root else None)
     if not (probe_path or cfg.probe_path) and ctx.workspace_root is not None:
-        from ..language_probes import ProbeRouter
+        from curation.models.probe_routing import ProbeRouter
 
         router = ProbeRouter(ctx.workspace_root, cfg.probe, cfg.device)
         if router.has_language_probes():
@@ -355,7 +355,7 @@ class LanguageOcclusionProposer:
         self._by_probe: dict[str, OcclusionProposer] = {}
 
     def _proposer(self, routed: Any) -> OcclusionProposer:
-        from ..embeddings import workspace_cache
+        from curation.models.embeddings import workspace_cache
 
         if routed.name not in self._by_probe:
             encoder = self.router.encoder(routed.probe)
@@ -383,7 +383,7 @@ def make_direction_occlusion(ctx: ProposerContext, path: str | None = None, max_
     cfg = ctx.cfg
     direction = ctx.direction
     if direction is None:
-        from ..boundary.direction import RefusalDirection
+        from curation.models.refusal_direction.direction import RefusalDirection
 
         path = path or cfg.direction
         if not path:
@@ -405,7 +405,7 @@ def _direction_score_fn(direction: Any, ctx: ProposerContext, batch_size: int) -
     """`direction.score_texts`, with the workspace activation cache when it is a real RefusalDirection."""
     if ctx.workspace_root is not None and hasattr(direction, "load_model"):
         try:
-            from ..boundary.activations import workspace_activation_cache
+            from curation.models.refusal_direction.activations import workspace_activation_cache
 
             lm = direction.load_model()
             cache = workspace_activation_cache(ctx.workspace_root, lm)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
-from .candidates import Candidate, Row
+from curation.core.errors import InputError
+from curation.triggers.candidates import Candidate, Row
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "triggers" / "span_model.json"
 MODEL_VERSION = "span_model.v1"
@@ -113,7 +113,7 @@ class SpanModel:
         return self.trigger.proba(np.array([trigger_features(c, margin) for c in cands]))
 
     def save(self, path: Path | str) -> Path:
-        from ..workspace import atomic_write_text
+        from curation.core.workspace import atomic_write_text
 
         data = {"version": MODEL_VERSION, "trigger": self.trigger.as_dict(), "cue_min_p": self.cue_min_p,
                 "label": self.label.as_dict() if self.label else None, "meta": self.meta}
@@ -244,8 +244,8 @@ def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str)
     contrast set's harmless prompts as no-cue negatives; saved where the workspace's triggers stage loads it."""
     from importlib import resources
 
-    from . import TriggersConfig, TriggerTagger
-    from .evaluate import gold_span, load_split
+    from curation.triggers.evaluate import gold_span, load_split
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     base = []
     for item in load_split("v1") + load_split("dev"):

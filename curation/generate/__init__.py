@@ -1,0 +1,14 @@
+"""Generate stage: a local causal/chat model answers every prompt; resumable and checkpointed. Each answer records
+
+The stage itself lives in `stage.py`; this module only re-exports its public names."""
+
+from curation.generate.stage import (
+    DEFAULT_MAX_NEW_TOKENS,
+    GenerateConfig,
+    carry_over,
+    pending_rows,
+    run,
+    truncated_count,
+)
+
+__all__ = ["DEFAULT_MAX_NEW_TOKENS", "GenerateConfig", "carry_over", "pending_rows", "run", "truncated_count"]

@@ -1,0 +1,303 @@
+"""Harmfulness probes per language: fit one probe per language (on that language's encoder) plus a joint one on the
+multilingual encoder, save them as `<name>-<lang>` / `<name>-multilingual`, and route each row to its language's
+probe (falling back to the joint probe, then the base `<name>` probe, flagged).
+
+Used by `curate probe fit --per-language`, the boundary `probe` scorer and the triggers' probe occlusion.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curation.core.errors import InputError
+from curation.models.embeddings import (
+    EmbeddingCache,
+    Encoder,
+    encoder_for_language,
+    encoder_from_spec,
+    multilingual_model,
+)
+from curation.models.probe import MIN_PER_CLASS, Probe, default_probe_dir, fit_probe
+
+JOINT = "multilingual"
+JOINT_FLAG = "joint_probe"        # no probe for the row's language: the joint multilingual probe scored it
+BASE_FLAG = "base_probe"          # no language or joint probe: the base (usually English) probe scored it
+TRANSFER_FLAG = "cross_lingual"   # English-only base probe: the same data's probe on the multilingual encoder scored it
+SAME_SCALE_FLAG = "cross_lingual_scale"  # an English row scored by that transfer probe too, so languages compare
+_MULTILINGUAL_MARKERS = ("multilingual", "labse", "xlm", "m3", "laser", "mbert", "mt5", "nllb")
+_UNKNOWN = {"", "unknown", "und", "none"}
+
+
+def normalize(language: str | None) -> str:
+    """'fr-CA' -> 'fr'; empty or undetermined -> 'en' (the base probe's language)."""
+    lang = (language or "").strip().lower().replace("_", "-").split("-")[0]
+    return "en" if lang in _UNKNOWN else lang
+
+
+def language_probe_name(name: str, language: str) -> str:
+    """Workspace name of the probe of `language` (or of the joint probe, `language="multilingual"`)."""
+    return f"{name}-{language}"
+
+
+def probe_language(probe: Probe) -> str | None:
+    """The language a probe was fit on (`multilingual` for the joint one), when recorded."""
+    return probe.meta.get("language")
+
+
+def is_multilingual_encoder(model_id: str, settings: Any = None) -> bool:
+    """Whether an encoder's space is shared across languages (the configured multilingual model, or a known name)."""
+    from curation.models.embeddings import multilingual_model
+
+    try:
+        configured = multilingual_model(settings)
+    except Exception:  # noqa: BLE001 - settings unreadable: judge by name only
+        configured = ""
+    return model_id == configured or any(m in model_id.lower() for m in _MULTILINGUAL_MARKERS)
+
+
+def is_english_only(probe: Probe, settings: Any = None) -> bool:
+    """A probe fit on English data (or data of unrecorded language) over an encoder that does not transfer."""
+    return probe_language(probe) in (None, "en") and not is_multilingual_encoder(probe.model_id, settings)
+
+
+def transfer_reason(base: Probe, transfer: Probe) -> str:
+    """One line saying why non-English rows leave the base probe (printed and stored in the row's provenance)."""
+    return (f"the probe's encoder '{base.model_id}' is English-only and its training data is English, so its scores "
+            f"do not transfer; rows are scored by the same data's probe on '{transfer.model_id}'")
+
+
+def fit_transfer_probe(harmful: Sequence[str], harmless: Sequence[str], workspace_root: Path, name: str = "default",
+                       settings: Any = None, seed: int = 0, batch_size: int = 64, transfer_from: str = "en"
+                       ) -> tuple[str, Probe]:
+    """Fit the English training data's probe on the multilingual encoder and save it as `<name>-multilingual`
+    (`transfer_from: en`), the probe non-English rows are routed to when the base probe is English-only."""
+    probe = fit_language_probe(harmful, harmless, JOINT, None, workspace_root, settings, seed, batch_size)
+    probe.meta["transfer_from"] = transfer_from
+    probe.meta["languages"] = {"en": (len(harmful), len(harmless))}
+    target = language_probe_name(name, JOINT)
+    probe.save(default_probe_dir(workspace_root, target))
+    return target, probe
+
+
+def _cache(workspace_root: Path | None, encoder: Encoder) -> EmbeddingCache | None:
+    from curation.models.embeddings import workspace_cache
+
+    return workspace_cache(workspace_root, encoder.model_id) if workspace_root else None
+
+
+def fit_language_probe(harmful: Sequence[str], harmless: Sequence[str], language: str, encoder: Encoder | None = None,
+                       workspace_root: Path | None = None, settings: Any = None, seed: int = 0,
+                       batch_size: int = 64) -> Probe:
+    """A probe of one language on that language's encoder (`encoder_for_language`), language in its metadata."""
+    lang = JOINT if language == JOINT else normalize(language)
+    if encoder is None:
+        encoder = encoder_from_spec(multilingual_model(settings)) if lang == JOINT else encoder_for_language(
+            lang, settings)
+    cache = _cache(workspace_root, encoder)
+    try:
+        probe = fit_probe(harmful, harmless, encoder, cache, seed=seed, batch_size=batch_size)
+    finally:
+        if cache is not None:
+            cache.close()
+    probe.meta["language"] = lang
+    return probe
+
+
+@dataclass
+class FitReport:
+    """What `fit_per_language` saved, and which languages it skipped for too few examples."""
+
+    fitted: dict[str, dict[str, Any]] = field(default_factory=dict)  # probe name -> language, counts, AUROC, encoder
+    skipped: dict[str, tuple[int, int]] = field(default_factory=dict)  # language -> (harmful, harmless)
+
+
+def fit_per_language(texts: Sequence[str], labels: Sequence[str], languages: Sequence[str | None],
+                     workspace_root: Path, name: str = "default", settings: Any = None, joint: bool = True,
+                     min_per_class: int = MIN_PER_CLASS, only: Sequence[str] | None = None, seed: int = 0,
+                     batch_size: int = 64) -> FitReport:
+    """Fit and save `<name>-<lang>` for every language with `min_per_class` harmful and harmless rows (labels
+    "harmful"/"benign"; other rows ignored) and, with `joint`, `<name>-multilingual` on all of them."""
+    langs = [normalize(lg) for lg in languages]
+    by_lang: dict[str, dict[str, list[str]]] = {}
+    for text, label, lang in zip(texts, labels, langs, strict=True):
+        if label in ("harmful", "benign") and text and text.strip():
+            by_lang.setdefault(lang, {"harmful": [], "benign": []})[label].append(text)
+    if not by_lang:
+        raise InputError("probe fit: no row is labelled harmful or benign",
+                         "label the sources at ingest (--label-col) or pass --harmful and --harmless files")
+    report = FitReport()
+    wanted = {normalize(x) for x in only} if only else None
+    for lang, sets in sorted(by_lang.items()):
+        if wanted is not None and lang not in wanted:
+            continue
+        counts = (len(sets["harmful"]), len(sets["benign"]))
+        if min(counts) < max(min_per_class, MIN_PER_CLASS):
+            report.skipped[lang] = counts
+            continue
+        probe = fit_language_probe(sets["harmful"], sets["benign"], lang, None, workspace_root, settings, seed,
+                                   batch_size)
+        target = language_probe_name(name, lang)
+        probe.save(default_probe_dir(workspace_root, target))
+        report.fitted[target] = _summary(probe, {lang: counts})
+    if joint:
+        harmful = [t for s in by_lang.values() for t in s["harmful"]]
+        harmless = [t for s in by_lang.values() for t in s["benign"]]
+        probe = fit_language_probe(harmful, harmless, JOINT, None, workspace_root, settings, seed, batch_size)
+        per_lang = {lang: (len(s["harmful"]), len(s["benign"])) for lang, s in sorted(by_lang.items())}
+        probe.meta["languages"] = per_lang
+        target = language_probe_name(name, JOINT)
+        probe.save(default_probe_dir(workspace_root, target))
+        report.fitted[target] = _summary(probe, per_lang)
+    if not report.fitted:
+        raise InputError(f"probe fit: no language has {max(min_per_class, MIN_PER_CLASS)} harmful and harmless "
+                         f"prompts ({', '.join(f'{k}: {h}/{b}' for k, (h, b) in report.skipped.items())})",
+                         "add labelled prompts, lower --min-per-class, or keep --joint")
+    return report
+
+
+def _summary(probe: Probe, counts: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    return {"language": probe.meta["language"], "encoder": probe.model_id, "counts": counts,
+            "holdout_auroc": probe.meta.get("holdout_auroc")}
+
+
+@dataclass
+class RoutedProbe:
+    """The probe a language's rows are scored with, and the flag saying it is a fallback (None when not)."""
+
+    name: str
+    probe: Probe
+    fallback: str | None = None
+    reason: str | None = None  # why the row left its language's (or the base) probe, when it did
+
+
+class ProbeRouter:
+    """Routes rows to `<name>-<lang>`, else (English) `<name>`, else `<name>-multilingual`, else `<name>`.
+
+    When `<name>` is English-only and `<name>-multilingual` is its transfer probe (`curate probe fit` fits both),
+    non-English rows are flagged `cross_lingual`; with `same_scale`, English rows are scored by the transfer probe
+    too (flag `cross_lingual_scale`), so a request and its translation sit on one scale."""
+
+    def __init__(self, workspace_root: Path, name: str = "default", device: str = "cpu", same_scale: bool = False
+                 ) -> None:
+        self.workspace_root = Path(workspace_root)
+        self.name = name
+        self.device = device
+        self.same_scale = same_scale
+        self._probes: dict[str, Probe | None] = {}
+        self._encoders: dict[str, Encoder] = {}
+
+    def _load(self, probe_name: str) -> Probe | None:
+        if probe_name not in self._probes:
+            folder = default_probe_dir(self.workspace_root, probe_name)
+            self._probes[probe_name] = Probe.load(folder) if (folder / "probe.json").exists() else None
+        return self._probes[probe_name]
+
+    def has_language_probes(self) -> bool:
+        """Whether any `<name>-<lang>` or joint probe exists (else plain single-probe scoring is the same)."""
+        root = default_probe_dir(self.workspace_root, self.name).parent
+        return root.is_dir() and any((p / "probe.json").exists() for p in root.glob(f"{self.name}-*"))
+
+    def transfer(self) -> tuple[Probe, Probe] | None:
+        """(English-only base probe, its transfer probe on the multilingual encoder), when both exist."""
+        base, joint = self._load(self.name), self._load(language_probe_name(self.name, JOINT))
+        if base is None or joint is None or not joint.meta.get("transfer_from") or not is_english_only(base):
+            return None
+        return base, joint
+
+    def route(self, language: str | None) -> RoutedProbe:
+        lang = normalize(language)
+        joint_name = language_probe_name(self.name, JOINT)
+        pair = self.transfer()
+        if (lang == "en" and self.same_scale and pair and pair[0].meta.get("preset") != "contextual"
+                and self._load(language_probe_name(self.name, "en")) is None):  # the contextual model keeps English
+            return RoutedProbe(joint_name, pair[1], SAME_SCALE_FLAG,
+                               "English rows use the cross-lingual probe too (same scale as the other languages)")
+        order = [(language_probe_name(self.name, lang), None)]
+        if lang == "en":
+            order.append((self.name, None))
+        order += [(joint_name, JOINT_FLAG), (self.name, BASE_FLAG)]
+        for probe_name, flag in order:
+            probe = self._load(probe_name)
+            if probe is not None:
+                reason = None
+                if flag == BASE_FLAG and probe_language(probe) in (lang, JOINT):
+                    flag = None  # the base probe was itself fit on this language (or jointly)
+                elif flag == BASE_FLAG and is_english_only(probe):
+                    reason = ("no probe for this language and none that transfers: the English-only probe scored "
+                              "it (refit with `curate probe fit` to add the cross-lingual one)")
+                elif flag == JOINT_FLAG and pair is not None:
+                    flag, reason = TRANSFER_FLAG, transfer_reason(*pair)
+                return RoutedProbe(probe_name, probe, flag, reason)
+        raise InputError(f"no harmfulness probe '{self.name}' (nor '{language_probe_name(self.name, lang)}') in "
+                         f"{self.workspace_root}", "fit one with `curate probe fit --harmful X --harmless Y` "
+                         "(add --per-language for one probe per language)")
+
+    def encoder(self, probe: Probe) -> Encoder:
+        if probe.model_id not in self._encoders:
+            self._encoders[probe.model_id] = encoder_from_spec(probe.model_id, self.device)
+        return self._encoders[probe.model_id]
+
+    def groups(self, languages: Sequence[str | None]) -> dict[str, tuple[RoutedProbe, list[int]]]:
+        """Probe name -> (routed probe, row indices), so each probe scores its rows in one batch."""
+        out: dict[str, tuple[RoutedProbe, list[int]]] = {}
+        routes: dict[str, RoutedProbe] = {}
+        for i, language in enumerate(languages):
+            lang = normalize(language)
+            if lang not in routes:
+                routes[lang] = self.route(lang)
+            routed = routes[lang]
+            key = f"{routed.name}|{routed.fallback or ''}"
+            out.setdefault(key, (routed, []))[1].append(i)
+        return out
+
+    def score(self, texts: Sequence[str], languages: Sequence[str | None], batch_size: int = 64
+              ) -> tuple[np.ndarray, list[RoutedProbe]]:
+        """Probe margin of every text by its language's probe (one batched encode per probe, whatever the languages
+        routed to it) and the route each row took."""
+        scores = np.zeros(len(texts), dtype=np.float64)
+        routes: dict[str, RoutedProbe] = {}
+        used: list[RoutedProbe] = []
+        by_probe: dict[str, list[int]] = {}
+        for i, language in enumerate(languages):
+            lang = normalize(language)
+            if lang not in routes:
+                routes[lang] = self.route(lang)
+            used.append(routes[lang])
+            by_probe.setdefault(routes[lang].name, []).append(i)
+        for idx in by_probe.values():
+            probe = used[idx[0]].probe
+            encoder = self.encoder(probe)
+            cache = _cache(self.workspace_root, encoder)
+            try:
+                scores[idx] = probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
+            finally:
+                if cache is not None:
+                    cache.close()
+        return scores, used
+
+
+def language_counts(languages: Sequence[str | None]) -> dict[str, int]:
+    return dict(Counter(normalize(lg) for lg in languages).most_common())
+
+
+def per_language_auroc(scores: Sequence[float], labels: Sequence[str | None], languages: Sequence[str | None]
+                       ) -> dict[str, dict[str, Any]]:
+    """AUROC of `scores` against harmful/benign labels per language (None where a language has one class)."""
+    from sklearn.metrics import roc_auc_score
+
+    out: dict[str, dict[str, Any]] = {}
+    langs = [normalize(lg) for lg in languages]
+    for lang in sorted(set(langs)):
+        idx = [i for i, lg in enumerate(langs) if lg == lang and labels[i] in ("harmful", "benign")]
+        y = [labels[i] == "harmful" for i in idx]
+        n_pos = sum(y)
+        auroc = float(roc_auc_score(y, [scores[i] for i in idx])) if 0 < n_pos < len(y) else None
+        out[lang] = {"rows": sum(1 for lg in langs if lg == lang), "harmful": n_pos, "benign": len(y) - n_pos,
+                     "auroc": auroc}
+    return out
