@@ -109,11 +109,8 @@ def step_probe(ctx: DemoContext) -> str:
         return f"contextual harm model (cached) as the probe, dev AUROC {probe.meta['holdout_auroc']:.3f}"
     harmful, harmless = contrast_prompts()
     encoder = get_encoder()
-    cache = workspace_cache(ctx.ws.root, encoder.model_id)
-    try:
+    with workspace_cache(ctx.ws.root, encoder.model_id) as cache:
         probe = fit_probe(harmful, harmless, encoder, cache)
-    finally:
-        cache.close()
     probe.meta["sources"] = {"harmful": "curation/data/contrast/harmful.jsonl",
                              "harmless": "curation/data/contrast/harmless.jsonl"}
     probe.meta["fallback"] = "contextual harm model not trained in this workspace"
@@ -304,12 +301,9 @@ def step_deharm(ctx: DemoContext) -> str:
     ctx.save(ds, f"{ctx.cfg.name}.deharm")
     if len(ds):
         encoder = get_encoder()
-        cache = workspace_cache(ctx.ws.root, encoder.model_id)
-        try:
+        with workspace_cache(ctx.ws.root, encoder.model_id) as cache:
             deharm.push(ds, ctx.client, ctx.cfg.deharm_dataset, encoder=encoder, vector_cache=cache,
                         show_progress=False)
-        finally:
-            cache.close()
         simulate_or_skip(ctx, ctx.cfg.deharm_dataset, lambda user: deharm_answers(ds, user))
         _adjudicate(ctx, ctx.cfg.deharm_dataset)
     return f"{report.rows} rewrites of {report.pairs} pairs ({len(report.triggers)} benign-capable triggers; " \

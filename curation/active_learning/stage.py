@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curation.core import columns as C
 from curation.core.errors import InputError
+from curation.models.probe import margin_to_proba
 
 UNCERTAINTY = "uncertainty"
 HARMFULNESS = "harmfulness"
@@ -332,7 +333,7 @@ def rescore_pending(client: Any, dataset: Any, probe: Any, encoder: Any, cache: 
         return 0
     prompts = [r["fields"].get(C.PROMPT) or "" for r in records]
     margins = probe.score_texts(prompts, encoder, cache)
-    p_refuse = 1.0 / (1.0 + np.exp(-margins))
+    p_refuse = margin_to_proba(margins)
     unsure = uncertainty(p_refuse)
     done = 0
     for start in range(0, len(records), cfg.batch_size):
@@ -378,8 +379,7 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
     old_probe = Probe.load(probe_dir) if (probe_dir / "probe.json").exists() else None
     contextual = old_probe is not None and old_probe.meta.get("preset") == "contextual"
     encoder = get_encoder(old_probe.model_id if contextual else cfg.embedding_model, device=cfg.device)
-    cache = workspace_cache(workspace_root, encoder.model_id)
-    try:
+    with workspace_cache(workspace_root, encoder.model_id) as cache:
         if old_probe is not None and old_probe.model_id != encoder.model_id:
             old_probe = None
         report.probe_auroc_before = auroc(old_probe, confirmed, encoder, cache)
@@ -404,6 +404,4 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
         if cfg.refit_spans:
             report.span_model_path, report.span_examples = refit_span_model(snapshot, workspace_root, cfg)
         report.rescored = rescore_pending(client, dataset, probe, encoder, cache, weights, spans, cfg)
-    finally:
-        cache.close()
     return report, snapshot

@@ -20,6 +20,7 @@ from datasets import Dataset
 from curation.annotate.schemas import AnnotationSchema, load_schema_model, schema_dirs
 from curation.core import columns as C
 from curation.core.errors import InputError
+from curation.core.languages import normalize_language_code
 from curation.core.workspace import Workspace
 
 ASSIGNMENTS_FILE = "annotators.json"
@@ -130,14 +131,13 @@ class LanguagePush:
 
 def split_by_language(ds: Dataset) -> dict[str, Dataset]:
     """Rows per normalized language ('und'/empty -> 'en'), in first-seen order."""
-    from curation.models.probe_routing import normalize
 
     if C.LANGUAGE not in ds.column_names:
         raise InputError(f"push --per-language: the dataset has no '{C.LANGUAGE}' column",
                          "ingest it with language id (the default) or --lang-col, or push without --per-language")
     groups: dict[str, list[int]] = {}
     for i, lang in enumerate(ds[C.LANGUAGE]):
-        groups.setdefault(normalize(lang), []).append(i)
+        groups.setdefault(normalize_language_code(lang), []).append(i)
     return {lang: ds.select(idx) for lang, idx in groups.items()}
 
 

@@ -145,12 +145,9 @@ def generate_candidates(seeds: Dataset, cfg: CandidateConfig, workspace_root: Pa
             fresh.append(cand)
     if fresh:  # near duplicates of what exists (or of an earlier candidate)
         encoder = get_encoder(cfg.embedding_model, device=cfg.device)
-        cache = workspace_cache(Path(workspace_root), encoder.model_id)
-        try:
+        with workspace_cache(Path(workspace_root), encoder.model_id) as cache:
             old = embed([p for p in list(seed_prompts) + list(existing) if p], encoder, cache)
             new = embed([c["prompt"] for c in fresh], encoder, cache)
-        finally:
-            cache.close()
         keep = []
         for i, vec in enumerate(new):
             sims = [old @ vec] if len(old) else []

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from curation.core.languages import normalize_language_code
 from curation.core.registry import scorers
 from curation.models.probe import default_probe_dir
-from curation.models.probe_routing import ProbeRouter, RoutedProbe, language_counts, normalize
+from curation.models.probe_routing import ProbeRouter, RoutedProbe, language_counts
 
 ROUTE_KEYS = ("probe", "probe_language", "language_fallback", "route_reason")
 
@@ -87,7 +88,7 @@ def language_report(raw: np.ndarray, routes: Sequence[dict[str, Any]], labels: S
     """Per language: rows, the probe(s) used, fallbacks, and AUROC against harmful/benign labels where present."""
     from curation.models.probe_routing import per_language_auroc
 
-    langs = [normalize(lg) for lg in languages]
+    langs = [normalize_language_code(lg) for lg in languages]
     stats = per_language_auroc(raw.tolist(), labels if labels is not None else [None] * len(raw), langs)
     for lang in language_counts(langs):
         idx = [i for i, lg in enumerate(langs) if lg == lang]

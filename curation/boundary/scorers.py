@@ -52,11 +52,8 @@ class ProbeScorer:
     def score(self, texts: Sequence[str]) -> np.ndarray:
         from curation.models.embeddings import workspace_cache
 
-        cache = workspace_cache(self.workspace_root, self.encoder.model_id)
-        try:
+        with workspace_cache(self.workspace_root, self.encoder.model_id) as cache:
             return self.probe.score_texts(list(texts), self.encoder, cache, batch_size=self.batch_size)
-        finally:
-            cache.close()
 
     def default_p_refuse(self, scores: np.ndarray) -> np.ndarray:
         from scipy.special import expit

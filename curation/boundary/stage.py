@@ -27,6 +27,7 @@ from curation.boundary.calibrate import (
 from curation.boundary.scorers import BoundaryScorer, get_scorer
 from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
+from curation.core.languages import normalize_language_code
 
 if TYPE_CHECKING:
     from curation.core.engine import EngineConfig
@@ -237,7 +238,7 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
         names, prov_texts = [scorer.name] * len(out), [json.dumps(provenance, sort_keys=True, default=str)] * len(out)
     languages = {}
     if C.LANGUAGE in ds.column_names:
-        row_langs = [_language.normalize(lg) for lg in ds[C.LANGUAGE][:]]
+        row_langs = [normalize_language_code(lg) for lg in ds[C.LANGUAGE][:]]
         lang_cals = _language_calibrations(ds, raw, scorer, cfg, row_langs)
         for lang, lang_cal in lang_cals.items():  # calibrated on this language's own judged refusals
             idx = np.array([i for i, lg in enumerate(row_langs) if lg == lang])
@@ -318,11 +319,8 @@ def select_prompts(ds: Dataset, cfg: SelectConfig, workspace_root: Path | str) -
     if len(base) == 0:
         raise InputError("boundary select: no rows to choose from", "drop --only-in-band or widen the band")
     encoder = get_encoder(cfg.embedding_model, device=cfg.device)
-    cache = workspace_cache(Path(workspace_root), encoder.model_id)
-    try:
+    with workspace_cache(Path(workspace_root), encoder.model_id) as cache:
         vectors = embed([p or "" for p in base[C.PROMPT]], encoder, cache)
-    finally:
-        cache.close()
     cats = base[C.CATEGORY] if C.CATEGORY in base.column_names else None
     langs = base[C.LANGUAGE] if C.LANGUAGE in base.column_names else None
     chosen, report = select_indices(base[C.P_REFUSE], vectors, cats, langs, cfg.budget, cfg.method,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from curation.core.hashing import normalize_text
+from curation.core.languages import normalize_language_code
 
 # Questions about the word itself teach nothing about over-refusal: "what does X mean", "the word X", "use X in a
 # sentence", "synonyms of X", "where does the word come from".
@@ -57,14 +58,9 @@ def normalize_category(category: str | None) -> str | None:
     return None
 
 
-def lang_of(language: str | None) -> str:
-    """'en-US' -> 'en' (empty -> 'en')."""
-    return (language or "en").split("-")[0].lower() or "en"
-
-
 def is_meta(text: str, language: str | None) -> bool:
     """Whether the rewrite asks about the word (meaning, usage, synonyms, origin) instead of using it."""
-    pattern = _META.get(lang_of(language), _META["en"])
+    pattern = _META.get(normalize_language_code(language), _META["en"])
     return any(re.search(p, text, re.IGNORECASE) for p in (pattern, _META["en"]))
 
 
@@ -75,7 +71,8 @@ def is_request(text: str, language: str | None) -> bool:
         return False
     if t.rstrip("\"'”»").endswith("?"):
         return True
-    return re.match(_REQUEST_START.get(lang_of(language), _REQUEST_START["en"]), t, re.IGNORECASE) is not None
+    start = _REQUEST_START.get(normalize_language_code(language), _REQUEST_START["en"])
+    return re.match(start, t, re.IGNORECASE) is not None
 
 
 def word_overlap(a: str, b: str) -> float:
@@ -106,19 +103,19 @@ def _tools(language: str) -> tuple[Any, Any]:
 @cache
 def lexicon_phrases(language: str) -> frozenset[str]:
     """Casefolded entries of the language's trigger lexicon."""
-    _, matcher = _tools(lang_of(language))
+    _, matcher = _tools(normalize_language_code(language))
     return frozenset(e.phrase.casefold() for e in matcher.lexicon.entries)
 
 
 def parse(texts: Sequence[str], language: str | None) -> list[Any]:
     """spaCy docs of `texts` in the language's pipeline (trained where installed, else lookup lemmas)."""
-    pipe, _ = _tools(lang_of(language))
+    pipe, _ = _tools(normalize_language_code(language))
     return list(pipe.nlp.pipe(list(texts)))
 
 
 def cue_hits(doc: Any, language: str | None) -> list[Any]:
     """Lexicon matches (char span, category) in a parsed doc."""
-    _, matcher = _tools(lang_of(language))
+    _, matcher = _tools(normalize_language_code(language))
     return matcher(doc)
 
 
@@ -165,7 +162,7 @@ def slot_fits(doc: Any, start: int, end: int, pos: str, language: str | None) ->
     tokens = tokens_at(doc, start, end)
     if len(tokens) != 1:
         return False
-    tok, lang = tokens[0], lang_of(language)
+    tok, lang = tokens[0], normalize_language_code(language)
     tagged = doc.has_annotation("TAG") and bool(tok.tag_)
     if lang == "en" and tagged:
         return tok.tag_ == "VB" if pos == "VERB" else tok.tag_ in ("NN", "NNP", "VBG")  # "phishing prevention"

@@ -167,7 +167,7 @@ def trigger_pairs(ds: Dataset, triggers: list[str] | None = None, limit: int | N
     wanted = {t.casefold() for t in triggers or []}
     by_language: dict[str, list[int]] = {}
     for i, lang in enumerate(languages):
-        by_language.setdefault(F.lang_of(lang), []).append(i)
+        by_language.setdefault(F.normalize_language_code(lang), []).append(i)
     pairs = []
     for lang, rows in by_language.items():
         docs = F.parse([prompts[i] or "" for i in rows], lang)
@@ -233,14 +233,13 @@ def harmfulness(texts: list[str], probe_path: str | None) -> list[float | None]:
     """P(harmful) of each text under the harm model at `probe_path` (None values without one)."""
     if not probe_path or not texts:
         return [None] * len(texts)
-    import numpy as np
 
     from curation.models.embeddings import get_encoder
-    from curation.models.probe import Probe
+    from curation.models.probe import Probe, margin_to_proba
 
     probe = Probe.load(Path(probe_path))
     margins = probe.score_texts(texts, get_encoder(probe.model_id))
-    return [float(p) for p in 1.0 / (1.0 + np.exp(-np.asarray(margins)))]
+    return [float(p) for p in margin_to_proba(margins)]
 
 
 def deharm_record_id(rewrite: str) -> str:

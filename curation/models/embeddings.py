@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import sqlite3
 import warnings
 from collections.abc import Sequence
 from functools import lru_cache
@@ -14,8 +13,10 @@ import numpy as np
 
 from curation.core.errors import ModelError
 from curation.core.hashing import sha
+from curation.core.languages import normalize_language_code
 from curation.core.registry import embedders, resolve
 from curation.models import onnx_encoder as _onnx  # noqa: F401 - registers the onnx / onnx-int8 backends
+from curation.models.cache import EmbeddingCache, workspace_cache
 from curation.models.encoder_base import OFFLINE_PACKAGES, Encoder, l2_normalize, resolve_model_path
 
 if TYPE_CHECKING:
@@ -186,12 +187,12 @@ def model_for_language(language: str | None, settings: Settings | None = None) -
     from curation.core.config import default_settings
 
     s = settings or default_settings()
-    lang = (language or "").lower().split("-")[0].split("_")[0]
+    lang = normalize_language_code(language)
     if lang in s.embedding_models:
         return s.embedding_models[lang]
     if "*" in s.embedding_models:
         return s.embedding_models["*"]
-    if lang in ("", "en", "unknown", "und"):
+    if lang == "en":
         return s.embedding_model
     return multilingual_model(s)
 
@@ -214,33 +215,6 @@ def encoder_for_language(language: str | None, settings: Settings | None = None)
 
     s = settings or default_settings()
     return encoder_from_spec(model_for_language(language, s), s.device)
-
-
-class EmbeddingCache:
-    """Vectors keyed by sha(model id + text) in SQLite, so re-runs re-encode nothing."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), timeout=60, check_same_thread=False)  # Ray calls from a worker thread
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, dim INT, data BLOB)")
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(keys), 900):
-            chunk = list(keys[i : i + 900])
-            marks = ",".join("?" * len(chunk))
-            for key, _dim, data in self.conn.execute(f"SELECT key, dim, data FROM vec WHERE key IN ({marks})", chunk):
-                found[key] = np.frombuffer(data, dtype=np.float32)
-        return found
-
-    def put_many(self, keys: Sequence[str], vectors: np.ndarray) -> None:
-        rows = [(k, int(v.shape[0]), v.astype(np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
-        with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?, ?)", rows)
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 def embed(
@@ -266,11 +240,6 @@ def embed(
             cache.put_many(list(todo), fresh)
         known.update(zip(todo, fresh, strict=True))
     return np.stack([known[k] for k in keys]).astype(np.float32, copy=False)
-
-
-def workspace_cache(workspace_root: Path, model_id: str) -> EmbeddingCache:
-    """The shared embedding cache of a workspace, one file per model."""
-    return EmbeddingCache(Path(workspace_root) / "cache" / "embeddings" / f"{sha(model_id)}.sqlite")
 
 
 class EmbedBatch:

@@ -21,6 +21,11 @@ from curation.models.embeddings import EmbeddingCache, Encoder, embed
 MIN_PER_CLASS = 5
 
 
+def margin_to_proba(margins: np.ndarray | Sequence[float]) -> np.ndarray:
+    """A probe's signed margin as a probability of refusal (the logistic link every margin-based score uses)."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(margins)))
+
+
 @dataclass
 class Probe:
     """A linear harmfulness probe over one encoder's embedding space."""
@@ -36,7 +41,8 @@ class Probe:
         return vectors @ self.coef + self.intercept
 
     def proba(self, vectors: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-self.decision(vectors)))
+        """Probability of refusal for each vector."""
+        return margin_to_proba(self.decision(vectors))
 
     def score_texts(
         self, texts: Sequence[str], encoder: Encoder, cache: EmbeddingCache | None = None, batch_size: int = 64

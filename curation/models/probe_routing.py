@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from curation.core.errors import InputError
+from curation.core.languages import normalize_language_code
 from curation.models.embeddings import (
     EmbeddingCache,
     Encoder,
@@ -31,13 +32,6 @@ BASE_FLAG = "base_probe"          # no language or joint probe: the base (usuall
 TRANSFER_FLAG = "cross_lingual"   # English-only base probe: the same data's probe on the multilingual encoder scored it
 SAME_SCALE_FLAG = "cross_lingual_scale"  # an English row scored by that transfer probe too, so languages compare
 _MULTILINGUAL_MARKERS = ("multilingual", "labse", "xlm", "m3", "laser", "mbert", "mt5", "nllb")
-_UNKNOWN = {"", "unknown", "und", "none"}
-
-
-def normalize(language: str | None) -> str:
-    """'fr-CA' -> 'fr'; empty or undetermined -> 'en' (the base probe's language)."""
-    lang = (language or "").strip().lower().replace("_", "-").split("-")[0]
-    return "en" if lang in _UNKNOWN else lang
 
 
 def language_probe_name(name: str, language: str) -> str:
@@ -95,7 +89,7 @@ def fit_language_probe(harmful: Sequence[str], harmless: Sequence[str], language
                        workspace_root: Path | None = None, settings: Any = None, seed: int = 0,
                        batch_size: int = 64) -> Probe:
     """A probe of one language on that language's encoder (`encoder_for_language`), language in its metadata."""
-    lang = JOINT if language == JOINT else normalize(language)
+    lang = JOINT if language == JOINT else normalize_language_code(language)
     if encoder is None:
         encoder = encoder_from_spec(multilingual_model(settings)) if lang == JOINT else encoder_for_language(
             lang, settings)
@@ -123,7 +117,7 @@ def fit_per_language(texts: Sequence[str], labels: Sequence[str], languages: Seq
                      batch_size: int = 64) -> FitReport:
     """Fit and save `<name>-<lang>` for every language with `min_per_class` harmful and harmless rows (labels
     "harmful"/"benign"; other rows ignored) and, with `joint`, `<name>-multilingual` on all of them."""
-    langs = [normalize(lg) for lg in languages]
+    langs = [normalize_language_code(lg) for lg in languages]
     by_lang: dict[str, dict[str, list[str]]] = {}
     for text, label, lang in zip(texts, labels, langs, strict=True):
         if label in ("harmful", "benign") and text and text.strip():
@@ -132,7 +126,7 @@ def fit_per_language(texts: Sequence[str], labels: Sequence[str], languages: Seq
         raise InputError("probe fit: no row is labelled harmful or benign",
                          "label the sources at ingest (--label-col) or pass --harmful and --harmless files")
     report = FitReport()
-    wanted = {normalize(x) for x in only} if only else None
+    wanted = {normalize_language_code(x) for x in only} if only else None
     for lang, sets in sorted(by_lang.items()):
         if wanted is not None and lang not in wanted:
             continue
@@ -211,7 +205,7 @@ class ProbeRouter:
         return base, joint
 
     def route(self, language: str | None) -> RoutedProbe:
-        lang = normalize(language)
+        lang = normalize_language_code(language)
         joint_name = language_probe_name(self.name, JOINT)
         pair = self.transfer()
         if (lang == "en" and self.same_scale and pair and pair[0].meta.get("preset") != "contextual"
@@ -248,7 +242,7 @@ class ProbeRouter:
         out: dict[str, tuple[RoutedProbe, list[int]]] = {}
         routes: dict[str, RoutedProbe] = {}
         for i, language in enumerate(languages):
-            lang = normalize(language)
+            lang = normalize_language_code(language)
             if lang not in routes:
                 routes[lang] = self.route(lang)
             routed = routes[lang]
@@ -265,7 +259,7 @@ class ProbeRouter:
         used: list[RoutedProbe] = []
         by_probe: dict[str, list[int]] = {}
         for i, language in enumerate(languages):
-            lang = normalize(language)
+            lang = normalize_language_code(language)
             if lang not in routes:
                 routes[lang] = self.route(lang)
             used.append(routes[lang])
@@ -283,7 +277,7 @@ class ProbeRouter:
 
 
 def language_counts(languages: Sequence[str | None]) -> dict[str, int]:
-    return dict(Counter(normalize(lg) for lg in languages).most_common())
+    return dict(Counter(normalize_language_code(lg) for lg in languages).most_common())
 
 
 def per_language_auroc(scores: Sequence[float], labels: Sequence[str | None], languages: Sequence[str | None]
@@ -292,7 +286,7 @@ def per_language_auroc(scores: Sequence[float], labels: Sequence[str | None], la
     from sklearn.metrics import roc_auc_score
 
     out: dict[str, dict[str, Any]] = {}
-    langs = [normalize(lg) for lg in languages]
+    langs = [normalize_language_code(lg) for lg in languages]
     for lang in sorted(set(langs)):
         idx = [i for i, lg in enumerate(langs) if lg == lang and labels[i] in ("harmful", "benign")]
         y = [labels[i] == "harmful" for i in idx]

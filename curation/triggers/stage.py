@@ -23,13 +23,14 @@ from curation.core import columns as C
 from curation.core.engine import EngineConfig, map_stage
 from curation.core.errors import InputError
 from curation.core.hashing import config_hash
+from curation.core.languages import normalize_language_code
 from curation.core.registry import proposers as proposer_registry
 from curation.core.registry import resolve
 from curation.triggers import proposers as _registered  # noqa: F401 - registers the built-in proposers
 from curation.triggers.candidates import Row
 from curation.triggers.combine import DEFAULT_WEIGHTS, select_ranked, select_spans
 from curation.triggers.proposers import Proposer, ProposerContext
-from curation.triggers.spacy_pipelines import group_by_language, load_pipeline, normalize_language
+from curation.triggers.spacy_pipelines import group_by_language, load_pipeline
 
 __all__ = ["TriggersConfig", "TriggerTagger", "run", "TRIGGER_SPANS_FEATURE", "TRIGGER_FLAGS"]
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class TriggerTagger:
 
     def _prepare(self, prompt: str | None, language: str | None, label: str | None) -> Row:
         text = prompt or ""
-        row = Row(text, normalize_language(language), (label or "unknown").lower())
+        row = Row(text, normalize_language_code(language), (label or "unknown").lower())
         for flag in self.ctx.missing:
             row.flag(flag)
         if not text.strip():

@@ -19,7 +19,7 @@ import numpy as np
 from curation.core.hashing import sha
 from curation.core.workspace import atomic_dir
 from curation.models.harm.data import KIND_LEVEL
-from curation.models.probe import Probe, text_hashes
+from curation.models.probe import Probe, margin_to_proba, text_hashes
 
 BASE_MODEL = "all-MiniLM-L6-v2"
 PRESET = "contextual"
@@ -222,7 +222,7 @@ def dev_auroc(probe: Probe) -> float | None:
 
     rows = load_eval("dev")
     raw = probe.score_texts([r["text"] for r in rows], encoder_from_spec(probe.model_id))
-    return metrics(rows, raw, 1.0 / (1.0 + np.exp(-raw)))["auroc_unsafe_vs_scary"]
+    return metrics(rows, raw, margin_to_proba(raw))["auroc_unsafe_vs_scary"]
 
 
 def training_rows(harmful: Sequence[str] = (), harmless: Sequence[str] = (), hard_negatives: Sequence[str] = ()
