@@ -238,7 +238,7 @@ def test_cli_push_pull_status_and_users(argilla_stack):
     pushed = runner.invoke(app, [*base, "annotate", "push", "cli_rows", "--schema", "trigger_spans", "--to", "cli_ds"])
     assert pushed.exit_code == 0, pushed.output + str(pushed.exception)
     assert "pushed 4 records to 'cli_ds'" in pushed.output
-    added = runner.invoke(app, [*base, "users", "add", "cli_annotator", "--role", "annotator", "--workspace",
+    added = runner.invoke(app, [*base, "users", "add", "cli_annotator", "--role", "annotator", "--argilla-workspace",
                                 "argilla"])
     assert added.exit_code == 0 and "one-time password: " in added.output
     reviewer = runner.invoke(app, [*base, "users", "add", "cli_reviewer", "--role", "reviewer"])

@@ -46,9 +46,10 @@ def fit_direction_cmd(
                                         help="Also pick the layer whose ablation removes most refusals."),
     position: str = typer.Option("mean", "--position", help="mean or last of the post-instruction tokens."),
     batch_size: int = typer.Option(16, "--batch-size"),
-    device: str = typer.Option(None, "--device", help="torch device (default: settings)."),
+    device: common.Device = None,
     language: str = typer.Option(None, "--language",
                                  help="Language of the contrast sets (recorded; default: detected or 'multilingual')."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
     from curation.models.lm import load_lm
@@ -111,12 +112,13 @@ def score_cmd(
     cross_lingual_scale: bool = typer.Option(True, "--cross-lingual-scale/--english-scale",
                                              help="probe: English rows of an English-only probe also use its "
                                                   "cross-lingual probe, so all languages share one scale."),
-    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
+    out: common.Out = None,
     plot: Path = typer.Option(None, "--plot", help="Write a PNG histogram of scores by label."),
     batch_size: int = typer.Option(16, "--batch-size"),
-    device: str = typer.Option(None, "--device"),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
+    device: common.Device = None,
+    engine: common.Engine = "local",
+    num_proc: common.NumProc = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Add boundary_score, p_refuse, in_band, scorer and provenance columns to every prompt."""
     from curation.boundary.stage import BoundaryConfig, score_with_report
@@ -164,13 +166,14 @@ def score_cmd(
 def select_cmd(
     name: str = typer.Argument(..., help="A scored dataset (see `curate boundary score`)."),
     budget: int = typer.Option(..., "--budget", "-n", help="How many prompts to pick."),
-    out: str = typer.Option(None, "--out", "-o", help="Save as (default: NAME.selected)."),
+    out: common.out_as("NAME.selected") = None,
     method: str = typer.Option("k-center", "--method", help="k-center or mmr."),
     pool_factor: float = typer.Option(4.0, "--pool-factor", help="Pick among budget x F rows nearest 0.5."),
     no_balance: bool = typer.Option(False, "--no-balance", help="Do not balance category x language groups."),
     only_in_band: bool = typer.Option(False, "--only-in-band", help="Consider in_band rows only."),
     plot: Path = typer.Option(None, "--plot", help="PNG histogram with the selected rows marked."),
-    device: str = typer.Option(None, "--device"),
+    device: common.Device = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Pick the BUDGET prompts nearest the boundary, diverse and balanced; print coverage against top-N."""
     import json
@@ -227,7 +230,8 @@ def generate_cmd(
     band_width: float = typer.Option(0.15, "--band-width"),
     max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
     batch_size: int = typer.Option(8, "--batch-size"),
-    device: str = typer.Option(None, "--device"),
+    device: common.Device = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Rewrite seeds with the local LM steered along the refusal direction; keep in-band, new candidates."""
     from curation.boundary.candidates import CandidateConfig, generate_candidates

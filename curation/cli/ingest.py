@@ -26,8 +26,9 @@ def ingest(
                                           "label, language)."),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Skip malformed JSON lines (counted)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace NAME even if later stages added columns."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
+    engine: common.Engine = "local",
+    num_proc: common.NumProc = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Read prompt sets into one normalized, deduplicated dataset."""
     from curation.core.engine import engine_options

@@ -8,9 +8,8 @@ import json
 import typer
 
 from curation.cli import common
-from curation.cli.triggers import _DefaultToRun
 
-judge_app = typer.Typer(cls=_DefaultToRun, no_args_is_help=True,
+judge_app = typer.Typer(cls=common.DefaultToRun, no_args_is_help=True,
                         help="Label responses full_compliance / full_refusal / partial_refusal (`curate judge "
                              "DATASET`), or fit a judge on labelled responses (`curate judge fit`).")
 
@@ -36,9 +35,10 @@ def judge(
     label_map: list[str] = typer.Option(None, "--label-map", help="Classifier LABEL=judge_label (repeatable)."),
     template: str = typer.Option(None, "--template", help="LLM judge prompt template (file or string)."),
     option: list[str] = typer.Option(None, "--option", help="Other judge option KEY=VALUE (JSON values)."),
-    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
+    out: common.Out = None,
+    engine: common.Engine = "local",
+    num_proc: common.NumProc = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Label each response full_compliance, full_refusal or partial_refusal, with the judge's name and score."""
     from curation.core.engine import engine_options
@@ -89,6 +89,7 @@ def fit(
     encoder: str = typer.Option("all-MiniLM-L6-v2", "--encoder",
                                 help="Sentence encoder for opening/rest embeddings; 'none' for structure only."),
     c_reg: float = typer.Option(1.0, "--C", help="Inverse regularisation strength of the logistic regression."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Fit a judge on labelled responses (full_compliance / full_refusal / partial_refusal) and save it."""
     from curation.core.errors import InputError

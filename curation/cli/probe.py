@@ -53,6 +53,7 @@ def fit(
     epochs: float = typer.Option(None, "--epochs", help="--preset contextual: training epochs."),
     time_budget: float = typer.Option(None, "--time-budget", help="--preset contextual: stop training after "
                                                                   "this many seconds (recorded in the probe)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Fit the harmfulness probe: the contextual harm model (default), or a logistic-regression probe on frozen
     sentence embeddings of --harmful vs --harmless prompts."""
