@@ -59,6 +59,18 @@ def tiny_lm_plain_path(tmp_path_factory) -> Path:
 
 
 # ---- Argilla local stack (owner: annotate/server engineer) ---------------------------------------------------------
+STACK_FIXTURE = "argilla_stack"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that starts the local Argilla stack is a `server` test: one that uses the stack fixture without the
+    marker gets it here, so `-m "not server"` always leaves the stack out."""
+    for item in items:
+        if STACK_FIXTURE in getattr(item, "fixturenames", ()) and item.get_closest_marker("server") is None:
+            item.add_marker(pytest.mark.server)
+
+
 @pytest.fixture(scope="session")
 def argilla_stack(tmp_path_factory):
     """A real local Argilla stack (argilla-server + SQLite + noida-db + redis) on free ports, stopped at the end.

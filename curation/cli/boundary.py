@@ -12,25 +12,6 @@ boundary_app = typer.Typer(help="Score, select and mine prompts near a model's r
                            no_args_is_help=True)
 
 
-def _texts(sources: list[str], max_per_class: int | None, seed: int) -> list[str]:
-    from curation.ingest.stage import IngestConfig, load_prompts
-
-    ds = load_prompts(sources, IngestConfig())
-    if max_per_class and len(ds) > max_per_class:
-        ds = ds.shuffle(seed=seed).select(range(max_per_class))
-    return list(ds["prompt"])
-
-
-def _contrast_language(texts: list[str]) -> str:
-    """The language of a contrast set (lingua; 90% of its prompts), or 'multilingual' when it mixes languages."""
-    from curation.ingest.langid import detect_languages
-    from curation.models.probe_routing import JOINT, language_counts
-
-    counts = language_counts(detect_languages(texts[:500]))
-    top, n = next(iter(counts.items()), (JOINT, 0))
-    return top if n >= 0.9 * sum(counts.values()) else JOINT
-
-
 @boundary_app.command("fit-direction")
 def fit_direction_cmd(
     model: str = typer.Option("smollm2", "--model", "-m", help="Hub id, local folder, .gguf file or 'smollm2'."),
@@ -53,6 +34,7 @@ def fit_direction_cmd(
 ) -> None:
     """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
     from curation.models.lm import load_lm
+    from curation.models.probe_fitting import contrast_language, sample_prompts
     from curation.models.refusal_direction.activations import workspace_activation_cache
     from curation.models.refusal_direction.direction import DirectionConfig, default_direction_dir, fit_direction
 
@@ -60,15 +42,15 @@ def fit_direction_cmd(
     ws = common.workspace()
     cfg = DirectionConfig(model=model, device=device or s.device, position=position, layer=layer,
                           select_by=select_by, ablation_check=ablation_check, batch_size=batch_size, seed=s.seed)
-    sets = [_texts(src, max_per_class, s.seed) if src else None for src in (harmful, harmless, harmful_val,
-                                                                           harmless_val)]
+    sets = [list(sample_prompts(src, max_rows=max_per_class, seed=s.seed)["prompt"]) if src else None
+            for src in (harmful, harmless, harmful_val, harmless_val)]
     lm = load_lm(model) if cfg.device == "cpu" else load_lm(model, cfg.device)
     cache = workspace_activation_cache(ws.root, lm)
     try:
         direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True)
     finally:
         cache.close()
-    direction.metrics["language"] = language or _contrast_language(sets[0] + sets[1])
+    direction.metrics["language"] = language or contrast_language(sets[0] + sets[1])
     path = direction.save(default_direction_dir(ws.root, name))
     m = direction.metrics
     rows = [(x["layer"], x["auroc"], x["effect_size"], x["diff_norm"]) for x in m["per_layer"]]
@@ -86,13 +68,9 @@ def fit_direction_cmd(
 
 
 def _plot(ds, path: Path, threshold: float, band: tuple[float, float], title: str, highlight=None) -> None:
-    from curation.boundary.plot import plot_scores
-    from curation.core import columns as C
+    from curation.boundary.plot import plot_dataset
 
-    labels = ds[C.JUDGE_LABEL] if C.JUDGE_LABEL in ds.column_names else (
-        ds[C.LABEL] if C.LABEL in ds.column_names else [None] * len(ds))
-    plot_scores(ds[C.BOUNDARY_SCORE], labels, path, threshold, band, title, highlight)
-    common.console.print(f"plot written to {path}")
+    common.console.print(f"plot written to {plot_dataset(ds, path, threshold, band, title, highlight)}")
 
 
 @boundary_app.command("score")
@@ -176,9 +154,7 @@ def select_cmd(
     workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Pick the BUDGET prompts nearest the boundary, diverse and balanced; print coverage against top-N."""
-    import json
-
-    from curation.boundary.stage import SelectConfig, score_threshold, select_prompts
+    from curation.boundary.stage import SelectConfig, select_prompts
     from curation.core import columns as C
 
     s = common.settings()
@@ -197,18 +173,9 @@ def select_cmd(
                    r.mean_distance, r.mean_distance_top_n, r.min_distance, r.min_distance_top_n,
                    f"{r.mean_closeness:.3f} (top-N {r.mean_closeness_top_n:.3f})")])
     if plot:
-        import numpy as np
+        from curation.boundary.plot import scored_band
 
-        prov = json.loads(ds[0][C.BOUNDARY_PROVENANCE]) if C.BOUNDARY_PROVENANCE in ds.column_names else {}
-        scores, p = np.asarray(ds[C.BOUNDARY_SCORE], dtype=float), np.asarray(ds[C.P_REFUSE], dtype=float)
-        order = np.argsort(scores)
-
-        def p_fn(x: np.ndarray) -> np.ndarray:
-            return np.interp(x, scores[order], np.maximum.accumulate(p[order]))
-
-        width = float(prov.get("band_width", 0.15))
-        threshold = float(prov.get("threshold", score_threshold(p_fn, 0.5, scores)))
-        band = (score_threshold(p_fn, 0.5 - width, scores), score_threshold(p_fn, 0.5 + width, scores))
+        threshold, band = scored_band(ds)
         ids = {i: k for k, i in enumerate(ds[C.ID])} if C.ID in ds.column_names else {}
         highlight = [ids[i] for i in chosen[C.ID] if i in ids] if ids else None
         _plot(ds, plot, threshold, band, f"selection from {name}", highlight)
