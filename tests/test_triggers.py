@@ -263,9 +263,9 @@ def test_docbin_and_jsonl_exports(tagged: Dataset, tmp_path: Path) -> None:
 
 
 def test_eval_set_is_well_formed_and_beats_the_baseline(nlp_en) -> None:
-    from curation.triggers.evaluate import first_noun_baseline, hit_at, load_eval_set
+    from curation.triggers.evaluate import first_noun_baseline, hit_at, read_eval_items
 
-    items = [i for i in load_eval_set() if i.get("gold") is not None]
+    items = [i for i in read_eval_items() if i.get("gold") is not None]
     assert len(items) >= 120 and {True, False} == {i["harmful"] for i in items}
     assert len({i["gold"].lower() for i in items}) >= 90
     prompts = [i["prompt"] for i in items]

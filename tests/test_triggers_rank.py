@@ -161,10 +161,10 @@ def test_loop_turns_submitted_span_answers_into_labelled_examples() -> None:
 
     spans = [{"label": "benign_homonym", "start": 9, "end": 17}]
     rows = [{C.ID: "a", C.PROMPT: "How do I take out a loan?", C.SUGGESTIONS: "{}",
-             C.RESPONSES: [{"status": "submitted", "user": "u1", "values": {"trigger_spans": {"value": spans}}},
+             C.ANNOTATIONS: [{"status": "submitted", "user": "u1", "values": {"trigger_spans": {"value": spans}}},
                            {"status": "draft", "user": "u2", "values": {"trigger_spans": {"value": []}}}]},
             {C.ID: "b", C.PROMPT: "Write a haiku about rain.", C.SUGGESTIONS: "{}",
-             C.RESPONSES: [{"status": "submitted", "user": "u1", "values": {"harmfulness": {"value": "benign"}}}]}]
+             C.ANNOTATIONS: [{"status": "submitted", "user": "u1", "values": {"harmfulness": {"value": "benign"}}}]}]
     examples = annotated_span_examples(rows, weight=3.0)
     assert examples[0] == {"prompt": "How do I take out a loan?", "weight": 3.0,
                            "spans": [(9, 17, "benign_homonym")]}
