@@ -45,7 +45,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_path(tmp_path_factory) -> Path:
     """A tiny random Llama with a chat template, saved once per session."""
-    from tiny_lm import build_tiny_lm
+    from factories import build_tiny_lm
 
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm") / "model")
 
@@ -53,9 +53,35 @@ def tiny_lm_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_plain_path(tmp_path_factory) -> Path:
     """The same tiny model without a chat template (plain prompt format)."""
-    from tiny_lm import build_tiny_lm
+    from factories import build_tiny_lm
 
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm_plain") / "model", chat_template=False)
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """A fake Hugging Face Hub on a local HTTP server (huggingface_hub's real upload code talks to it)."""
+    import huggingface_hub.constants as hf_constants
+    from factories import FakeHub
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)  # offline mode (set above) is for everything else
+    server = FakeHub()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def version_ws(workspace, tmp_path):
+    """A workspace with version 1.0.0 holding all five build configs."""
+    from factories import build_yaml, make_gold
+
+    from curation.build import stage as build
+    from curation.publish.versions import create_version
+
+    make_gold(workspace)
+    cfg, sub = build.load_build_config(build_yaml(tmp_path))
+    create_version(workspace, build.run(cfg, sub, workspace), "1.0.0")
+    return workspace
 
 
 # ---- Argilla local stack (owner: annotate/server engineer) ---------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from datasets import Dataset
-from synth import synthesize, write_jsonl
+from factories import synthesize, write_jsonl
 
 from curation.core import columns as C
 from curation.core.engine import EngineConfig, map_stage
@@ -61,7 +61,7 @@ def ray_local():
 
 @pytest.fixture(scope="module")
 def probe_root(tmp_path_factory, encoder):
-    from synth import seed_prompts
+    from factories import seed_prompts
 
     from curation.models.embeddings import workspace_cache
     from curation.models.probe import default_probe_dir, fit_probe
