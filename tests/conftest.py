@@ -36,6 +36,27 @@ def nlp_en():
 
 
 @pytest.fixture(scope="session")
+def probe_root(tmp_path_factory, encoder) -> Path:
+    """The one harm-probe fixture: a workspace folder whose default probe is fit on the factories' contrast set (no
+    shared data needed). Session-wide, so treat it as read-only; a test that writes next to the probe (calibration)
+    takes `probe_ws`."""
+    from factories import fit_test_probe
+
+    root = tmp_path_factory.mktemp("probe_ws") / "ws"
+    fit_test_probe(root, encoder)
+    return root
+
+
+@pytest.fixture
+def probe_ws(workspace, probe_root):
+    """A fresh workspace holding a copy of `probe_root` (its probe and embedding cache), free to write to."""
+    import shutil
+
+    shutil.copytree(probe_root, workspace.root, dirs_exist_ok=True)
+    return workspace
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"reference data not found at {SHARED_DATA} (../shared/data is optional)")
