@@ -12,10 +12,6 @@ adjudicate_app = typer.Typer(help="Decide gold values from annotations and revie
                              no_args_is_help=True)
 
 
-def _snapshot_name(ws, name: str) -> str:  # noqa: ANN001
-    return f"{name}.annotations" if ws.has_dataset(f"{name}.annotations") else name
-
-
 @adjudicate_app.command("run")
 def run_command(
     name: str = typer.Argument(..., help="Snapshot name: reads NAME.annotations, writes NAME.gold."),
@@ -40,7 +36,7 @@ def run_command(
         cfg = cfg.model_copy(update={"rule": rule})
     if trusted:
         cfg = cfg.model_copy(update={"rule_args": {**cfg.rule_args, "users": list(trusted)}})
-    snapshot = ws.load_dataset(_snapshot_name(ws, name))
+    snapshot = ws.load_dataset(common.snapshot_name(ws, name))
     previous = ws.load_dataset(f"{name}.gold") if ws.has_dataset(f"{name}.gold") else None
     gold = adjudicate.run(snapshot, cfg, name=name, previous=previous)
     counts = adjudicate.counts(gold)

@@ -109,7 +109,7 @@ def score_cmd(
                          cross_lingual_scale=cross_lingual_scale, device=device or s.device, batch_size=batch_size)
     ds = ws.load_dataset(name)
     result, report = score_with_report(ds, cfg, ws.root, engine=engine_options(engine, num_proc))
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     ws.save_dataset(result, target)
     ws.log_event("boundary.score", name=name, out=target, **report.as_dict())
     common.table(f"boundary score → {target}", ["scorer", "rows", "in band", "threshold", "band", "calibration",
@@ -163,7 +163,7 @@ def select_cmd(
                        only_in_band=only_in_band, embedding_model=s.embedding_model, device=device or s.device)
     ds = ws.load_dataset(name)
     chosen, report = select_prompts(ds, cfg, ws.root)
-    target = out or f"{name.rstrip('/').split('/')[-1]}.selected"
+    target = common.out_name(out, name, ".selected")
     ws.save_dataset(chosen, target)
     ws.log_event("boundary.select", name=name, out=target, **report.as_dict())
     r = report

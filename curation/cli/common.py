@@ -74,6 +74,11 @@ def out_as(default: str) -> Any:
 Out = out_as("NAME, updated in place")
 
 
+def out_name(out: str | None, name: str, suffix: str = "") -> str:
+    """Where a command saves: --out, else the input dataset's name (a folder's last part) plus `suffix`."""
+    return out or f"{name.rstrip('/').split('/')[-1]}{suffix}"
+
+
 def fmt(value: float | None) -> str:
     """A figure with three decimals, '-' when there is none (tables)."""
     return "-" if value is None else f"{value:.3f}"
@@ -95,6 +100,11 @@ def argilla_client(api_url: str | None, api_key: str | None) -> Any:
     from curation.annotate.client import connect
 
     return connect(api_url, api_key, workspace=workspace())
+
+
+def snapshot_name(ws: Workspace, name: str) -> str:
+    """The pulled annotation snapshot a command means by NAME: workspace dataset NAME.annotations, else NAME."""
+    return f"{name}.annotations" if ws.has_dataset(f"{name}.annotations") else name
 
 
 def report_error(err: BaseException, debug: bool) -> int:

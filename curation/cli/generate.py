@@ -31,7 +31,7 @@ def generate(
                          seed=s.seed if seed is None else seed, progress_every=progress_every)
     ws = common.workspace()
     ds = ws.load_dataset(name)
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     previous = ws.load_dataset(target) if out and ws.has_dataset(target) else None
     if previous is not None:
         ds = carry_over(ds, previous)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import typer
@@ -42,9 +41,7 @@ def judge(
 ) -> None:
     """Label each response full_compliance, full_refusal or partial_refusal, with the judge's name and score."""
     from curation.core.engine import engine_options
-    from curation.core.registry import judges, resolve
-    from curation.judge.fitted import judge_dir
-    from curation.judge.stage import JudgeConfig, run
+    from curation.judge.stage import JudgeConfig, run, workspace_options
 
     s = common.settings()
     options: dict[str, object] = {}
@@ -60,14 +57,10 @@ def judge(
     if template:
         options["template"] = template
     ws = common.workspace()
-    base, _, fitted_name = judge_name.partition(":")
-    if base == "fitted":
-        options.setdefault("path", str(judge_dir(ws.root, fitted_name or "default")))
-    if "device" in inspect.signature(resolve(judges, base, "judge")).parameters:
-        options.setdefault("device", s.device)
+    options = workspace_options(judge_name, options, ws.root, s.device)
     ds = ws.load_dataset(name)
     result = run(ds, JudgeConfig(judge=judge_name, options=options), engine=engine_options(engine, num_proc))
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     ws.save_dataset(result, target)
     counts = {label: 0 for label in ("full_compliance", "full_refusal", "partial_refusal", None)}
     for label in result["judge_label"]:

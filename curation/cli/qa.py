@@ -22,8 +22,7 @@ def qa_command(
     from curation.qa.plot import plot_report
 
     ws = common.workspace()
-    snapshot_name = f"{name}.annotations" if ws.has_dataset(f"{name}.annotations") else name
-    snapshot = ws.load_dataset(snapshot_name)
+    snapshot = ws.load_dataset(common.snapshot_name(ws, name))
     spans = qa.pipeline_spans(ws.load_dataset(pipeline)) if pipeline else None
     report = qa.run(snapshot, qa.QAConfig(iou_threshold=iou), name=name, pipeline=spans)
     ws.write_json(ws.artifact_dir("qa", name) / "report.json", report)

@@ -61,7 +61,7 @@ def run_cmd(
     for w in caught:
         if str(w.message).startswith("triggers:"):
             common.err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     ws.save_dataset(result, target)
     labels = Counter(s["label"] for row in result[C.TRIGGER_SPANS] for s in row)
     flag_counts = Counter(f for row in result[TRIGGER_FLAGS] for f in row)
@@ -91,7 +91,7 @@ def inventory_cmd(
     ws = common.workspace()
     cfg = _config(InventoryConfig, {"min_count": min_count, "embedding_model": s.embedding_model, "device": s.device})
     inv = inventory(ws.load_dataset(name), cfg, ws.root)
-    target = out or f"{name.rstrip('/').split('/')[-1]}.triggers"
+    target = common.out_name(out, name, ".triggers")
     ws.save_dataset(inv, target)
     ws.log_event("triggers.inventory", name=name, out=target, triggers=len(inv))
     shown = inv.select(range(min(top, len(inv))))
