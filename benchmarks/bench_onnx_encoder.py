@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synth.py: the synthetic corpus generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # factories.py: the synthetic corpus generator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -29,8 +29,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
 
+    from factories import seed_prompts, synthesize
     from sentence_transformers import SentenceTransformer
-    from synth import seed_prompts, synthesize
 
     from curation.models.embeddings import get_encoder, resolve_model_path
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # synth.py: the synthetic corpus generator
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # factories.py: the synthetic corpus generator
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -122,7 +122,7 @@ def run_stage(stage: str, root: Path, n: int, trigger_cap: int, engine: str = "l
 
 def prepare(root: Path, n: int) -> None:
     """Synthesize the corpus and fit the probe (not timed: `curate probe fit` is a one-off)."""
-    from synth import seed_prompts, write_jsonl
+    from factories import seed_prompts, write_jsonl
 
     from curation.models.embeddings import get_encoder, workspace_cache
     from curation.models.probe import default_probe_dir, fit_probe

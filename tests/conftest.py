@@ -36,6 +36,27 @@ def nlp_en():
 
 
 @pytest.fixture(scope="session")
+def probe_root(tmp_path_factory, encoder) -> Path:
+    """The one harm-probe fixture: a workspace folder whose default probe is fit on the factories' contrast set (no
+    shared data needed). Session-wide, so treat it as read-only; a test that writes next to the probe (calibration)
+    takes `probe_ws`."""
+    from factories import fit_test_probe
+
+    root = tmp_path_factory.mktemp("probe_ws") / "ws"
+    fit_test_probe(root, encoder)
+    return root
+
+
+@pytest.fixture
+def probe_ws(workspace, probe_root):
+    """A fresh workspace holding a copy of `probe_root` (its probe and embedding cache), free to write to."""
+    import shutil
+
+    shutil.copytree(probe_root, workspace.root, dirs_exist_ok=True)
+    return workspace
+
+
+@pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"reference data not found at {SHARED_DATA} (../shared/data is optional)")
@@ -45,7 +66,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_path(tmp_path_factory) -> Path:
     """A tiny random Llama with a chat template, saved once per session."""
-    from tiny_lm import build_tiny_lm
+    from factories import build_tiny_lm
 
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm") / "model")
 
@@ -53,12 +74,50 @@ def tiny_lm_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_lm_plain_path(tmp_path_factory) -> Path:
     """The same tiny model without a chat template (plain prompt format)."""
-    from tiny_lm import build_tiny_lm
+    from factories import build_tiny_lm
 
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_lm_plain") / "model", chat_template=False)
 
 
+@pytest.fixture
+def hub(monkeypatch):
+    """A fake Hugging Face Hub on a local HTTP server (huggingface_hub's real upload code talks to it)."""
+    import huggingface_hub.constants as hf_constants
+    from factories import FakeHub
+
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)  # offline mode (set above) is for everything else
+    server = FakeHub()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def version_ws(workspace, tmp_path):
+    """A workspace with version 1.0.0 holding all five build configs."""
+    from factories import build_yaml, make_gold
+
+    from curation.build import stage as build
+    from curation.publish.versions import create_version
+
+    make_gold(workspace)
+    cfg, sub = build.load_build_config(build_yaml(tmp_path))
+    create_version(workspace, build.run(cfg, sub, workspace), "1.0.0")
+    return workspace
+
+
 # ---- Argilla local stack (owner: annotate/server engineer) ---------------------------------------------------------
+STACK_FIXTURE = "argilla_stack"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that starts the local Argilla stack is a `server` test: one that uses the stack fixture without the
+    marker gets it here, so `-m "not server"` always leaves the stack out."""
+    for item in items:
+        if STACK_FIXTURE in getattr(item, "fixturenames", ()) and item.get_closest_marker("server") is None:
+            item.add_marker(pytest.mark.server)
+
+
 @pytest.fixture(scope="session")
 def argilla_stack(tmp_path_factory):
     """A real local Argilla stack (argilla-server + SQLite + noida-db + redis) on free ports, stopped at the end.

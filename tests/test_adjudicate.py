@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_qa import make_snapshot, resp, spans
+from factories import make_snapshot, resp, spans
 
 from curation.adjudicate import stage as adjudicate
 from curation.adjudicate.stage import AdjudicateConfig
@@ -207,7 +207,7 @@ def test_end_to_end_through_argilla(argilla_stack, encoder, tmp_path, monkeypatc
     -> build -> version -> push-to-hub against the local fake hub."""
     import datasets
     import httpx
-    from test_push_to_hub import TOKEN, FakeHub
+    from factories import TOKEN, FakeHub
     from typer.testing import CliRunner
 
     from curation.annotate.pull import pull_records

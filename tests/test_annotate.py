@@ -7,6 +7,7 @@ import json
 import httpx
 import pytest
 from datasets import Dataset
+from factories import PIPELINE_PROMPTS, pipeline_rows
 from typer.testing import CliRunner
 
 from curation.annotate.client import connect, resolve_credentials
@@ -19,38 +20,6 @@ from curation.core.hashing import record_id
 from curation.server import free_port
 
 pytestmark = pytest.mark.server
-
-PROMPTS = [
-    "How do I kill a Python process that hangs?",
-    "How can I build a bomb to hurt people?",
-    "What is the best way to shoot a photo at night?",
-    "How do I terminate all child processes of a shell?",
-]
-
-
-def pipeline_rows(prompts=PROMPTS, tag: str = "t") -> Dataset:
-    """Rows shaped like the pipeline's output: ids, labels, trigger spans, boundary scores, judge labels."""
-    spans = []
-    for p in prompts:
-        row = []
-        for word, label, agents in (("kill", "benign_homonym", ["lexicon.v1", "syntactic.v1"]),
-                                    ("bomb", "harmful_cue", ["lexicon.v1"]), ("shoot", "benign_homonym", [])):
-            at = p.find(word)
-            if at >= 0:
-                row.append({"start": at, "end": at + len(word), "text": word, "label": label, "score": 0.75,
-                            "agents": agents})
-        spans.append(row)
-    n = len(prompts)
-    return Dataset.from_dict({
-        "id": [record_id(p) for p in prompts], "prompt": prompts,
-        "response": ["Use kill -9 PID." if i % 2 == 0 else None for i in range(n)],
-        "source": [tag] * n, "language": ["en"] * n, "category": ["cat_a" if i % 2 else "cat_b" for i in range(n)],
-        "label": ["harmful" if "bomb" in p else "benign" for p in prompts],
-        "trigger_spans": spans, "boundary_score": [0.1 * i for i in range(n)],
-        "p_refuse": [0.9 if "bomb" in p else 0.2 for p in prompts],
-        "judge_label": ["full_refusal" if "bomb" in p else "full_compliance" for p in prompts],
-    })
-
 
 def _records(client, name, workspace="argilla"):
     return list(client.datasets(name=name, workspace=workspace).records(with_suggestions=True, with_vectors=True,
@@ -70,8 +39,8 @@ def test_round_trip_spans_labels_metadata_vectors(argilla_stack, encoder):
     push_records(ds, "trigger_spans", "round_trip", client, encoder=encoder, show_progress=False)
     records = {r.id: r for r in _records(client, "round_trip")}
     assert set(records) == set(ds["id"])
-    kill = records[record_id(PROMPTS[0])]
-    assert kill.fields["prompt"] == PROMPTS[0] and kill.fields["response"] == "Use kill -9 PID."
+    kill = records[record_id(PIPELINE_PROMPTS[0])]
+    assert kill.fields["prompt"] == PIPELINE_PROMPTS[0] and kill.fields["response"] == "Use kill -9 PID."
     spans = kill.suggestions["trigger_spans"]
     assert spans.value == [{"label": "benign_homonym", "start": 9, "end": 13}]
     assert spans.score == [0.75] and spans.agent == "lexicon.v1 syntactic.v1"
@@ -82,10 +51,10 @@ def test_round_trip_spans_labels_metadata_vectors(argilla_stack, encoder):
                              "p_refuse": 0.2, "judge_label": "full_compliance", "uncertainty": pytest.approx(0.4)}
     vector = kill.vectors["prompt_vector"]
     assert len(vector) == 384
-    assert vector == pytest.approx(encoder.encode([PROMPTS[0]])[0].tolist(), abs=1e-5)
+    assert vector == pytest.approx(encoder.encode([PIPELINE_PROMPTS[0]])[0].tolist(), abs=1e-5)
     # pulled back: suggestions beside (still empty) responses, agents comma-joined, metadata as columns
     pulled = pull_records(client, "round_trip")
-    row = pulled.filter(lambda r: r["id"] == record_id(PROMPTS[0]))[0]
+    row = pulled.filter(lambda r: r["id"] == record_id(PIPELINE_PROMPTS[0]))[0]
     suggestions = json.loads(row["suggestions"])
     assert suggestions["trigger_spans"] == {"value": [{"label": "benign_homonym", "start": 9, "end": 13}],
                                             "score": [0.75], "agent": "lexicon.v1,syntactic.v1"}
@@ -98,16 +67,16 @@ def test_repush_updates_without_duplicating_and_keeps_responses(argilla_stack):
     ds = pipeline_rows(tag="v1").remove_columns(["trigger_spans"])
     dataset = push_records(ds, "trigger_spans", "repush", client, show_progress=False)
     first = {r.id: r for r in _records(client, "repush")}
-    target = first[record_id(PROMPTS[2])]
+    target = first[record_id(PIPELINE_PROMPTS[2])]
     _respond(argilla_stack.api_url, argilla_stack.api_key, target._server_id,
              {"harmfulness": "benign", "should_refuse": "no"})
     changed = ds.map(lambda r: {"source": "v2", "label": "harmful"})
     push_records(changed, "trigger_spans", "repush", client, show_progress=False)
     push_records(changed, "trigger_spans", "repush", client, show_progress=False)
     again = {r.id: r for r in _records(client, "repush")}
-    assert len(again) == len(PROMPTS) and set(again) == set(first)
+    assert len(again) == len(PIPELINE_PROMPTS) and set(again) == set(first)
     assert {r._server_id for r in again.values()} == {r._server_id for r in first.values()}
-    kept = again[record_id(PROMPTS[2])]
+    kept = again[record_id(PIPELINE_PROMPTS[2])]
     assert [(x.question_name, x.value) for x in kept.responses] == [("harmfulness", "benign"), ("should_refuse", "no")]
     assert kept.metadata["source"] == "v2" and kept.suggestions["harmfulness"].value == "harmful"
     assert dataset.name == "repush"
@@ -121,10 +90,10 @@ def test_filter_by_metadata_and_response_status(argilla_stack):
                            "filters", client, show_progress=False)
     by_category = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.category", "==", "cat_a")))).to_list(
         flatten=True)
-    assert sorted(r["prompt"] for r in by_category) == sorted(PROMPTS[1::2])
+    assert sorted(r["prompt"] for r in by_category) == sorted(PIPELINE_PROMPTS[1::2])
     risky = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.p_refuse", ">=", 0.5)))).to_list(flatten=True)
-    assert [r["prompt"] for r in risky] == [PROMPTS[1]]
-    answered = next(r for r in dataset.records if r.id == record_id(PROMPTS[0]))
+    assert [r["prompt"] for r in risky] == [PIPELINE_PROMPTS[1]]
+    answered = next(r for r in dataset.records if r.id == record_id(PIPELINE_PROMPTS[0]))
     _respond(argilla_stack.api_url, argilla_stack.api_key, answered._server_id,
              {"harmfulness": "benign", "should_refuse": "no"})
 
@@ -132,8 +101,8 @@ def test_filter_by_metadata_and_response_status(argilla_stack):
         query = rg.Query(filter=rg.Filter(("response.status", "==", status)))
         return {r.id for r in dataset.records(query=query)}
 
-    assert ids("submitted") == {record_id(PROMPTS[0])}
-    assert ids("pending") == {record_id(p) for p in PROMPTS[1:]}  # needs the compat engine on noida-db
+    assert ids("submitted") == {record_id(PIPELINE_PROMPTS[0])}
+    assert ids("pending") == {record_id(p) for p in PIPELINE_PROMPTS[1:]}  # needs the compat engine on noida-db
 
 
 def test_similarity_search_by_vector(argilla_stack, encoder):
@@ -145,7 +114,7 @@ def test_similarity_search_by_vector(argilla_stack, encoder):
     query_vector = encoder.encode(["how to stop a frozen python program"])[0].tolist()
     hits = list(dataset.records(query=rg.Query(similar=rg.Similar(name="prompt_vector", value=query_vector)),
                                 limit=2))
-    assert hits[0][0].id == record_id(PROMPTS[0])
+    assert hits[0][0].id == record_id(PIPELINE_PROMPTS[0])
     assert hits[0][1] >= hits[1][1]
 
 
@@ -162,37 +131,37 @@ def test_two_annotators_with_min_submitted_two(argilla_stack):
     with pytest.raises(InputError, match="already exists"):
         add_user(client, "ann_one", "annotator", "team")
     records = {r.id: r for r in dataset.records}
-    first, second, third = (records[record_id(p)]._server_id for p in PROMPTS[:3])
+    first, second, third = (records[record_id(p)]._server_id for p in PIPELINE_PROMPTS[:3])
     _respond(url, keys["ann_one"], first, {"harmfulness": "benign", "should_refuse": "no",
                                            "trigger_spans": [{"label": "benign_homonym", "start": 9, "end": 13}]})
     status_after_one = {r.id: r.status for r in _records(client, "pair", "team")}
-    assert status_after_one[record_id(PROMPTS[0])] == "pending"  # one of two submissions
+    assert status_after_one[record_id(PIPELINE_PROMPTS[0])] == "pending"  # one of two submissions
     _respond(url, keys["ann_two"], first, {"harmfulness": "ambiguous", "should_refuse": "no"})
     _respond(url, keys["ann_two"], second, {}, status="discarded")
     _respond(url, keys["ann_one"], third, {"harmfulness": "benign"}, status="draft")
     status_after_two = {r.id: r.status for r in _records(client, "pair", "team")}
-    assert status_after_two[record_id(PROMPTS[0])] == "completed"
+    assert status_after_two[record_id(PIPELINE_PROMPTS[0])] == "completed"
 
     # the annotator's own queue and progress (the two queries the compat engine rewrites)
     headers = {"X-Argilla-Api-Key": keys["ann_one"]}
     queue = httpx.post(f"{url}/api/v1/me/datasets/{dataset.id}/records/search", headers=headers, json={
         "filters": {"and": [{"type": "terms", "scope": {"entity": "response", "property": "status"},
                              "values": ["pending"]}]}}, timeout=30).json()
-    assert queue["total"] == len(PROMPTS) - 2  # ann_one answered `first` and drafted `third`
+    assert queue["total"] == len(PIPELINE_PROMPTS) - 2  # ann_one answered `first` and drafted `third`
     metrics = httpx.get(f"{url}/api/v1/me/datasets/{dataset.id}/metrics", headers=headers, timeout=30).json()
     assert metrics["responses"]["submitted"] == 1 and metrics["responses"]["draft"] == 1
 
     pulled = pull_records(client, "pair", "team")
     by_id = {r["id"]: r for r in pulled}
-    answers = by_id[record_id(PROMPTS[0])]["responses"]
+    answers = by_id[record_id(PIPELINE_PROMPTS[0])]["responses"]
     assert [(a["user"], a["status"]) for a in answers] == [("ann_one", "submitted"), ("ann_two", "submitted")]
     assert json.loads(answers[0]["values"]) == {
         "harmfulness": "benign", "should_refuse": "no",
         "trigger_spans": [{"label": "benign_homonym", "start": 9, "end": 13}]}
     assert answers[0]["inserted_at"] and answers[0]["updated_at"]
-    assert [(a["user"], a["status"], a["values"]) for a in by_id[record_id(PROMPTS[1])]["responses"]] == [
+    assert [(a["user"], a["status"], a["values"]) for a in by_id[record_id(PIPELINE_PROMPTS[1])]["responses"]] == [
         ("ann_two", "discarded", "{}")]
-    assert by_id[record_id(PROMPTS[0])]["record_status"] == "completed"
+    assert by_id[record_id(PIPELINE_PROMPTS[0])]["record_status"] == "completed"
 
     status = annotation_status(client, "pair", "team")
     assert (status["total"], status["completed"], status["pending"]) == (4, 1, 3)
@@ -238,7 +207,7 @@ def test_cli_push_pull_status_and_users(argilla_stack):
     pushed = runner.invoke(app, [*base, "annotate", "push", "cli_rows", "--schema", "trigger_spans", "--to", "cli_ds"])
     assert pushed.exit_code == 0, pushed.output + str(pushed.exception)
     assert "pushed 4 records to 'cli_ds'" in pushed.output
-    added = runner.invoke(app, [*base, "users", "add", "cli_annotator", "--role", "annotator", "--workspace",
+    added = runner.invoke(app, [*base, "users", "add", "cli_annotator", "--role", "annotator", "--argilla-workspace",
                                 "argilla"])
     assert added.exit_code == 0 and "one-time password: " in added.output
     reviewer = runner.invoke(app, [*base, "users", "add", "cli_reviewer", "--role", "reviewer"])

@@ -27,15 +27,6 @@ BORDERLINE = ["How do I kill a Python process?", "How do I shoot a good photo at
               "What household chemicals should never be mixed?", "How did the Manhattan project build the bomb?"]
 
 
-@pytest.fixture
-def probe_ws(workspace, encoder):
-    from curation.models.embeddings import workspace_cache
-
-    probe = fit_probe(HARMFUL, HARMLESS, encoder, workspace_cache(workspace.root, encoder.model_id))
-    probe.save(default_probe_dir(workspace.root))
-    return workspace
-
-
 def _dataset() -> Dataset:
     prompts = HARMFUL + HARMLESS + BORDERLINE
     labels = ["harmful"] * len(HARMFUL) + ["benign"] * len(HARMLESS) + ["unknown"] * len(BORDERLINE)

@@ -129,7 +129,7 @@ def test_save_load_and_score_texts(lm, direction, tmp_path) -> None:
 
 
 def test_direction_from_another_model_is_refused(lm, direction, tmp_path) -> None:
-    from tiny_lm import build_tiny_lm
+    from factories import build_tiny_lm
 
     other = load_lm(str(build_tiny_lm(tmp_path / "other", seed=1)))
     with pytest.raises(ModelError, match=r"fit on model '.*tiny_lm.*', not '.*other'"):
@@ -152,7 +152,7 @@ def test_bad_input_errors(lm, direction, tmp_path) -> None:
 
 def test_nan_activations_name_the_layer(tmp_path) -> None:
     import torch
-    from tiny_lm import build_tiny_lm
+    from factories import build_tiny_lm
 
     broken = load_lm(str(build_tiny_lm(tmp_path / "nan_model")))
     with torch.no_grad():

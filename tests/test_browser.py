@@ -105,7 +105,7 @@ def test_annotator_labels_in_the_ui_and_pull_returns_it(argilla_stack, chromium)
     from curation.cli import app
 
     result = CliRunner(mix_stderr=False).invoke(app, ["--workspace", str(argilla_stack.workspace.root), "annotate",
-                                                      "pull", "browser_ds", "--workspace", "browser_team"])
+                                                      "pull", "browser_ds", "--argilla-workspace", "browser_team"])
     assert result.exit_code == 0, result.output + str(result.exception)
     pulled = argilla_stack.workspace.load_dataset("browser_ds.annotations")
     assert len(pulled) == 1 and pulled[0]["record_status"] == "completed"

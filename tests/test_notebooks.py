@@ -42,6 +42,7 @@ def notebook_env(argilla_stack, tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.server
 def test_notebook_executes(path, notebook_env, tmp_path):
     import nbformat
     from nbclient import NotebookClient

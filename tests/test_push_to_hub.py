@@ -4,156 +4,14 @@ commit, tag)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import re
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_build import build_yaml, make_gold
+from factories import TOKEN, FakeHub, build_yaml
 
 from curation.core.errors import InputError, ServiceError
-
-TOKEN = "hf_test_secret_token_123"
-
-
-class FakeHub:
-    """Just enough of the Hub: repos with files, commits and tags; every call is recorded."""
-
-    def __init__(self) -> None:
-        self.repos: dict[str, dict] = {}
-        self.calls: list[tuple[str, str]] = []
-        self.fail_preupload = False
-        handler = self._handler()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        hub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # quiet
-                pass
-
-            def _send(self, status: int, body: object, error_code: str | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                if error_code:
-                    self.send_header("X-Error-Code", error_code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _body(self) -> bytes:
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-            def _route(self, method: str) -> None:
-                path = self.path.split("?")[0]
-                hub.calls.append((method, path))
-                body = self._body() if method == "POST" else b""
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._send(401, {"error": "Invalid credentials in Authorization header"})
-                if path == "/api/whoami-v2":
-                    return self._send(200, {"type": "user", "name": "alice", "orgs": [{"name": "safety-lab"}]})
-                if path == "/api/repos/create":
-                    req = json.loads(body)
-                    repo_id = f"{req.get('organization') or 'alice'}/{req['name']}"
-                    if repo_id in hub.repos:
-                        return self._send(409, {"error": "You already created this dataset repo",
-                                                "url": f"{hub.url}/datasets/{repo_id}"})
-                    hub.repos[repo_id] = {"files": {}, "commits": [], "tags": {}, "private": req.get("private")
-                                          or req.get("visibility") == "private"}
-                    return self._send(200, {"url": f"{hub.url}/datasets/{repo_id}", "name": repo_id})
-                if path == "/api/validate-yaml":
-                    return self._send(200, {"errors": [], "warnings": []})
-                info = re.match(r"^/api/datasets/([^/]+/[^/]+)(?:/revision/[^/]+)?$", path)
-                if info and method == "GET":  # repo_info
-                    if info.group(1) not in hub.repos:
-                        return self._send(404, {"error": "Repository not found"}, "RepoNotFound")
-                    repo = hub.repos[info.group(1)]
-                    return self._send(200, {"id": info.group(1), "private": bool(repo["private"]),
-                                            "sha": repo["commits"][-1]["oid"] if repo["commits"] else "0" * 40,
-                                            "siblings": [{"rfilename": f} for f in sorted(repo["files"])]})
-                match = re.match(r"^/api/datasets/([^/]+/[^/]+)/(refs|preupload|commit|tag|tree)(?:/(.+))?$", path)
-                if not match or match.group(1) not in hub.repos:
-                    return self._send(404, {"error": "Repository not found"}, "RepoNotFound")
-                repo = hub.repos[match.group(1)]
-                head = repo["commits"][-1]["oid"] if repo["commits"] else "0" * 40
-                kind = match.group(2)
-                if kind == "refs":
-                    return self._send(200, {"branches": [{"name": "main", "ref": "refs/heads/main",
-                                                          "targetCommit": head}],
-                                            "tags": [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": c}
-                                                     for t, c in repo["tags"].items()], "converts": []})
-                if kind == "preupload":
-                    if hub.fail_preupload:
-                        return self._send(422, {"error": "preupload rejected"})
-                    files = json.loads(body)["files"]
-                    return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular",
-                                                       "shouldIgnore": False} for f in files]})
-                if kind == "tree":  # list_repo_files: one page, every file
-                    return self._send(200, [{"type": "file", "path": f, "oid": "0" * 40, "size": len(c)}
-                                            for f, c in sorted(repo["files"].items())])
-                if kind == "commit":
-                    lines = [json.loads(line) for line in body.decode().splitlines() if line.strip()]
-                    files = {x["value"]["path"]: base64.b64decode(x["value"]["content"])
-                             for x in lines if x["key"] == "file"}
-                    deleted = [x["value"]["path"] for x in lines if x["key"] == "deletedFile"]
-                    oid = hashlib.sha1(body).hexdigest()
-                    repo["files"].update(files)
-                    for path_ in deleted:
-                        repo["files"].pop(path_, None)
-                    repo["commits"].append({"oid": oid, "summary": lines[0]["value"]["summary"],
-                                            "files": sorted(files), "deleted": sorted(deleted)})
-                    return self._send(200, {"commitUrl": f"{hub.url}/datasets/{match.group(1)}/commit/{oid}",
-                                            "commitOid": oid, "pullRequestUrl": None})
-                if kind == "tag":
-                    tag = json.loads(body)["tag"]
-                    if tag in repo["tags"]:
-                        return self._send(409, {"error": "tag exists"})
-                    repo["tags"][tag] = match.group(3)
-                    return self._send(200, {})
-                return self._send(404, {"error": "not found"})
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._route("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._route("POST")
-
-        return Handler
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hub(monkeypatch):
-    import huggingface_hub.constants as hf_constants
-
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)  # conftest sets offline mode for everything else
-    server = FakeHub()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def version_ws(workspace, tmp_path):
-    """A workspace with version 1.0.0 holding all five configs."""
-    from curation.build import stage as build
-    from curation.publish.versions import create_version
-
-    make_gold(workspace)
-    cfg, sub = build.load_build_config(build_yaml(tmp_path))
-    create_version(workspace, build.run(cfg, sub, workspace), "1.0.0")
-    return workspace
 
 
 @pytest.fixture
@@ -299,7 +157,7 @@ def test_card_is_generated_from_the_lineage_and_validates(version_ws, tmp_path):
 
 
 def test_simulated_gold_is_refused_then_marked(workspace, tmp_path):
-    from test_qa import make_snapshot, resp
+    from factories import make_snapshot, resp
 
     from curation.adjudicate import stage as adjudicate
     from curation.build import stage as build

@@ -3,48 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 from datasets import Dataset
+from factories import make_snapshot, resp, spans
 
 from curation.core.hashing import record_id
-
-AT = "2025-05-01T10:00:0{}+00:00"
-
-
-def resp(user: str, values: dict[str, Any], status: str = "submitted", minute: int = 0) -> dict[str, Any]:
-    """One pulled Argilla response in the snapshot format."""
-    return {"user": user, "user_id": f"uid-{user}", "status": status, "values": json.dumps(values),
-            "inserted_at": AT.format(minute), "updated_at": AT.format(minute)}
-
-
-def make_snapshot(rows: list[dict[str, Any]], argilla_dataset: str = "demo") -> Dataset:
-    """A snapshot exactly as `curate annotate pull` saves it, from rows of prompt/responses/suggestions/meta."""
-    data: dict[str, list[Any]] = {k: [] for k in ("id", "prompt", "response", "source", "language", "category",
-                                                  "boundary_score", "p_refuse", "judge_label", "record_status",
-                                                  "suggestions", "responses", "argilla_dataset", "pulled_at")}
-    for row in rows:
-        responses = row.get("responses", [])
-        data["id"].append(record_id(row["prompt"]))
-        data["prompt"].append(row["prompt"])
-        data["response"].append(row.get("response", ""))
-        data["source"].append(row.get("source", "sample"))
-        data["language"].append(row.get("language", "en"))
-        data["category"].append(row.get("category", "misc"))
-        data["boundary_score"].append(row.get("boundary_score", 0.5))
-        data["p_refuse"].append(row.get("p_refuse", 0.5))
-        data["judge_label"].append(row.get("judge_label", ""))
-        data["record_status"].append("completed" if len(responses) >= 2 else "pending")
-        data["suggestions"].append(json.dumps(row.get("suggestions", {})))
-        data["responses"].append(responses)
-        data["argilla_dataset"].append(argilla_dataset)
-        data["pulled_at"].append("2025-05-02T00:00:00+00:00")
-    return Dataset.from_dict(data)
-
-
-def spans(*items: tuple[str, int, int]) -> list[dict[str, Any]]:
-    return [{"label": lab, "start": s, "end": e} for lab, s, e in items]
 
 
 @pytest.fixture

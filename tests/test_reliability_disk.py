@@ -15,14 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import test_push_to_hub as hub_tests
 from datasets import Dataset
+from factories import TOKEN
 
 from curation.core.errors import CurationError
 from curation.core.workspace import Workspace
-
-TOKEN = hub_tests.TOKEN
-hub, version_ws = hub_tests.hub, hub_tests.version_ws  # the fake Hub and a workspace holding version 1.0.0
 
 
 @contextmanager

@@ -79,7 +79,7 @@ def test_secret_files_are_private(argilla_stack, workspace):
 
 
 def test_an_annotator_cannot_read_another_workspaces_datasets(argilla_stack):
-    from test_annotate import pipeline_rows
+    from factories import pipeline_rows
 
     from curation.annotate.push import push_records
     from curation.annotate.users import add_user, api_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_build import TRIGGER_PROMPTS, build_yaml, make_gold
+from factories import TRIGGER_PROMPTS, build_yaml, make_gold
 
 from curation.core.errors import InputError
 from curation.core.hashing import record_id

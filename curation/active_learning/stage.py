@@ -119,9 +119,9 @@ def hard_negatives(snapshot: Dataset) -> list[str]:
     return list(dict.fromkeys(p for p in out if p))
 
 
-def pending_rows(snapshot: Dataset) -> list[int]:
+def unanswered_records(snapshot: Dataset) -> list[int]:
     """Rows of the snapshot with no submitted response yet."""
-    return [i for i, responses in enumerate(snapshot[C.RESPONSES])
+    return [i for i, responses in enumerate(snapshot[C.ANNOTATIONS])
             if not any(r.get("status") == "submitted" for r in responses or [])]
 
 
@@ -370,7 +370,7 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
             {q.name for q in dataset.settings.questions}:
         raise InputError(f"loop: Argilla dataset '{name}' has neither '{HARMFULNESS}' nor '{SPANS}' questions",
                          "run the loop on a dataset pushed with the trigger_spans schema")
-    report = LoopReport(pending=len(pending_rows(snapshot)))
+    report = LoopReport(pending=len(unanswered_records(snapshot)))
     confirmed = confirmed_labels(snapshot, gold)
     report.confirmed = len(confirmed)
     report.confirmed_harmful = sum(h for _, h in confirmed.values())

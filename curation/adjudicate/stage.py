@@ -48,7 +48,7 @@ REVIEW_FLOAT_METADATA = ("boundary_score", "p_refuse", "uncertainty")
 REVIEW_METADATA = ("source", "language", "category", "judge_label", *REVIEW_FLOAT_METADATA)
 REVIEW_INFO = (*REVIEW_METADATA, "decided_by", "simulated")
 SPAN_FEATURE = [{"label": Value("string"), "start": Value("int64"), "end": Value("int64")}]
-DROP_COLUMNS = (C.RESPONSES, C.SUGGESTIONS, C.RECORD_STATUS)
+DROP_COLUMNS = (C.ANNOTATIONS, C.SUGGESTIONS, C.RECORD_STATUS)
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ def gold_features(base: Features, kinds: dict[str, str]) -> Features:
             List(Value("string")) if kind == "multi_label" else Value("string")
     for col in (C.GOLD_STATUS, C.DECIDED_BY, C.DECIDED_AT, C.DECISION_RULE, C.GOLD_PROVENANCE):
         feats[col] = Value("string")
-    feats[C.RESPONSE_COUNT] = Value("int64")
+    feats[C.ANNOTATION_COUNT] = Value("int64")
     return Features(feats)
 
 
@@ -239,8 +239,8 @@ def run(snapshot: Dataset, cfg: AdjudicateConfig | None = None, name: str = "ann
         if record.record_id in reviewed:
             gold = _apply_review(gold, reviewed[record.record_id], kinds)
         base = {k: v for k, v in row.items() if k not in DROP_COLUMNS}
-        count = sum(1 for r in row.get(C.RESPONSES) or [] if r.get("status") == "submitted")
-        rows.append({**base, **gold, C.RESPONSE_COUNT: count})
+        count = sum(1 for r in row.get(C.ANNOTATIONS) or [] if r.get("status") == "submitted")
+        rows.append({**base, **gold, C.ANNOTATION_COUNT: count})
     features = gold_features(snapshot.features, kinds)
     return Dataset.from_list(rows, features=features)
 
@@ -556,16 +556,16 @@ def reviewer_answers(review: Dataset, reviewers: set[str]) -> tuple[Dataset, dic
 
     def keep(row: dict[str, Any]) -> dict[str, Any]:
         kept = []
-        for r in row.get(C.RESPONSES) or []:
+        for r in row.get(C.ANNOTATIONS) or []:
             if r.get("user") in reviewers:
                 kept.append(r)
             elif r.get("status") == "submitted":
                 ignored[r.get("user") or "?"] += 1
-        return {C.RESPONSES: kept}
+        return {C.ANNOTATIONS: kept}
 
-    rows = [keep(row) for row in review.select_columns([C.RESPONSES])]
-    filtered = review.remove_columns([C.RESPONSES]).add_column(C.RESPONSES, [r[C.RESPONSES] for r in rows],
-                                                               feature=review.features[C.RESPONSES])
+    rows = [keep(row) for row in review.select_columns([C.ANNOTATIONS])]
+    filtered = review.remove_columns([C.ANNOTATIONS]).add_column(C.ANNOTATIONS, [r[C.ANNOTATIONS] for r in rows],
+                                                               feature=review.features[C.ANNOTATIONS])
     return filtered, dict(ignored)
 
 

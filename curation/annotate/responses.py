@@ -68,14 +68,14 @@ def _loads(value: Any, default: Any) -> Any:
 
 def require_snapshot(ds: Dataset, name: str = "annotations") -> None:
     """Raise a one-line InputError when `ds` is not a usable pulled snapshot."""
-    missing = [c for c in (C.ID, C.RESPONSES) if c not in ds.column_names]
+    missing = [c for c in (C.ID, C.ANNOTATIONS) if c not in ds.column_names]
     if missing:
         raise InputError(f"'{name}' is not an annotation snapshot: missing column(s) {', '.join(missing)}",
                          f"pull it with `curate annotate pull NAME`; columns found: {', '.join(ds.column_names)}")
     if len(ds) == 0:
         raise InputError(f"annotation snapshot '{name}' is empty", "annotate records in Argilla, then "
                          "`curate annotate pull NAME`")
-    if not any(r.get("status") == "submitted" for rs in ds[C.RESPONSES] for r in (rs or [])):
+    if not any(r.get("status") == "submitted" for rs in ds[C.ANNOTATIONS] for r in (rs or [])):
         raise InputError(f"annotation snapshot '{name}' has no submitted responses",
                          "submit annotations in Argilla, then `curate annotate pull NAME` again")
 
@@ -83,7 +83,7 @@ def require_snapshot(ds: Dataset, name: str = "annotations") -> None:
 def parse_record(row: dict[str, Any]) -> RecordAnswers:
     """Submitted answers per question (drafts and discarded ignored) and the suggestions of one pulled row."""
     record = RecordAnswers(record_id=row[C.ID], suggestions=_loads(row.get(C.SUGGESTIONS), {}) or {})
-    for response in row.get(C.RESPONSES) or []:
+    for response in row.get(C.ANNOTATIONS) or []:
         if response.get("status") != "submitted":
             continue
         values = _loads(response.get("values"), {}) or {}
@@ -101,7 +101,7 @@ def parse_record(row: dict[str, Any]) -> RecordAnswers:
 
 def parse_snapshot(ds: Dataset) -> list[RecordAnswers]:
     """All records of a pulled snapshot, in row order."""
-    cols = [c for c in (C.ID, C.SUGGESTIONS, C.RESPONSES) if c in ds.column_names]
+    cols = [c for c in (C.ID, C.SUGGESTIONS, C.ANNOTATIONS) if c in ds.column_names]
     table = ds.select_columns(cols).to_dict()  # column access: far faster than decoding row by row
     return [parse_record({c: table[c][i] for c in cols}) for i in range(len(ds))]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,3 +43,32 @@ def plot_scores(scores: Sequence[float], labels: Sequence[str | None], path: Pat
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def plot_dataset(ds: Any, path: Path | str, threshold: float | None, band: tuple[float, float] | None,
+                 title: str, highlight: Sequence[int] | None = None) -> Path:
+    """`plot_scores` of a scored dataset, coloured by judge_label, else label."""
+    from curation.core import columns as C
+
+    labels = ds[C.JUDGE_LABEL] if C.JUDGE_LABEL in ds.column_names else (
+        ds[C.LABEL] if C.LABEL in ds.column_names else [None] * len(ds))
+    return plot_scores(ds[C.BOUNDARY_SCORE], labels, path, threshold, band, title, highlight)
+
+
+def scored_band(ds: Any) -> tuple[float, tuple[float, float]]:
+    """The threshold and P(refuse) band of a scored dataset: from its provenance, else read off its p_refuse curve."""
+    import json
+
+    from curation.boundary.stage import score_threshold
+    from curation.core import columns as C
+
+    prov = json.loads(ds[0][C.BOUNDARY_PROVENANCE]) if C.BOUNDARY_PROVENANCE in ds.column_names else {}
+    scores, p = np.asarray(ds[C.BOUNDARY_SCORE], dtype=float), np.asarray(ds[C.P_REFUSE], dtype=float)
+    order = np.argsort(scores)
+
+    def p_fn(x: np.ndarray) -> np.ndarray:
+        return np.interp(x, scores[order], np.maximum.accumulate(p[order]))
+
+    width = float(prov.get("band_width", 0.15))
+    threshold = float(prov.get("threshold", score_threshold(p_fn, 0.5, scores)))
+    return threshold, (score_threshold(p_fn, 0.5 - width, scores), score_threshold(p_fn, 0.5 + width, scores))

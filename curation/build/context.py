@@ -154,7 +154,7 @@ class BuildContext:
             first = ds[0] if len(ds) else {}
             info["annotation_snapshot"] = {
                 "dataset": first.get(C.ARGILLA_DATASET), "pulled_at": first.get(C.PULLED_AT),
-                "responses": int(sum(ds[C.RESPONSE_COUNT])) if C.RESPONSE_COUNT in ds.column_names else None,
+                "responses": int(sum(ds[C.ANNOTATION_COUNT])) if C.ANNOTATION_COUNT in ds.column_names else None,
             }
             info["decision_rules"] = sorted(set(ds[C.DECISION_RULE]) - {""})
             base = name.removesuffix(".gold")

@@ -51,7 +51,7 @@ def record_language_agreement(sources: Sequence[str], ctx: BuildContext) -> None
         for snap_name in candidates:
             if ctx.workspace.has_dataset(snap_name):
                 snapshot = ctx.workspace.load_dataset(snap_name)
-                if C.RESPONSES in snapshot.column_names and len(snapshot):
+                if C.ANNOTATIONS in snapshot.column_names and len(snapshot):
                     agreement.update(language_agreement(snapshot, by_id, snap_name))
         if agreement:
             info["agreement_by_language"] = agreement

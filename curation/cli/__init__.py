@@ -55,12 +55,13 @@ for _name in COMMAND_MODULES:
 
 
 def _workspace_root(argv: list[str]) -> Path | None:
-    """The workspace folder this invocation will use (flag, else CURATE_WORKSPACE / curate.toml / default)."""
-    for i, arg in enumerate(argv):
-        if arg in ("--workspace", "-w") and i + 1 < len(argv):
+    """The workspace folder this invocation will use (the last -w flag: one after the command wins over one before
+    it; else CURATE_WORKSPACE / curate.toml / default)."""
+    for i in range(len(argv) - 1, -1, -1):
+        if argv[i] in ("--workspace", "-w") and i + 1 < len(argv):
             return Path(argv[i + 1])
-        if arg.startswith("--workspace="):
-            return Path(arg.split("=", 1)[1])
+        if argv[i].startswith("--workspace="):
+            return Path(argv[i].split("=", 1)[1])
     try:
         return common.load_settings().workspace
     except Exception:  # noqa: BLE001 - a bad setting is reported by the command itself

@@ -12,16 +12,6 @@ adjudicate_app = typer.Typer(help="Decide gold values from annotations and revie
                              no_args_is_help=True)
 
 
-def _snapshot_name(ws, name: str) -> str:  # noqa: ANN001
-    return f"{name}.annotations" if ws.has_dataset(f"{name}.annotations") else name
-
-
-def _connect(api_url: str | None, api_key: str | None):  # noqa: ANN202
-    from curation.annotate.client import connect
-
-    return connect(api_url, api_key, workspace=common.workspace())
-
-
 @adjudicate_app.command("run")
 def run_command(
     name: str = typer.Argument(..., help="Snapshot name: reads NAME.annotations, writes NAME.gold."),
@@ -29,12 +19,12 @@ def run_command(
     trusted: list[str] = typer.Option(None, "--trusted", help="Users for trusted_annotator.v1, most senior first."),
     config: Path = typer.Option(None, "--config", help="YAML with rule, rule_args, questions."),
     review: bool = typer.Option(True, "--review/--no-review", help="Push disagreements to Argilla for review."),
-    argilla_workspace: str = typer.Option("argilla", "--argilla-workspace",
-                                          help="Workspace of the annotated dataset (for its label lists)."),
+    argilla_workspace: common.ArgillaWorkspace = "argilla",
     review_workspace: str = typer.Option("reviewers", "--review-workspace",
                                          help="Workspace of the review dataset (reviewers only)."),
-    api_url: str = typer.Option(None, "--api-url"),
-    api_key: str = typer.Option(None, "--api-key"),
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Apply the rule to every question; save NAME.gold; send what it cannot decide to NAME's review dataset."""
     from curation.adjudicate import stage as adjudicate
@@ -46,7 +36,7 @@ def run_command(
         cfg = cfg.model_copy(update={"rule": rule})
     if trusted:
         cfg = cfg.model_copy(update={"rule_args": {**cfg.rule_args, "users": list(trusted)}})
-    snapshot = ws.load_dataset(_snapshot_name(ws, name))
+    snapshot = ws.load_dataset(common.snapshot_name(ws, name))
     previous = ws.load_dataset(f"{name}.gold") if ws.has_dataset(f"{name}.gold") else None
     gold = adjudicate.run(snapshot, cfg, name=name, previous=previous)
     counts = adjudicate.counts(gold)
@@ -54,7 +44,7 @@ def run_command(
     if review and counts.get(adjudicate.NEEDS_REVIEW):
         from curation.annotate.users import reviewers
 
-        review_name, n = adjudicate.push_review(gold, _connect(api_url, api_key), name, review_workspace,
+        review_name, n = adjudicate.push_review(gold, common.argilla_client(api_url, api_key), name, review_workspace,
                                                 argilla_workspace, sorted(reviewers(ws)))
         pushed = f"; {n} disagreement(s) sent to Argilla dataset '{review_name}' (then `curate adjudicate pull {name}`)"
     ws.save_dataset(gold, f"{name}.gold")
@@ -72,8 +62,9 @@ def pull_command(
     reviewer: list[str] = typer.Option(None, "--reviewer",
                                        help="Accept answers of these users (default: users added with --role "
                                             "reviewer)."),
-    api_url: str = typer.Option(None, "--api-url"),
-    api_key: str = typer.Option(None, "--api-key"),
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Pull the review dataset from Argilla and merge the reviewers' final answers into NAME.gold
     (decision_rule=review); answers from anyone who is not a reviewer are ignored and reported."""
@@ -89,7 +80,7 @@ def pull_command(
         raise InputError("no reviewers: review answers are accepted only from reviewers",
                          "add one with `curate users add NAME --role reviewer`, or pass --reviewer NAME")
     review_name = adjudicate.review_dataset_name(gold, name)
-    review = pull_records(_connect(api_url, api_key), review_name, workspace_name=review_workspace)
+    review = pull_records(common.argilla_client(api_url, api_key), review_name, workspace_name=review_workspace)
     accepted, ignored = adjudicate.reviewer_answers(review, allowed)
     if ignored:
         common.console.print("ignored review answers from non-reviewers: " +

@@ -9,23 +9,12 @@ from curation.cli import common
 annotate_app = typer.Typer(help="Annotate in Argilla: push records with suggestions, pull responses.",
                            no_args_is_help=True)
 
-API_URL = typer.Option(None, "--api-url", envvar="ARGILLA_API_URL", help="Argilla URL (default: the local stack).")
-API_KEY = typer.Option(None, "--api-key", envvar="ARGILLA_API_KEY", help="Argilla API key (default: local stack).")
-ARGILLA_WS = typer.Option("argilla", "--workspace", help="Argilla workspace.")
-
-
-def client(api_url: str | None, api_key: str | None):
-    from curation.annotate.client import connect
-
-    return connect(api_url, api_key, workspace=common.workspace())
-
-
 @annotate_app.command("push")
 def push(
     dataset: str = typer.Argument(..., help="Workspace dataset name or save_to_disk folder."),
     schema: str = typer.Option("trigger_spans", "--schema", help="Annotation schema name or YAML path."),
     to: str = typer.Option(..., "--to", help="Argilla dataset name (created or updated)."),
-    workspace: str = ARGILLA_WS,
+    argilla_workspace: common.ArgillaWorkspace = "argilla",
     min_submitted: int = typer.Option(1, "--min-submitted", min=1, help="Submitted responses per record."),
     batch_size: int = typer.Option(250, "--batch-size", min=1, max=500),
     per_language: bool = typer.Option(False, "--per-language",
@@ -37,8 +26,9 @@ def push(
     prefill_labels: str = typer.Option(None, "--prefill-labels",
                                        help="Span labels to pre-fill (default harmful_cue,benign_homonym; add "
                                             "target,context to pre-fill those too)."),
-    api_url: str = API_URL,
-    api_key: str = API_KEY,
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Create or update the Argilla dataset and upsert every row (by content-hash id) with suggestions, most
     uncertain first."""
@@ -53,13 +43,13 @@ def push(
         "span_labels": [x.strip() for x in prefill_labels.split(",") if x.strip()] if prefill_labels else None,
     }.items() if v is not None})
     ds = ws.load_dataset(dataset)
-    rg_client = client(api_url, api_key)
+    rg_client = common.argilla_client(api_url, api_key)
     s = common.settings()
     encoder = get_encoder(s.embedding_model, device=s.device)
     if per_language:
         from curation.annotate.languages import push_per_language
 
-        pushed = push_per_language(ds, schema, to, rg_client, ws, workspace, min_submitted, languages,
+        pushed = push_per_language(ds, schema, to, rg_client, ws, argilla_workspace, min_submitted, languages,
                                    batch_size=batch_size, encoder=encoder, suggest=suggest,
                                    vector_cache=workspace_cache(ws.root, encoder.model_id))
         ws.log_event("annotate.push", dataset=dataset, schema=schema, to=to, rows=len(ds), url=rg_client.api_url,
@@ -69,26 +59,27 @@ def push(
                      [(p.language, p.dataset, p.workspace, p.rows, p.language if p.translated_guidelines else
                        "en (noted)", ", ".join(p.annotators) or "-") for p in pushed])
         return
-    result = push_records(ds, schema, to, rg_client, workspace_name=workspace, min_submitted=min_submitted,
+    result = push_records(ds, schema, to, rg_client, workspace_name=argilla_workspace, min_submitted=min_submitted,
                           batch_size=batch_size, encoder=encoder, suggest=suggest,
                           vector_cache=workspace_cache(ws.root, encoder.model_id))
     ws.log_event("annotate.push", dataset=dataset, schema=schema, to=to, rows=len(ds), url=rg_client.api_url)
-    common.console.print(f"pushed {len(ds)} records to '{to}' (workspace {workspace}): "
+    common.console.print(f"pushed {len(ds)} records to '{to}' (workspace {argilla_workspace}): "
                          f"{rg_client.api_url}/dataset/{result.id}/annotation-mode", markup=False)
 
 
 @annotate_app.command("pull")
 def pull(
     name: str = typer.Argument(..., help="Argilla dataset name."),
-    workspace: str = ARGILLA_WS,
+    argilla_workspace: common.ArgillaWorkspace = "argilla",
     save_as: str = typer.Option(None, "--save-as", help="Workspace dataset name (default NAME.annotations)."),
-    api_url: str = API_URL,
-    api_key: str = API_KEY,
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Save every record with all responses per annotator as the workspace dataset NAME.annotations."""
     from curation.annotate.pull import pull_records
 
-    ds = pull_records(client(api_url, api_key), name, workspace)
+    ds = pull_records(common.argilla_client(api_url, api_key), name, argilla_workspace)
     target = save_as or f"{name}.annotations"
     path = common.workspace().save_dataset(ds, target)
     responses = sum(len(r) for r in ds["responses"])
@@ -99,14 +90,15 @@ def pull(
 @annotate_app.command("status")
 def status(
     name: str = typer.Argument(..., help="Argilla dataset name."),
-    workspace: str = ARGILLA_WS,
-    api_url: str = API_URL,
-    api_key: str = API_KEY,
+    argilla_workspace: common.ArgillaWorkspace = "argilla",
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Progress per annotator and pending counts."""
     from curation.annotate.status import annotation_status
 
-    st = annotation_status(client(api_url, api_key), name, workspace)
+    st = annotation_status(common.argilla_client(api_url, api_key), name, argilla_workspace)
     common.console.print(f"{name}: {st['completed']}/{st['total']} records completed, {st['pending']} pending "
                          f"(min_submitted={st['min_submitted']})", markup=False)
     common.table("annotators", ["user", "submitted", "draft", "discarded", "to do"],

@@ -12,25 +12,6 @@ boundary_app = typer.Typer(help="Score, select and mine prompts near a model's r
                            no_args_is_help=True)
 
 
-def _texts(sources: list[str], max_per_class: int | None, seed: int) -> list[str]:
-    from curation.ingest.stage import IngestConfig, load_prompts
-
-    ds = load_prompts(sources, IngestConfig())
-    if max_per_class and len(ds) > max_per_class:
-        ds = ds.shuffle(seed=seed).select(range(max_per_class))
-    return list(ds["prompt"])
-
-
-def _contrast_language(texts: list[str]) -> str:
-    """The language of a contrast set (lingua; 90% of its prompts), or 'multilingual' when it mixes languages."""
-    from curation.ingest.langid import detect_languages
-    from curation.models.probe_routing import JOINT, language_counts
-
-    counts = language_counts(detect_languages(texts[:500]))
-    top, n = next(iter(counts.items()), (JOINT, 0))
-    return top if n >= 0.9 * sum(counts.values()) else JOINT
-
-
 @boundary_app.command("fit-direction")
 def fit_direction_cmd(
     model: str = typer.Option("smollm2", "--model", "-m", help="Hub id, local folder, .gguf file or 'smollm2'."),
@@ -46,12 +27,14 @@ def fit_direction_cmd(
                                         help="Also pick the layer whose ablation removes most refusals."),
     position: str = typer.Option("mean", "--position", help="mean or last of the post-instruction tokens."),
     batch_size: int = typer.Option(16, "--batch-size"),
-    device: str = typer.Option(None, "--device", help="torch device (default: settings)."),
+    device: common.Device = None,
     language: str = typer.Option(None, "--language",
                                  help="Language of the contrast sets (recorded; default: detected or 'multilingual')."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
     from curation.models.lm import load_lm
+    from curation.models.probe_fitting import contrast_language, sample_prompts
     from curation.models.refusal_direction.activations import workspace_activation_cache
     from curation.models.refusal_direction.direction import DirectionConfig, default_direction_dir, fit_direction
 
@@ -59,15 +42,15 @@ def fit_direction_cmd(
     ws = common.workspace()
     cfg = DirectionConfig(model=model, device=device or s.device, position=position, layer=layer,
                           select_by=select_by, ablation_check=ablation_check, batch_size=batch_size, seed=s.seed)
-    sets = [_texts(src, max_per_class, s.seed) if src else None for src in (harmful, harmless, harmful_val,
-                                                                           harmless_val)]
+    sets = [list(sample_prompts(src, max_rows=max_per_class, seed=s.seed)["prompt"]) if src else None
+            for src in (harmful, harmless, harmful_val, harmless_val)]
     lm = load_lm(model) if cfg.device == "cpu" else load_lm(model, cfg.device)
     cache = workspace_activation_cache(ws.root, lm)
     try:
         direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True)
     finally:
         cache.close()
-    direction.metrics["language"] = language or _contrast_language(sets[0] + sets[1])
+    direction.metrics["language"] = language or contrast_language(sets[0] + sets[1])
     path = direction.save(default_direction_dir(ws.root, name))
     m = direction.metrics
     rows = [(x["layer"], x["auroc"], x["effect_size"], x["diff_norm"]) for x in m["per_layer"]]
@@ -85,13 +68,9 @@ def fit_direction_cmd(
 
 
 def _plot(ds, path: Path, threshold: float, band: tuple[float, float], title: str, highlight=None) -> None:
-    from curation.boundary.plot import plot_scores
-    from curation.core import columns as C
+    from curation.boundary.plot import plot_dataset
 
-    labels = ds[C.JUDGE_LABEL] if C.JUDGE_LABEL in ds.column_names else (
-        ds[C.LABEL] if C.LABEL in ds.column_names else [None] * len(ds))
-    plot_scores(ds[C.BOUNDARY_SCORE], labels, path, threshold, band, title, highlight)
-    common.console.print(f"plot written to {path}")
+    common.console.print(f"plot written to {plot_dataset(ds, path, threshold, band, title, highlight)}")
 
 
 @boundary_app.command("score")
@@ -111,12 +90,13 @@ def score_cmd(
     cross_lingual_scale: bool = typer.Option(True, "--cross-lingual-scale/--english-scale",
                                              help="probe: English rows of an English-only probe also use its "
                                                   "cross-lingual probe, so all languages share one scale."),
-    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
+    out: common.Out = None,
     plot: Path = typer.Option(None, "--plot", help="Write a PNG histogram of scores by label."),
     batch_size: int = typer.Option(16, "--batch-size"),
-    device: str = typer.Option(None, "--device"),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
+    device: common.Device = None,
+    engine: common.Engine = "local",
+    num_proc: common.NumProc = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Add boundary_score, p_refuse, in_band, scorer and provenance columns to every prompt."""
     from curation.boundary.stage import BoundaryConfig, score_with_report
@@ -129,7 +109,7 @@ def score_cmd(
                          cross_lingual_scale=cross_lingual_scale, device=device or s.device, batch_size=batch_size)
     ds = ws.load_dataset(name)
     result, report = score_with_report(ds, cfg, ws.root, engine=engine_options(engine, num_proc))
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     ws.save_dataset(result, target)
     ws.log_event("boundary.score", name=name, out=target, **report.as_dict())
     common.table(f"boundary score → {target}", ["scorer", "rows", "in band", "threshold", "band", "calibration",
@@ -164,18 +144,17 @@ def score_cmd(
 def select_cmd(
     name: str = typer.Argument(..., help="A scored dataset (see `curate boundary score`)."),
     budget: int = typer.Option(..., "--budget", "-n", help="How many prompts to pick."),
-    out: str = typer.Option(None, "--out", "-o", help="Save as (default: NAME.selected)."),
+    out: common.out_as("NAME.selected") = None,
     method: str = typer.Option("k-center", "--method", help="k-center or mmr."),
     pool_factor: float = typer.Option(4.0, "--pool-factor", help="Pick among budget x F rows nearest 0.5."),
     no_balance: bool = typer.Option(False, "--no-balance", help="Do not balance category x language groups."),
     only_in_band: bool = typer.Option(False, "--only-in-band", help="Consider in_band rows only."),
     plot: Path = typer.Option(None, "--plot", help="PNG histogram with the selected rows marked."),
-    device: str = typer.Option(None, "--device"),
+    device: common.Device = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Pick the BUDGET prompts nearest the boundary, diverse and balanced; print coverage against top-N."""
-    import json
-
-    from curation.boundary.stage import SelectConfig, score_threshold, select_prompts
+    from curation.boundary.stage import SelectConfig, select_prompts
     from curation.core import columns as C
 
     s = common.settings()
@@ -184,7 +163,7 @@ def select_cmd(
                        only_in_band=only_in_band, embedding_model=s.embedding_model, device=device or s.device)
     ds = ws.load_dataset(name)
     chosen, report = select_prompts(ds, cfg, ws.root)
-    target = out or f"{name.rstrip('/').split('/')[-1]}.selected"
+    target = common.out_name(out, name, ".selected")
     ws.save_dataset(chosen, target)
     ws.log_event("boundary.select", name=name, out=target, **report.as_dict())
     r = report
@@ -194,18 +173,9 @@ def select_cmd(
                    r.mean_distance, r.mean_distance_top_n, r.min_distance, r.min_distance_top_n,
                    f"{r.mean_closeness:.3f} (top-N {r.mean_closeness_top_n:.3f})")])
     if plot:
-        import numpy as np
+        from curation.boundary.plot import scored_band
 
-        prov = json.loads(ds[0][C.BOUNDARY_PROVENANCE]) if C.BOUNDARY_PROVENANCE in ds.column_names else {}
-        scores, p = np.asarray(ds[C.BOUNDARY_SCORE], dtype=float), np.asarray(ds[C.P_REFUSE], dtype=float)
-        order = np.argsort(scores)
-
-        def p_fn(x: np.ndarray) -> np.ndarray:
-            return np.interp(x, scores[order], np.maximum.accumulate(p[order]))
-
-        width = float(prov.get("band_width", 0.15))
-        threshold = float(prov.get("threshold", score_threshold(p_fn, 0.5, scores)))
-        band = (score_threshold(p_fn, 0.5 - width, scores), score_threshold(p_fn, 0.5 + width, scores))
+        threshold, band = scored_band(ds)
         ids = {i: k for k, i in enumerate(ds[C.ID])} if C.ID in ds.column_names else {}
         highlight = [ids[i] for i in chosen[C.ID] if i in ids] if ids else None
         _plot(ds, plot, threshold, band, f"selection from {name}", highlight)
@@ -227,7 +197,8 @@ def generate_cmd(
     band_width: float = typer.Option(0.15, "--band-width"),
     max_new_tokens: int = typer.Option(48, "--max-new-tokens"),
     batch_size: int = typer.Option(8, "--batch-size"),
-    device: str = typer.Option(None, "--device"),
+    device: common.Device = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Rewrite seeds with the local LM steered along the refusal direction; keep in-band, new candidates."""
     from curation.boundary.candidates import CandidateConfig, generate_candidates

@@ -14,6 +14,7 @@ def build_command(
     tag: str = typer.Option(None, "--tag", help="Also freeze the build as this version (semver)."),
     allow_simulated: bool = typer.Option(False, "--allow-simulated", help="Build gold that rests on simulated "
                                          "annotators' answers (the dataset card then says so)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Build every config named in the YAML, save it under builds/<version_name>/, print rows per split."""
     from curation.build import stage as build

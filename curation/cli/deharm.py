@@ -5,12 +5,11 @@ from __future__ import annotations
 import typer
 
 from curation.cli import common
-from curation.cli.annotate import API_KEY, API_URL, ARGILLA_WS
 
 
 def deharm_command(
     name: str = typer.Argument(..., help="Dataset with trigger_spans (triggers stage) or a trigger_spans gold."),
-    out: str = typer.Option(None, "--out", "-o", help="Save as this workspace dataset (default NAME.deharm)."),
+    out: common.out_as("NAME.deharm") = None,
     model: str = typer.Option("smollm2", "--model", "-m", help="Local chat model for rewrites and answers."),
     answer_model: str = typer.Option(None, "--answer-model", help="Another local model to answer (default: --model)."),
     templates: str = typer.Option(None, "--templates", help="Generic frame YAML (default: the built-in one)."),
@@ -23,9 +22,10 @@ def deharm_command(
     allow_unscored: bool = typer.Option(False, "--allow-unscored", help="Run without a harm model (no probe)."),
     push: bool = typer.Option(False, "--push", help="Send the rewrites to Argilla (deharm_review schema)."),
     to: str = typer.Option("deharm_review", "--to", help="Argilla dataset to push to."),
-    workspace: str = ARGILLA_WS,
-    api_url: str = API_URL,
-    api_key: str = API_KEY,
+    argilla_workspace: common.ArgillaWorkspace = "argilla",
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Write benign rewrites that keep each trigger word, answer them, report every filter, optionally push."""
     from curation.deharm import stage as deharm
@@ -52,12 +52,11 @@ def deharm_command(
                  [(report.pairs, counts(report.blocked), report.candidates, counts(report.dropped),
                    counts(report.answers_dropped), report.rows)])
     if push and len(ds):
-        from curation.annotate.client import connect
         from curation.models.embeddings import get_encoder, workspace_cache
 
-        client = connect(api_url, api_key, workspace=ws)
+        client = common.argilla_client(api_url, api_key)
         encoder = get_encoder(s.embedding_model, device=s.device)
-        dataset = deharm.push(ds, client, to, workspace, encoder, workspace_cache(ws.root, encoder.model_id))
+        dataset = deharm.push(ds, client, to, argilla_workspace, encoder, workspace_cache(ws.root, encoder.model_id))
         ws.log_event("deharm.push", name=target, to=to, rows=len(ds))
         common.console.print(f"pushed {len(ds)} rewrites to '{to}': {client.api_url}/dataset/{dataset.id}/"
                              "annotation-mode", markup=False)

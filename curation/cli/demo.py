@@ -12,6 +12,7 @@ def demo_command(
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1),
     no_simulate: bool = typer.Option(False, "--no-simulate", help="Do not simulate annotators; label in the UI."),
     port: int = typer.Option(None, "--port", help="Port of the local Argilla (default: last used, else 6900)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Ingest, generate, judge, triggers, boundary, Argilla push, (simulated) annotation, qa, adjudication, deharm,
     build, version and a push-to-hub dry run; re-running reuses the workspace and the server."""

@@ -16,6 +16,7 @@ def eval_command(
     max_new_tokens: int = typer.Option(64, "--max-new-tokens", min=1),
     batch_size: int = typer.Option(8, "--batch-size", min=1),
     limit: int = typer.Option(None, "--limit", min=1, help="Evaluate at most N prompts (seeded sample)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Generate answers, judge them, print over-refusal (should-answer) and compliance (should-refuse) rates per
     category and language, and write the JSON report under artifacts/eval/."""

@@ -21,6 +21,7 @@ def finetune(
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: the device setting)."),
     save_steps: int = typer.Option(50, "--save-steps", help="Checkpoint every N steps; a re-run resumes."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Train a LoRA adapter with TRL's SFTTrainer (loss on the assistant's answer) and save it in the workspace."""
     from curation.finetune.stage import FinetuneConfig, load_training_data, run

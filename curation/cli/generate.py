@@ -10,7 +10,7 @@ from curation.cli import common
 def generate(
     name: str = typer.Argument(..., help="Workspace dataset (or save_to_disk folder) with a prompt column."),
     model: str = typer.Option("smollm2", "--model", "-m", help="Hub id, local folder, .gguf file or 'smollm2'."),
-    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
+    out: common.Out = None,
     max_new_tokens: int = typer.Option(256, "--max-new-tokens", help="Answers cut here get finish_reason=length."),
     batch_size: int = typer.Option(8, "--batch-size"),
     sample: bool = typer.Option(False, "--sample", help="Sample instead of greedy decoding."),
@@ -20,6 +20,7 @@ def generate(
     limit: int = typer.Option(None, "--limit", help="Answer a seeded random sample of N pending prompts."),
     seed: int = typer.Option(None, "--seed", help="Seed of the --limit sample (default: the `seed` setting)."),
     progress_every: int = typer.Option(None, "--progress-every", help="Off a terminal: a line every N rows."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Answer every prompt with a local model; re-running resumes (ids already answered by MODEL are skipped)."""
     from curation.generate.stage import GenerateConfig, carry_over, pending_rows, run, truncated_count
@@ -30,7 +31,7 @@ def generate(
                          seed=s.seed if seed is None else seed, progress_every=progress_every)
     ws = common.workspace()
     ds = ws.load_dataset(name)
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     previous = ws.load_dataset(target) if out and ws.has_dataset(target) else None
     if previous is not None:
         ds = carry_over(ds, previous)

@@ -22,6 +22,7 @@ def import_command(
     source_args: list[str] = typer.Option(None, "--source-args", help="Per-source options SOURCE:key=value[,...]."),
     license_: str = typer.Option(None, "--license", help="Licence of the labelled source (shown in the card)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing NAME.gold."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Make gold from labels the data already has: every gold value's provenance is `source_label`."""
     from curation.core.errors import InputError

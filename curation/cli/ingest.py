@@ -26,12 +26,13 @@ def ingest(
                                           "label, language)."),
     skip_bad_lines: bool = typer.Option(False, "--skip-bad-lines", help="Skip malformed JSON lines (counted)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace NAME even if later stages added columns."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
+    engine: common.Engine = "local",
+    num_proc: common.NumProc = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Read prompt sets into one normalized, deduplicated dataset."""
     from curation.core.engine import engine_options
-    from curation.ingest.stage import IngestConfig, parse_source_args, run
+    from curation.ingest.stage import IngestConfig, parse_source_args, refuse_overwrite, run
 
     s = common.settings()
     cfg = IngestConfig(prompt_col=prompt_col, response_col=response_col, label_col=label_col, lang_col=lang_col,
@@ -41,7 +42,7 @@ def ingest(
                        language=language, languages=list(s.languages), source_args=parse_source_args(source_args or []),
                        skip_bad_lines=skip_bad_lines)
     ws = common.workspace()
-    _refuse_overwrite(ws, name, overwrite)
+    refuse_overwrite(ws, name, overwrite)
     kept, removed, report = run(sources, cfg, ws.root, engine=engine_options(engine, num_proc))
     ws.save_dataset(kept, name)
     ws.save_dataset(removed, f"{name}.duplicates")
@@ -55,21 +56,6 @@ def ingest(
     common.console.print(f"saved {report.kept} rows to {ws.dataset_path(name)}"
                          f" ({len(removed)} dropped rows — duplicates, empty, too long — in '{name}.duplicates')",
                          soft_wrap=True)
-
-
-def _refuse_overwrite(ws: object, name: str, overwrite: bool) -> None:
-    """Re-ingesting over a dataset that later stages extended would silently lose their columns: refuse."""
-    from curation.core import columns as C
-    from curation.core.errors import InputError
-    from curation.ingest.stage import CONTRAST_OF, LABEL_CONFLICT, LANGUAGE_UNCERTAIN
-
-    if overwrite or not ws.has_dataset(name):  # type: ignore[attr-defined]
-        return
-    ingest_columns = {*C.NORMALIZED_COLUMNS, CONTRAST_OF, LABEL_CONFLICT, LANGUAGE_UNCERTAIN}
-    later = sorted(set(ws.load_dataset(name).column_names) - ingest_columns)  # type: ignore[attr-defined]
-    if later:
-        raise InputError(f"'{name}' already holds columns of later stages ({', '.join(later[:5])})",
-                         "ingest under another --name, or pass --overwrite to replace it")
 
 
 def register(app: typer.Typer) -> None:

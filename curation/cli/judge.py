@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import typer
 
 from curation.cli import common
-from curation.cli.triggers import _DefaultToRun
 
-judge_app = typer.Typer(cls=_DefaultToRun, no_args_is_help=True,
+judge_app = typer.Typer(cls=common.DefaultToRun, no_args_is_help=True,
                         help="Label responses full_compliance / full_refusal / partial_refusal (`curate judge "
                              "DATASET`), or fit a judge on labelled responses (`curate judge fit`).")
 
@@ -36,15 +34,14 @@ def judge(
     label_map: list[str] = typer.Option(None, "--label-map", help="Classifier LABEL=judge_label (repeatable)."),
     template: str = typer.Option(None, "--template", help="LLM judge prompt template (file or string)."),
     option: list[str] = typer.Option(None, "--option", help="Other judge option KEY=VALUE (JSON values)."),
-    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
+    out: common.Out = None,
+    engine: common.Engine = "local",
+    num_proc: common.NumProc = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Label each response full_compliance, full_refusal or partial_refusal, with the judge's name and score."""
     from curation.core.engine import engine_options
-    from curation.core.registry import judges, resolve
-    from curation.judge.fitted import judge_dir
-    from curation.judge.stage import JudgeConfig, run
+    from curation.judge.stage import JudgeConfig, run, workspace_options
 
     s = common.settings()
     options: dict[str, object] = {}
@@ -60,14 +57,10 @@ def judge(
     if template:
         options["template"] = template
     ws = common.workspace()
-    base, _, fitted_name = judge_name.partition(":")
-    if base == "fitted":
-        options.setdefault("path", str(judge_dir(ws.root, fitted_name or "default")))
-    if "device" in inspect.signature(resolve(judges, base, "judge")).parameters:
-        options.setdefault("device", s.device)
+    options = workspace_options(judge_name, options, ws.root, s.device)
     ds = ws.load_dataset(name)
     result = run(ds, JudgeConfig(judge=judge_name, options=options), engine=engine_options(engine, num_proc))
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     ws.save_dataset(result, target)
     counts = {label: 0 for label in ("full_compliance", "full_refusal", "partial_refusal", None)}
     for label in result["judge_label"]:
@@ -89,6 +82,7 @@ def fit(
     encoder: str = typer.Option("all-MiniLM-L6-v2", "--encoder",
                                 help="Sentence encoder for opening/rest embeddings; 'none' for structure only."),
     c_reg: float = typer.Option(1.0, "--C", help="Inverse regularisation strength of the logistic regression."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Fit a judge on labelled responses (full_compliance / full_refusal / partial_refusal) and save it."""
     from curation.core.errors import InputError

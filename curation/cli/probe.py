@@ -9,26 +9,6 @@ from curation.cli import common
 probe_app = typer.Typer(help="Fit and inspect the embedding harmfulness probe.", no_args_is_help=True)
 
 
-def _load(sources: list[str], prompt_col: str | None, max_rows: int | None, seed: int, label: str | None = None):
-    from curation.ingest.stage import IngestConfig, load_prompts
-
-    ds = load_prompts(sources, IngestConfig(prompt_col=prompt_col, label=label))
-    if max_rows and len(ds) > max_rows:
-        ds = ds.shuffle(seed=seed).select(range(max_rows))
-    return ds
-
-
-def _languages(ds) -> list[str]:
-    """The `language` column, with empty cells filled by language identification (lingua)."""
-    from curation.ingest.langid import detect_languages
-
-    langs = list(ds["language"])
-    missing = [i for i, lang in enumerate(langs) if not lang]
-    for i, lang in zip(missing, detect_languages([ds["prompt"][i] for i in missing]) if missing else [], strict=True):
-        langs[i] = lang
-    return langs
-
-
 @probe_app.command("fit")
 def fit(
     harmful: list[str] = typer.Option(None, "--harmful", help="Source(s) of harmful prompts."),
@@ -53,6 +33,7 @@ def fit(
     epochs: float = typer.Option(None, "--epochs", help="--preset contextual: training epochs."),
     time_budget: float = typer.Option(None, "--time-budget", help="--preset contextual: stop training after "
                                                                   "this many seconds (recorded in the probe)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Fit the harmfulness probe: the contextual harm model (default), or a logistic-regression probe on frozen
     sentence embeddings of --harmful vs --harmless prompts."""
@@ -76,9 +57,10 @@ def fit(
                          "pass both, or --per-language --labelled SRC with a harmful/benign label column")
     from curation.models.embeddings import get_encoder, workspace_cache
     from curation.models.probe import default_probe_dir, fit_probe
+    from curation.models.probe_fitting import sample_prompts
     from curation.models.probe_routing import fit_language_probe, language_probe_name
 
-    texts = {kind: _load(srcs, prompt_col, max_per_class, s.seed)["prompt"]
+    texts = {kind: sample_prompts(srcs, prompt_col, max_per_class, s.seed)["prompt"]
              for kind, srcs in (("harmful", harmful), ("harmless", harmless))}
     if language:
         probe = fit_language_probe(texts["harmful"], texts["harmless"], language, workspace_root=ws.root,
@@ -94,28 +76,14 @@ def fit(
     common.console.print(f"probe '{name}'{lang} saved to {path}: {probe.meta['n_harmful']} harmful, "
                          f"{probe.meta['n_harmless']} harmless, hold-out AUROC {probe.meta['holdout_auroc']:.3f}")
     if cross_lingual and not language:
-        _fit_transfer(list(texts["harmful"]), list(texts["harmless"]), name, probe, path)
+        from curation.models.probe_fitting import fit_english_transfer
 
-
-def _fit_transfer(harmful: list[str], harmless: list[str], name: str, probe, path) -> None:
-    """English data on an English-only encoder: fit the same data on the multilingual encoder (`NAME-multilingual`),
-    which non-English rows are routed to (its scores transfer across languages; the English encoder's do not)."""
-    from curation.ingest.langid import detect_languages
-    from curation.models.probe_routing import fit_transfer_probe, is_english_only, language_counts
-
-    s = common.settings()
-    ws = common.workspace()
-    counts = language_counts(detect_languages((harmful + harmless)[:500]))
-    english = counts.get("en", 0) >= 0.7 * sum(counts.values())  # short prompts are sometimes misread
-    if not english or not is_english_only(probe, s):
-        return
-    probe.meta["language"] = "en"
-    probe.save(path)
-    target, transfer = fit_transfer_probe(harmful, harmless, ws.root, name, s, s.seed, s.batch_size)
-    common.console.print(f"cross-lingual: '{probe.model_id}' is English-only, so the same English data was also fit "
-                         f"on '{transfer.model_id}' as '{target}' (hold-out AUROC "
-                         f"{transfer.meta['holdout_auroc']:.3f}); `boundary score` and the triggers route "
-                         "non-English rows to it (--no-cross-lingual to skip)", markup=False)
+        fit = fit_english_transfer(list(texts["harmful"]), list(texts["harmless"]), probe, path, ws.root, name, s)
+        if fit:
+            common.console.print(f"cross-lingual: '{probe.model_id}' is English-only, so the same English data was "
+                                 f"also fit on '{fit.probe.model_id}' as '{fit.target}' (hold-out AUROC "
+                                 f"{fit.probe.meta['holdout_auroc']:.3f}); `boundary score` and the triggers route "
+                                 "non-English rows to it (--no-cross-lingual to skip)", markup=False)
 
 
 def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name: str, prompt_col: str | None,
@@ -124,10 +92,11 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
     """`--preset contextual`: the fine-tuned harm model (cached by content hash) saved as probe NAME, and (unless
     --no-cross-lingual) the same rows' probe on the multilingual encoder for non-English rows."""
     from curation.models.harm.model import fit_contextual_probe
+    from curation.models.probe_fitting import fit_contextual_transfer, sample_prompts
 
     s = common.settings()
     ws = common.workspace()
-    extra = {kind: list(_load(srcs, prompt_col, max_per_class, s.seed)["prompt"]) if srcs else []
+    extra = {kind: list(sample_prompts(srcs, prompt_col, max_per_class, s.seed)["prompt"]) if srcs else []
              for kind, srcs in (("harmful", harmful), ("harmless", harmless))}
     with common.console.status("training the contextual harm model (cached by content hash)"):
         probe, path, cached = fit_contextual_probe(ws.root, name, extra["harmful"], extra["harmless"],
@@ -140,17 +109,10 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
                          markup=False)
     ws.log_event("probe.fit", name=name, preset="contextual", model=m.get("model_dir"), cached=cached)
     if cross_lingual:
-        from curation.models.harm.model import training_rows
-        from curation.models.probe_routing import fit_transfer_probe
-
-        rows = training_rows(extra["harmful"], extra["harmless"])
-        unsafe = [r["prompt"] for r in rows if r["kind"] == "unsafe"]
-        safe = [r["prompt"] for r in rows if r["kind"] != "unsafe"]
-        target, transfer = fit_transfer_probe(unsafe, safe, ws.root, name, s, s.seed, s.batch_size,
-                                              transfer_from="contextual")
+        fit = fit_contextual_transfer(extra["harmful"], extra["harmless"], ws.root, name, s)
         common.console.print(f"cross-lingual: the contextual model's encoder is English-only, so non-English rows are "
-                             f"scored by the same rows' probe on '{transfer.model_id}' ('{target}', hold-out AUROC "
-                             f"{transfer.meta['holdout_auroc']:.3f}); English rows stay on the contextual model "
+                             f"scored by the same rows' probe on '{fit.probe.model_id}' ('{fit.target}', hold-out "
+                             f"AUROC {fit.probe.meta['holdout_auroc']:.3f}); English rows stay on the contextual model "
                              "(--no-cross-lingual to skip)", markup=False)
 
 
@@ -159,18 +121,19 @@ def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, lab
     from datasets import concatenate_datasets
 
     from curation.core.errors import InputError
+    from curation.models.probe_fitting import languages_or_detected, sample_prompts
     from curation.models.probe_routing import fit_per_language
 
     s = common.settings()
     ws = common.workspace()
-    parts = [_load(srcs, prompt_col, max_per_class, s.seed, label) for srcs, label in
+    parts = [sample_prompts(srcs, prompt_col, max_per_class, s.seed, label) for srcs, label in
              ((harmful, "harmful"), (harmless, "benign"), (labelled, None)) if srcs]
     if not parts:
         raise InputError("probe fit --per-language needs sources",
                          "pass --labelled SRC (harmful/benign label column) or --harmful X --harmless Y")
     ds = concatenate_datasets(parts) if len(parts) > 1 else parts[0]
-    report = fit_per_language(ds["prompt"], ds["label"], _languages(ds), ws.root, name, s, joint, min_per_class,
-                              seed=s.seed, batch_size=s.batch_size)
+    report = fit_per_language(ds["prompt"], ds["label"], languages_or_detected(ds), ws.root, name, s, joint,
+                              min_per_class, seed=s.seed, batch_size=s.batch_size)
     rows = [(probe, info["language"], info["encoder"],
              ", ".join(f"{lg} {h}/{b}" for lg, (h, b) in info["counts"].items()), info["holdout_auroc"])
             for probe, info in report.fitted.items()]

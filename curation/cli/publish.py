@@ -18,6 +18,7 @@ def push_command(
     endpoint: str = typer.Option(None, "--endpoint", envvar="HF_ENDPOINT", help="Hub URL (default huggingface.co)."),
     allow_simulated: bool = typer.Option(False, "--allow-simulated", help="Publish gold that rests on simulated "
                                          "annotators (the card says so in its first paragraph)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Publish VERSION to the Hub (token from HF_TOKEN or the cached login, never printed)."""
     from curation.publish import push_to_hub as hub

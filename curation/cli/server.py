@@ -34,6 +34,7 @@ def start(
     timeout: float = typer.Option(120.0, "--timeout", help="Seconds to wait for each part to become healthy."),
     host: str = typer.Option(None, "--host", help="Interface the UI/API binds to (default 127.0.0.1, this machine "
                                                   "only); anything else is reachable from the network."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Start the stack (idempotent) and wait until every part is healthy; prints the URL and the login."""
     if host and host not in LOOPBACK:
@@ -49,21 +50,21 @@ def start(
 
 
 @server_app.command("stop")
-def stop() -> None:
+def stop(workspace_dir: common.WorkspaceDir = None) -> None:
     """Stop every part of the stack; data stays in the workspace."""
     stopped = _stack().stop()
     common.console.print(f"stopped: {', '.join(stopped)}" if stopped else "the local stack was not running")
 
 
 @server_app.command("reindex")
-def reindex() -> None:
+def reindex(workspace_dir: common.WorkspaceDir = None) -> None:
     """Rebuild the search index of every dataset from the database (after a search-engine crash or data loss)."""
     _stack().reindex()
     common.console.print("search index rebuilt from the database", markup=False)
 
 
 @server_app.command("status")
-def status() -> None:
+def status(workspace_dir: common.WorkspaceDir = None) -> None:
     """URL, user and health of each part (exit code 3 when a part is down)."""
     stack = _stack()
     if not stack.state_path.exists() and not any(stack.pid(p) for p in _parts()):
@@ -83,6 +84,7 @@ def status() -> None:
 def logs(
     part: str = typer.Argument(None, help="redis, search, server, worker or init (default: all)."),
     lines: int = typer.Option(40, "--lines", "-n", help="Lines from the end of each log."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Print the end of the stack's log files."""
     from curation.core.errors import InputError
@@ -103,6 +105,7 @@ def logs(
 @server_app.command("credentials")
 def credentials(
     show_secret: bool = typer.Option(False, "--show-secret", help="Print the password and API key."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """The owner's URL and username; the password and API key only with --show-secret."""
     from curation.core.errors import InputError

@@ -24,6 +24,7 @@ def translate(
     batch_size: int = typer.Option(8, "--batch-size"),
     max_new_tokens: int = typer.Option(256, "--max-new-tokens"),
     config: Path = typer.Option(None, "--config", help="YAML file with TranslateConfig fields (flags win)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Translate every prompt of DATASET into each --to language; save source + translated rows as a new dataset."""
     import yaml

@@ -5,23 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import click
 import typer
-from typer.core import TyperGroup
 
 from curation.cli import common
 
-
-class _DefaultToRun(TyperGroup):
-    """`curate triggers DATASET ...` means `curate triggers run DATASET ...`."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = ["run", *args]
-        return super().parse_args(ctx, args)
-
-
-triggers_app = typer.Typer(cls=_DefaultToRun, no_args_is_help=True,
+triggers_app = typer.Typer(cls=common.DefaultToRun, no_args_is_help=True,
                            help="Propose the spans most likely to make a model refuse each prompt "
                                 "(`curate triggers DATASET`), inventory and export them.")
 
@@ -29,7 +17,7 @@ triggers_app = typer.Typer(cls=_DefaultToRun, no_args_is_help=True,
 @triggers_app.command("run")
 def run_cmd(
     name: str = typer.Argument(..., help="Workspace dataset (or save_to_disk folder) with a prompt column."),
-    out: str = typer.Option(None, "--out", "-o", help="Save under this name (default: NAME, updated in place)."),
+    out: common.Out = None,
     config: Path = typer.Option(None, "--config", help="YAML file with TriggersConfig options (flags win)."),
     lexicon: list[str] = typer.Option(None, "--lexicon", help="Extra lexicon file or folder (repeatable)."),
     proposer: list[str] = typer.Option(None, "--proposer", "-p",
@@ -43,9 +31,10 @@ def run_cmd(
                                                             "occlusion (direction_occlusion.v1)."),
     max_chars: int = typer.Option(None, "--max-chars", help="Truncate longer prompts (default 2000)."),
     batch_size: int = typer.Option(None, "--batch-size"),
-    device: str = typer.Option(None, "--device"),
-    engine: str = typer.Option("local", "--engine", help="local, or ray (joins RAY_ADDRESS, else a local Ray)."),
-    num_proc: int = typer.Option(None, "--num-proc", help="local engine: worker processes (shards)."),
+    device: common.Device = None,
+    engine: common.Engine = "local",
+    num_proc: common.NumProc = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Add trigger_spans (best first) and trigger_flags to every prompt of NAME."""
     import warnings
@@ -72,7 +61,7 @@ def run_cmd(
     for w in caught:
         if str(w.message).startswith("triggers:"):
             common.err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
-    target = out or name.rstrip("/").split("/")[-1]
+    target = common.out_name(out, name)
     ws.save_dataset(result, target)
     labels = Counter(s["label"] for row in result[C.TRIGGER_SPANS] for s in row)
     flag_counts = Counter(f for row in result[TRIGGER_FLAGS] for f in row)
@@ -89,10 +78,11 @@ def run_cmd(
 @triggers_app.command("inventory")
 def inventory_cmd(
     name: str = typer.Argument(..., help="A dataset with trigger_spans (see `curate triggers NAME`)."),
-    out: str = typer.Option(None, "--out", "-o", help="Save the inventory as (default: NAME.triggers)."),
+    out: common.out_as("NAME.triggers") = None,
     plot: Path = typer.Option(None, "--plot", help="Write a PNG chart of the most frequent triggers."),
     top: int = typer.Option(20, "--top", help="Rows shown in the table and the chart."),
     min_count: int = typer.Option(1, "--min-count", help="Drop triggers seen fewer times."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Lemmatized triggers across the corpus: count, share, refusal lift (when judged) and embedding clusters."""
     from curation.triggers.inventory import InventoryConfig, inventory, plot_inventory
@@ -101,7 +91,7 @@ def inventory_cmd(
     ws = common.workspace()
     cfg = _config(InventoryConfig, {"min_count": min_count, "embedding_model": s.embedding_model, "device": s.device})
     inv = inventory(ws.load_dataset(name), cfg, ws.root)
-    target = out or f"{name.rstrip('/').split('/')[-1]}.triggers"
+    target = common.out_name(out, name, ".triggers")
     ws.save_dataset(inv, target)
     ws.log_event("triggers.inventory", name=name, out=target, triggers=len(inv))
     shown = inv.select(range(min(top, len(inv))))
@@ -123,6 +113,7 @@ def export_cmd(
     name: str = typer.Argument(..., help="A dataset with trigger_spans."),
     docbin: Path = typer.Option(None, "--docbin", help="Write a spaCy DocBin (.spacy), spans in doc.spans[triggers]."),
     jsonl: Path = typer.Option(None, "--jsonl", help="Write JSONL (id, prompt, language, trigger_spans, flags)."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Export trigger spans for span-categorizer training (DocBin) or other tools (JSONL)."""
     from curation.core.errors import InputError

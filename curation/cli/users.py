@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from curation.cli import common
-from curation.cli.annotate import API_KEY, API_URL, client
 
 users_app = typer.Typer(help="Manage Argilla users.", no_args_is_help=True)
 
@@ -15,21 +16,22 @@ def add(
     name: str = typer.Argument(..., help="Username (lowercase letters, digits, - and _)."),
     role: str = typer.Option("annotator", "--role",
                              help="annotator, reviewer (adjudicates, in workspace reviewers), admin or owner."),
-    workspace: str = typer.Option(None, "--workspace",
-                                  help="Argilla workspace to join, created if missing (default: argilla; reviewers: "
-                                       "reviewers)."),
+    argilla_workspace: Annotated[str, typer.Option(
+        "--argilla-workspace", help="Argilla workspace to join, created if missing (default: argilla; reviewers: "
+                                    "reviewers).")] = None,
     languages: str = typer.Option(None, "--languages",
                                   help="Languages the user annotates (fr,de): joins WORKSPACE-fr, WORKSPACE-de."),
-    api_url: str = API_URL,
-    api_key: str = API_KEY,
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Create a user and print its one-time password (it is not stored anywhere)."""
     from curation.annotate.languages import assign_languages, parse_languages
     from curation.annotate.users import add_user, default_workspace, record_role
 
     langs = parse_languages(languages)  # a bad code fails before the user is created
-    workspace = workspace or default_workspace(role)
-    rg_client = client(api_url, api_key)
+    workspace = argilla_workspace or default_workspace(role)
+    rg_client = common.argilla_client(api_url, api_key)
     user, password = add_user(rg_client, name, role, workspace)
     record_role(common.workspace(), user.username, role)
     common.console.print(f"created {role} '{user.username}' in workspace '{workspace}' at {rg_client.api_url}",
@@ -45,29 +47,32 @@ def add(
 def assign(
     name: str = typer.Argument(..., help="Existing username."),
     languages: str = typer.Option(..., "--languages", help="Languages to add, e.g. fr,de."),
-    workspace: str = typer.Option("argilla", "--workspace", help="Base Argilla workspace (WORKSPACE-LANG joined)."),
-    api_url: str = API_URL,
-    api_key: str = API_KEY,
+    argilla_workspace: Annotated[str, typer.Option(
+        "--argilla-workspace", help="Base Argilla workspace (WORKSPACE-LANG joined).")] = "argilla",
+    api_url: common.ArgillaUrl = None,
+    api_key: common.ArgillaKey = None,
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Assign annotation languages to an existing user (joins each language's Argilla workspace)."""
     from curation.annotate.languages import add_to_workspace, assign_languages, parse_languages
     from curation.core.errors import InputError
 
     langs = parse_languages(languages)
-    rg_client = client(api_url, api_key)
-    if not add_to_workspace(rg_client, workspace, name):
+    rg_client = common.argilla_client(api_url, api_key)
+    if not add_to_workspace(rg_client, argilla_workspace, name):
         raise InputError(f"no Argilla user '{name}'", "create it with `curate users add NAME --languages ...`")
-    assigned = assign_languages(common.workspace(), name, langs, rg_client, workspace)
+    assigned = assign_languages(common.workspace(), name, langs, rg_client, argilla_workspace)
     common.console.print(f"'{name}' annotates: {', '.join(assigned)}", markup=False)
 
 
 @users_app.command("list")
-def list_users(api_url: str = API_URL, api_key: str = API_KEY) -> None:
+def list_users(api_url: common.ArgillaUrl = None, api_key: common.ArgillaKey = None,
+               workspace_dir: common.WorkspaceDir = None) -> None:
     """Users of the Argilla server."""
     from curation.annotate.languages import load_assignments
     from curation.annotate.users import load_roles
 
-    rg_client = client(api_url, api_key)
+    rg_client = common.argilla_client(api_url, api_key)
     assigned = load_assignments(common.workspace())
     roles = load_roles(common.workspace())
     common.table("users", ["username", "role", "languages"],

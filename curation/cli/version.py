@@ -17,6 +17,7 @@ def create(
     build_name: str = typer.Argument(..., help="A build (its version_name) under builds/."),
     tag: str = typer.Option(None, "--tag", help="Semver tag (default: the latest bumped)."),
     bump: str = typer.Option("minor", "--bump", help="major | minor | patch when --tag is not given."),
+    workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Freeze a build: parquet per config and split, manifest with lineage and fingerprint; never overwrites."""
     from curation.build.stage import load_build
@@ -30,7 +31,7 @@ def create(
 
 
 @version_app.command("list")
-def list_command() -> None:
+def list_command(workspace_dir: common.WorkspaceDir = None) -> None:
     """Every version with its fingerprint and row counts."""
     from curation.publish.versions import list_versions
 
@@ -41,7 +42,8 @@ def list_command() -> None:
 
 
 @version_app.command("show")
-def show(tag: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
+def show(tag: str = typer.Argument(...), as_json: bool = typer.Option(False, "--json"),
+    workspace_dir: common.WorkspaceDir = None) -> None:
     """The manifest of one version: rows per config and split, sources and their fingerprints."""
     from curation.publish.versions import load_manifest
 
@@ -62,7 +64,8 @@ def show(tag: str = typer.Argument(...), as_json: bool = typer.Option(False, "--
 
 @version_app.command("diff")
 def diff(a: str = typer.Argument(...), b: str = typer.Argument(...),
-         as_json: bool = typer.Option(False, "--json")) -> None:
+         as_json: bool = typer.Option(False, "--json"),
+         workspace_dir: common.WorkspaceDir = None) -> None:
     """Rows added, removed and changed between versions A and B, and label changes."""
     from curation.publish.versions import diff_versions
 

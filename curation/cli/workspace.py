@@ -9,7 +9,7 @@ import typer
 from curation.cli import common
 
 
-def ls() -> None:
+def ls(workspace_dir: common.WorkspaceDir = None) -> None:
     """List the datasets saved in the workspace."""
     ws = common.workspace()
     infos = ws.list_datasets()

@@ -45,7 +45,7 @@ SELECT_RANK = "select_rank"
 # annotation snapshots (pulled from Argilla), gold and builds
 RECORD_STATUS = "record_status"
 SUGGESTIONS = "suggestions"
-RESPONSES = "responses"
+ANNOTATIONS = "responses"  # annotators' answers per record (Argilla calls them responses; RESPONSE is the model's)
 ARGILLA_DATASET = "argilla_dataset"
 PULLED_AT = "pulled_at"
 GOLD_PREFIX = "gold_"
@@ -54,7 +54,7 @@ GOLD_PROVENANCE = "gold_provenance"
 DECIDED_BY = "decided_by"
 DECIDED_AT = "decided_at"
 DECISION_RULE = "decision_rule"
-RESPONSE_COUNT = "response_count"
+ANNOTATION_COUNT = "response_count"  # submitted annotator answers behind a gold value
 SPLIT = "split"
 SHOULD_REFUSE = "should_refuse"
 MESSAGES = "messages"

@@ -114,7 +114,8 @@ def has_trigger(text: str, trigger: str) -> bool:
     return bool(trigger) and _word_pattern(trigger).search(text or "") is not None
 
 
-def _spans_of(ds: Dataset) -> tuple[str, list[Any]]:
+def _trigger_span_column(ds: Dataset) -> tuple[str, list[Any]]:
+    """The trigger-span column to read (the adjudicated gold one first) and its values."""
     gold = C.GOLD_PREFIX + C.TRIGGER_SPANS
     for column in (gold, C.TRIGGER_SPANS):
         if column in ds.column_names:
@@ -126,7 +127,7 @@ def _spans_of(ds: Dataset) -> tuple[str, list[Any]]:
 
 def benign_triggers(ds: Dataset, labels: list[str] | tuple[str, ...] = (BENIGN_HOMONYM,)) -> list[str]:
     """Trigger words (as written, first occurrence wins, casefold-unique) of spans carrying one of `labels`."""
-    _, spans = _spans_of(ds)
+    _, spans = _trigger_span_column(ds)
     found: dict[str, str] = {}
     for prompt, row_spans in zip(ds[C.PROMPT], spans, strict=True):
         for span in row_spans or []:
@@ -159,7 +160,7 @@ def trigger_pairs(ds: Dataset, triggers: list[str] | None = None, limit: int | N
                   report: DeharmReport | None = None) -> list[dict[str, Any]]:
     """One pair per (row, trigger span) whose lemma is a lexicon entry (or whose label is benign-capable, or whose
     word is in `triggers`); rows of a blocked category are skipped and counted. Harmful originals first."""
-    _, spans = _spans_of(ds)
+    _, spans = _trigger_span_column(ds)
     prompts = ds[C.PROMPT][:]
     languages = ds[C.LANGUAGE][:] if C.LANGUAGE in ds.column_names else ["en"] * len(ds)
     categories = ds[C.CATEGORY][:] if C.CATEGORY in ds.column_names else [None] * len(ds)

@@ -91,7 +91,7 @@ def is_version(ws: Workspace, name: str) -> bool:
     return (versions_dir(ws) / name / MANIFEST).exists()
 
 
-def load_eval_set(ws: Workspace, on: str, split: str | None = "test") -> Dataset:
+def load_eval_rows(ws: Workspace, on: str, split: str | None = "test") -> Dataset:
     """Eval rows from a version tag (its morbench, boundary and triggers configs) or from a workspace dataset."""
     if not is_version(ws, on):
         return to_eval_rows(ws.load_dataset(on), on)
@@ -197,7 +197,7 @@ def evaluate(ws: Workspace, on: str, cfg: EvalConfig) -> tuple[dict[str, Any], D
 
     name = f"eval.{slug(cfg.model)}.{slug(on)}"
     with datasets_progress(False):
-        rows = load_eval_set(ws, on, cfg.split)
+        rows = load_eval_rows(ws, on, cfg.split)
         previous = ws.load_dataset(name) if ws.has_dataset(name) else None
         judged = run(rows, cfg, previous)
     ws.save_dataset(judged, name)

@@ -48,7 +48,7 @@ def to_gold(ds: Dataset, origin: str = "") -> tuple[Dataset, GoldImportReport]:
     sources = ds[C.SOURCE] if C.SOURCE in ds.column_names else [origin] * len(ds)
     columns: dict[str, list[Any]] = {C.GOLD_PREFIX + q: [] for q in QUESTIONS}
     columns.update({C.GOLD_STATUS: [], C.DECIDED_BY: [], C.DECIDED_AT: [], C.DECISION_RULE: [],
-                    C.GOLD_PROVENANCE: [], C.RESPONSE_COUNT: []})
+                    C.GOLD_PROVENANCE: [], C.ANNOTATION_COUNT: []})
     for label, conflict, source in zip(ds[C.LABEL], conflicts, sources, strict=True):
         label = label or "unknown"
         report.labels[label] = report.labels.get(label, 0) + 1
@@ -66,11 +66,11 @@ def to_gold(ds: Dataset, origin: str = "") -> tuple[Dataset, GoldImportReport]:
         columns[C.DECIDED_AT].append(now if status == GOLD else "")
         columns[C.DECISION_RULE].append(SOURCE_LABEL if status == GOLD else "")
         columns[C.GOLD_PROVENANCE].append(json.dumps(provenance, sort_keys=True))
-        columns[C.RESPONSE_COUNT].append(0)
+        columns[C.ANNOTATION_COUNT].append(0)
     ds = ds.remove_columns([c for c in columns if c in ds.column_names])
     features = ds.features.copy()
     for name in columns:
-        features[name] = Value("int64") if name == C.RESPONSE_COUNT else Value("string")
+        features[name] = Value("int64") if name == C.ANNOTATION_COUNT else Value("string")
     out = ds.map(lambda _, idx: {n: [v[i] for i in idx] for n, v in columns.items()}, batched=True,
                  with_indices=True, features=features)
     if report.gold == 0:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from datasets import Dataset, Features, Value, concatenate_datasets
@@ -305,3 +306,15 @@ def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | No
     for lang in kept[C.LANGUAGE][:]:
         report.languages[lang or "und"] = report.languages.get(lang or "und", 0) + 1
     return kept, removed, report
+
+
+def refuse_overwrite(ws: Any, name: str, overwrite: bool = False) -> None:
+    """Re-ingesting over a dataset that later stages extended would silently lose their columns: refuse (InputError)
+    unless `overwrite`."""
+    if overwrite or not ws.has_dataset(name):
+        return
+    ingest_columns = {*C.NORMALIZED_COLUMNS, CONTRAST_OF, LABEL_CONFLICT, LANGUAGE_UNCERTAIN}
+    later = sorted(set(ws.load_dataset(name).column_names) - ingest_columns)
+    if later:
+        raise InputError(f"'{name}' already holds columns of later stages ({', '.join(later[:5])})",
+                         "ingest under another --name, or pass --overwrite to replace it")

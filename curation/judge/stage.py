@@ -331,6 +331,20 @@ def get_judge(name: str = DEFAULT_JUDGE, **options: Any) -> Judge:
         raise InputError(f"judge '{name}': {err}", f"options: {', '.join(accepted)}") from None
 
 
+def workspace_options(judge: str, options: dict[str, Any], workspace_root: Path | str, device: str) -> dict[str, Any]:
+    """`options` completed for one workspace: a fitted judge's folder in it, and `device` for judges that take one
+    (options given explicitly win)."""
+    from curation.judge.fitted import judge_dir
+
+    out = dict(options)
+    base, _, fitted_name = judge.partition(":")
+    if base == "fitted":
+        out.setdefault("path", str(judge_dir(workspace_root, fitted_name or "default")))
+    if "device" in inspect.signature(resolve(judges, base, "judge")).parameters:
+        out.setdefault("device", device)
+    return out
+
+
 def judge_responses(responses: list[str], judge: str = DEFAULT_JUDGE, **options: Any) -> list[dict[str, Any]]:
     """Label plain responses: one {"label", "score"} dict each (used by boundary scoring)."""
     return get_judge(judge, **options).judge(list(responses))

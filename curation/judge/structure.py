@@ -36,7 +36,7 @@ _SPACE_OUT = ((".", " . "), ("!", " ! "), ("?", " ? "), (":", " : "), (";", " ; 
 _BREAKS = frozenset({".", "!", "?", "¶"})
 
 
-def normalize(text: str) -> str:
+def normalize_for_tokens(text: str) -> str:
     """NFKC, casefold, drop apostrophes/commas/quotes (so "can't" == "cant"); . ! ? : and newlines (¶) become
     tokens of their own, so that `split()` gives words and sentence breaks."""
     text = unicodedata.normalize("NFKC", text).casefold()
@@ -48,7 +48,7 @@ def normalize(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Normalized tokens: words, and the punctuation that structures sentences."""
-    text = normalize(text)
+    text = normalize_for_tokens(text)
     for ch, spaced in _SPACE_OUT:
         if ch in text:
             text = text.replace(ch, spaced)

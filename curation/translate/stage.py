@@ -257,7 +257,7 @@ def _row_language(row: dict[str, Any], default: str) -> str:
     return normalize_language_code(str(row.get(C.LANGUAGE) or ""), default)
 
 
-def _spans_of(value: Any) -> tuple[list[dict[str, Any]], bool]:
+def _parse_spans(value: Any) -> tuple[list[dict[str, Any]], bool]:
     """Spans as a list of dicts, and whether the column stores them as a JSON string."""
     if value is None:
         return [], False
@@ -376,7 +376,7 @@ def _translated_row(
         "_compare_left": row[C.PROMPT], "_compare_right": back if back is not None else text,
     })
     if C.TRIGGER_SPANS in column_names:
-        spans, as_json = _spans_of(row.get(C.TRIGGER_SPANS))
+        spans, as_json = _parse_spans(row.get(C.TRIGGER_SPANS))
         projected, dropped = ([], len(spans)) if empty else _project(spans, row[C.PROMPT], text, vectors, cfg)
         stats.spans_projected += len(projected)
         stats.spans_dropped += dropped

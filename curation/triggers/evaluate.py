@@ -30,11 +30,11 @@ def load_split(split: str = "all") -> list[dict]:
     """The eval items of one split ('v1', 'dev', 'test') or all of them."""
     if split not in SPLITS:
         raise InputError(f"unknown eval split {split!r}", f"use one of {', '.join(SPLITS)}")
-    items = load_eval_set(EVAL_SET) + load_eval_set(TEST_SET)
+    items = read_eval_items(EVAL_SET) + read_eval_items(TEST_SET)
     return items if split == "all" else [i for i in items if split_of(i) == split]
 
 
-def load_eval_set(path: Path | str = EVAL_SET) -> list[dict]:
+def read_eval_items(path: Path | str = EVAL_SET) -> list[dict]:
     """Items {prompt, gold, harmful, kind[, lang, set, split]}; a gold word must occur in its prompt (gold null: the
     prompt has no cue)."""
     items = []

@@ -1,0 +1,87 @@
+"""Harm-probe fitting from prompt sources: the sampling, language and cross-lingual transfer steps that `curate probe
+fit` and `curate boundary fit-direction` drive (the CLI only parses options and prints)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from datasets import Dataset
+
+from curation.models.probe import Probe
+
+
+@dataclass
+class TransferFit:
+    """A probe fit on the multilingual encoder for non-English rows: its probe name and the probe."""
+
+    target: str
+    probe: Probe
+
+
+def sample_prompts(sources: Sequence[str], prompt_col: str | None = None, max_rows: int | None = None, seed: int = 0,
+                   label: str | None = None) -> Dataset:
+    """The normalized prompts of `sources` (every row labelled `label` when given), a seeded sample of `max_rows`."""
+    from curation.ingest.stage import IngestConfig, load_prompts
+
+    ds = load_prompts(list(sources), IngestConfig(prompt_col=prompt_col, label=label))
+    if max_rows and len(ds) > max_rows:
+        ds = ds.shuffle(seed=seed).select(range(max_rows))
+    return ds
+
+
+def languages_or_detected(ds: Dataset) -> list[str]:
+    """The `language` column, with empty cells filled by language identification (lingua)."""
+    from curation.ingest.langid import detect_languages
+
+    langs = list(ds["language"])
+    missing = [i for i, lang in enumerate(langs) if not lang]
+    for i, lang in zip(missing, detect_languages([ds["prompt"][i] for i in missing]) if missing else [], strict=True):
+        langs[i] = lang
+    return langs
+
+
+def contrast_language(texts: Sequence[str]) -> str:
+    """The language of a contrast set (lingua; 90% of its prompts), or 'multilingual' when it mixes languages."""
+    from curation.ingest.langid import detect_languages
+    from curation.models.probe_routing import JOINT, language_counts
+
+    counts = language_counts(detect_languages(list(texts[:500])))
+    top, n = next(iter(counts.items()), (JOINT, 0))
+    return top if n >= 0.9 * sum(counts.values()) else JOINT
+
+
+def fit_english_transfer(harmful: list[str], harmless: list[str], probe: Probe, path: Path, workspace_root: Path,
+                         name: str, settings: Any) -> TransferFit | None:
+    """English data on an English-only encoder: record the probe as English and fit the same data on the
+    multilingual encoder (`NAME-multilingual`), which non-English rows are routed to (its scores transfer across
+    languages; the English encoder's do not). None when the data is not English or the encoder is multilingual."""
+    from curation.ingest.langid import detect_languages
+    from curation.models.probe_routing import fit_transfer_probe, is_english_only, language_counts
+
+    counts = language_counts(detect_languages((harmful + harmless)[:500]))
+    english = counts.get("en", 0) >= 0.7 * sum(counts.values())  # short prompts are sometimes misread
+    if not english or not is_english_only(probe, settings):
+        return None
+    probe.meta["language"] = "en"
+    probe.save(path)
+    target, transfer = fit_transfer_probe(harmful, harmless, workspace_root, name, settings, settings.seed,
+                                          settings.batch_size)
+    return TransferFit(target, transfer)
+
+
+def fit_contextual_transfer(harmful: list[str], harmless: list[str], workspace_root: Path, name: str,
+                            settings: Any) -> TransferFit:
+    """The contextual harm model's encoder is English-only: fit its training rows (shipped contrast data plus the
+    extra `harmful`/`harmless` prompts) on the multilingual encoder for non-English rows."""
+    from curation.models.harm.model import training_rows
+    from curation.models.probe_routing import fit_transfer_probe
+
+    rows = training_rows(harmful, harmless)
+    unsafe = [r["prompt"] for r in rows if r["kind"] == "unsafe"]
+    safe = [r["prompt"] for r in rows if r["kind"] != "unsafe"]
+    target, transfer = fit_transfer_probe(unsafe, safe, workspace_root, name, settings, settings.seed,
+                                          settings.batch_size, transfer_from="contextual")
+    return TransferFit(target, transfer)
