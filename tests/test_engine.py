@@ -79,7 +79,7 @@ def probe_root(tmp_path_factory, encoder):
 def test_unknown_engine_is_one_clear_error():
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="known engines: local, ray"):
+    with pytest.raises(ValidationError, match="known engines: local.v1, ray.v1"):
         EngineConfig(engine="spark")
     with pytest.raises(InputError, match="unknown engine 'spark'"):
         from curation.core.engine import engines  # noqa: F401 - registry lookup path

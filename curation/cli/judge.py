@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import typer
@@ -42,7 +41,7 @@ def judge(
 ) -> None:
     """Label each response full_compliance, full_refusal or partial_refusal, with the judge's name and score."""
     from curation.core.engine import engine_options
-    from curation.core.registry import judges, resolve
+    from curation.core.registry import judges
     from curation.judge.fitted import judge_dir
     from curation.judge.stage import JudgeConfig, run
 
@@ -63,10 +62,10 @@ def judge(
     base, _, fitted_name = judge_name.partition(":")
     if base == "fitted":
         options.setdefault("path", str(judge_dir(ws.root, fitted_name or "default")))
-    if "device" in inspect.signature(resolve(judges, base, "judge")).parameters:
+    if "device" in judges.config_model(base).model_fields:
         options.setdefault("device", s.device)
     ds = ws.load_dataset(name)
-    result = run(ds, JudgeConfig(judge=judge_name, options=options), engine=engine_options(engine, num_proc))
+    result = run(ds, JudgeConfig(judge=judge_name, judge_args=options), engine=engine_options(engine, num_proc))
     target = out or name.rstrip("/").split("/")[-1]
     ws.save_dataset(result, target)
     counts = {label: 0 for label in ("full_compliance", "full_refusal", "partial_refusal", None)}

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import catalogue
 import numpy as np
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,9 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
 from curation.core.hashing import config_hash, normalize_text, record_id, sha
-from curation.core.registry import resolve
-
-translators = catalogue.create("curation", "translators")  # translation back-ends, picked by model kind
+from curation.core.registry import resolve, translators
 
 CHAT_TEMPLATE = "Translate the following text to {language}. Reply with the translation only.\n\n{text}"
 LANGUAGE_NAMES = {
