@@ -113,4 +113,4 @@ def test_debug_prints_the_traceback(cli, capsys):
 def test_bad_setting_in_curate_toml(cli, capsys, tmp_path):
     (tmp_path / "curate.toml").write_text("batch_size = -1\n")
     assert cli("ls") == 2
-    assert "invalid setting 'batch_size'" in capsys.readouterr().err
+    assert "settings: invalid value for 'batch_size'" in capsys.readouterr().err

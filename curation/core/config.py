@@ -65,7 +65,7 @@ def load_model(source: Path | str | dict[str, Any], model: type[M], *, where: st
     if isinstance(source, dict):
         data, origin = dict(source), "config"
     else:
-        data, origin = read_yaml(source, where), str(source)
+        data, origin = read_yaml(source, where if where != str(source) else None), str(source)
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     try:
         return model.model_validate(data)
