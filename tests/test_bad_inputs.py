@@ -59,10 +59,12 @@ CASES = [
     BadInput("path-like dataset name", "ingest ok.jsonl --name ../x", 2,
              "error: invalid dataset name '../x' (use letters, digits, '-', '_' and '.')"),
     BadInput("threshold out of range", "ingest ok.jsonl --name q --threshold 2", 2,
-             "error: invalid IngestConfig setting 'near_threshold' 2.0: Input should be less than or equal to 1 "
+             "error: IngestConfig options: invalid value for 'near_threshold' 2.0: Input should be less than or "
+             "equal to 1 "
              "(fix the option or config value; see the command's --help)"),
     BadInput("negative length limit", "ingest ok.jsonl --name q --max-chars -1", 2,
-             "error: invalid IngestConfig setting 'max_chars' -1: Input should be greater than or equal to 1 "
+             "error: IngestConfig options: invalid value for 'max_chars' -1: Input should be greater than or "
+             "equal to 1 "
              "(fix the option or config value; see the command's --help)"),
     BadInput("missing required option", "ingest ok.jsonl", 2, "Error: Missing option '--name' / '-n'."),
     BadInput("unusable workspace", "--workspace /proc/1/no-such-dir ls", 1,
@@ -83,19 +85,19 @@ CASES = [
     BadInput("unknown proposer", "triggers run p --proposer bogus", 2,
              "error: unknown trigger proposer 'bogus' (known trigger proposers: {proposers})"),
     BadInput("top-k below 1", "triggers run p --top-k 0", 2,
-             "error: invalid triggers option 'top_k': Input should be greater than or equal to 1 "
+             "error: triggers options: invalid value for 'top_k' 0: Input should be greater than or equal to 1 "
              "(fix the flag or the config file)"),
     BadInput("unknown boundary scorer", "boundary score p --scorer bogus", 2,
              "error: unknown boundary scorer 'bogus' (known boundary scorers: {scorers})"),
     BadInput("zero budget", "boundary select p --budget 0", 2,
-             "error: invalid SelectConfig setting 'budget' 0: Input should be greater than or equal to 1 "
+             "error: SelectConfig options: invalid value for 'budget' 0: Input should be greater than or equal to 1 "
              "(fix the option or config value; see the command's --help)"),
     # qa, adjudicate
     BadInput("not a snapshot", "qa p", 2,
              "error: 'p' is not an annotation snapshot: missing column(s) responses (pull it with "
              "`curate annotate pull NAME`; columns found: id, prompt, label)"),
     BadInput("IoU of zero", "qa p --iou 0", 2,
-             "error: invalid QAConfig setting 'iou_threshold' 0.0: Input should be greater than 0 "
+             "error: QAConfig options: invalid value for 'iou_threshold' 0.0: Input should be greater than 0 "
              "(fix the option or config value; see the command's --help)"),
     BadInput("adjudicate a non-snapshot", "adjudicate run p", 2,
              "error: 'p' is not an annotation snapshot: missing column(s) responses (pull it with "
@@ -140,10 +142,11 @@ CASES = [
              "error: cannot rebuild the search index: redis and search of the local stack not running "
              "(run `curate server start` first)"),
     BadInput("port out of range", "server start --port 70000", 2,
-             "error: invalid StackConfig setting 'port' 70000: Input should be less than or equal to 65535 "
+             "error: StackConfig options: invalid value for 'port' 70000: Input should be less than or equal to 65535 "
              "(fix the option or config value; see the command's --help)"),
     BadInput("zero workers", "server start --workers 0", 2,
-             "error: invalid StackConfig setting 'num_workers' 0: Input should be greater than or equal to 1 "
+             "error: StackConfig options: invalid value for 'num_workers' 0: Input should be greater than or "
+             "equal to 1 "
              "(fix the option or config value; see the command's --help)"),
 ]
 

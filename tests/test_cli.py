@@ -85,8 +85,8 @@ def test_unknown_judge_lists_known_ones(cli, capsys, prompts_file):
     capsys.readouterr()
     assert cli("judge", "p", "--judge", "gpt5") == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("error: unknown judge 'gpt5' (known judges: classifier, fitted, llm, string_match, "
-                   "string_match_2023, zero_shot)")
+    assert err == ("error: unknown judge 'gpt5' (known judges: classifier.v1, fitted.v1, llm.v1, string_match.v1, "
+                   "string_match_2023.v1, zero_shot.v1)")
 
 
 def test_usage_errors_exit_2(cli, capsys):
@@ -113,4 +113,4 @@ def test_debug_prints_the_traceback(cli, capsys):
 def test_bad_setting_in_curate_toml(cli, capsys, tmp_path):
     (tmp_path / "curate.toml").write_text("batch_size = -1\n")
     assert cli("ls") == 2
-    assert "invalid setting 'batch_size'" in capsys.readouterr().err
+    assert "settings: invalid value for 'batch_size'" in capsys.readouterr().err

@@ -34,7 +34,7 @@ def test_defaults_then_toml_then_env_then_flags(project, monkeypatch):
 
 def test_invalid_settings_are_one_config_error(project, monkeypatch):
     (project / "curate.toml").write_text("batch_size = 0\n")
-    with pytest.raises(ConfigError, match="invalid setting 'batch_size'") as info:
+    with pytest.raises(ConfigError, match="settings: invalid value for 'batch_size'") as info:
         load_settings()
     assert "\n" not in str(info.value)
     (project / "curate.toml").write_text("batch_sise = 8\n")

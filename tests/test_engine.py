@@ -62,7 +62,7 @@ def ray_local():
 def test_unknown_engine_is_one_clear_error():
     from pydantic import ValidationError
 
-    with pytest.raises(ValidationError, match="known engines: local, ray"):
+    with pytest.raises(ValidationError, match="known engines: local.v1, ray.v1"):
         EngineConfig(engine="spark")
     with pytest.raises(InputError, match="unknown engine 'spark'"):
         from curation.core.engine import engines  # noqa: F401 - registry lookup path

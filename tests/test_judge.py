@@ -67,10 +67,10 @@ def test_stage_without_response_column():
 
 
 def test_unknown_judge_lists_known_ones_and_unknown_option_lists_options():
-    with pytest.raises(InputError, match="unknown judge 'gpt5'.*classifier, fitted, llm, string_match, "
-                                         "string_match_2023, zero_shot"):
+    with pytest.raises(InputError, match="unknown judge 'gpt5'.*classifier.v1, fitted.v1, llm.v1, "
+                                         "string_match.v1, string_match_2023.v1, zero_shot.v1"):
         judge_responses(["x"], judge="gpt5")
-    with pytest.raises(InputError, match="judge 'string_match' has no option colour.*phrases_path"):
+    with pytest.raises(InputError, match="judge 'string_match': unknown key 'colour'.*phrases_path"):
         get_judge("string_match", colour="red")
 
 

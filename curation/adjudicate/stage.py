@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from datasets import Dataset, Features, List, Value
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation.annotate.push import agent_name
 from curation.annotate.responses import (
@@ -29,7 +29,7 @@ from curation.annotate.responses import (
 )
 from curation.core import columns as C
 from curation.core.errors import InputError, ServiceError
-from curation.core.registry import adjudicators, resolve
+from curation.core.registry import adjudicators
 
 GOLD = "gold"
 NEEDS_REVIEW = "needs_review"
@@ -66,13 +66,22 @@ class AdjudicateConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rule: str = Field("majority", description="Registered adjudicator: majority, unanimity, trusted_annotator.v1.")
-    rule_args: dict[str, Any] = Field(default_factory=dict, description="Arguments of a named adjudicator.")
+    rule: str = Field("majority", description="Registered adjudication rule: majority.v1, unanimity.v1, "
+                                             "trusted_annotator.v1 (unversioned names mean .v1).")
+    rule_args: dict[str, Any] = Field(default_factory=dict, description="Arguments of the rule (its config model).")
     questions: list[str] | None = Field(None, description="Questions to adjudicate (default: every answered one).")
+
+    @model_validator(mode="after")
+    def _check_rule(self) -> AdjudicateConfig:
+        """An unknown rule or bad rule_args fail here, before any snapshot is read."""
+        adjudicators.validate_args(self.rule, self.rule_args, where=f"adjudication rule {self.rule}",
+                                   prefix="rule_args")
+        return self
 
     @property
     def rule_label(self) -> str:
-        return self.rule if self.rule in ("majority", "unanimity") else f"adjudicator:{self.rule}"
+        """How decisions of this rule are labelled (`majority`, `adjudicator:trusted_annotator.v1`)."""
+        return get_rule(self).label
 
 
 def _latest(answers: list[Answer]) -> str:
@@ -119,7 +128,6 @@ def _decide_text(answers: list[Answer], rule: str) -> Decision:
     return Decision(top[0].value, tuple(sorted(a.user for a in top)), _latest(top), rule)
 
 
-@adjudicators.register("majority")
 def majority(kind: str, answers: list[Answer]) -> Decision | None:
     """Label: the answer of a strict majority. Spans: every span a strict majority marked (a tie -> review)."""
     if kind == "text":
@@ -135,7 +143,6 @@ def majority(kind: str, answers: list[Answer]) -> Decision | None:
     return Decision(_value(kind, key, group), tuple(sorted(a.user for a in group)), _latest(group), "majority")
 
 
-@adjudicators.register("unanimity")
 def unanimity(kind: str, answers: list[Answer]) -> Decision | None:
     """Gold only when every annotator gave the same answer (same span set for spans)."""
     if kind == "text":
@@ -147,11 +154,33 @@ def unanimity(kind: str, answers: list[Answer]) -> Decision | None:
     return Decision(_value(kind, key, group), tuple(sorted(a.user for a in group)), _latest(group), "unanimity")
 
 
-@adjudicators.register("trusted_annotator.v1")
+majority.label = "majority"  # type: ignore[attr-defined]
+unanimity.label = "unanimity"  # type: ignore[attr-defined]
+
+
+@adjudicators.register("majority.v1")
+def make_majority() -> Any:
+    """Label: the answer of a strict majority; spans: every span a strict majority marked (a tie goes to review)."""
+    return majority
+
+
+@adjudicators.register("unanimity.v1")
+def make_unanimity() -> Any:
+    """Gold only when every annotator gave the same answer."""
+    return unanimity
+
+
+class TrustedAnnotatorArgs(BaseModel):
+    """`rule_args` of trusted_annotator.v1: the annotators who decide, most senior first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    users: list[str] = Field(..., min_length=1, description="Annotators, most senior first (e.g. [alice]).")
+
+
+@adjudicators.register("trusted_annotator.v1", config=TrustedAnnotatorArgs)
 def make_trusted_annotator(users: list[str]) -> Any:
     """A named adjudicator: the first listed (senior) annotator who answered decides; else majority."""
-    if not users:
-        raise InputError("trusted_annotator.v1 needs rule_args.users", "e.g. rule_args: {users: [alice]}")
 
     def decide(kind: str, answers: list[Answer]) -> Decision | None:
         for user in users:
@@ -162,14 +191,13 @@ def make_trusted_annotator(users: list[str]) -> Any:
                 return Decision(value, (user,), mine[-1].updated_at, "adjudicator:trusted_annotator.v1")
         return majority(kind, answers)
 
-    decide.factory = True  # type: ignore[attr-defined]
+    decide.label = "adjudicator:trusted_annotator.v1"  # type: ignore[attr-defined]
     return decide
 
 
 def get_rule(cfg: AdjudicateConfig) -> Any:
     """The decide(kind, answers) function of the configured rule."""
-    fn = resolve(adjudicators, cfg.rule, "adjudication rule")
-    return fn(**cfg.rule_args) if cfg.rule not in ("majority", "unanimity") else fn
+    return adjudicators.make(cfg.rule, cfg.rule_args)
 
 
 def gold_features(base: Features, kinds: dict[str, str]) -> Features:

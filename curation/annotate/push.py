@@ -2,7 +2,8 @@
 
 Records are upserted by `external_id` = the dataset's `id`, so a re-push updates and never duplicates, keeps
 existing responses, and an interrupted push is finished by running it again. Suggestions come from registered
-suggesters, one per question name (`suggesters`), so a new schema question gets a new function, not an `elif`.
+suggesters, one per question name (`curation.core.registry.suggesters`, e.g.
+`trigger_spans.v1`), so a new schema question gets a new function, not an `elif`.
 """
 
 from __future__ import annotations
@@ -14,18 +15,17 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import catalogue
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field
 
 from curation.annotate.schemas import AnnotationSchema, SpanQuestionSpec, load_schema_model
 from curation.core import columns as C
 from curation.core.errors import InputError, ServiceError
+from curation.core.registry import suggesters
 
 UNCERTAINTY = "uncertainty"
 DEFAULT_BATCH_SIZE = 250
 MAX_BATCH_SIZE = 500  # argilla-server's bulk upsert limit
-suggesters = catalogue.create("curation", "annotate_suggesters")
 _AGENT_BAD = re.compile(r"[^a-zA-Z0-9\-_:./]+")
 
 
@@ -80,7 +80,7 @@ def filter_spans(spans: Iterable[dict[str, Any]], cfg: SuggestConfig) -> list[di
 
 
 # suggesters: (row, question spec, schema, config) -> {"value", "score", "agent"} or None ----------------------
-@suggesters.register("trigger_spans")
+@suggesters.register("trigger_spans.v1")
 def suggest_trigger_spans(row: dict[str, Any], question: Any, schema: AnnotationSchema,
                           cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """Cue spans above the configured score, in range with known labels, overlaps resolved by score."""
@@ -136,28 +136,28 @@ def _verdict_suggestion(row: dict[str, Any], question: Any, yes: str, no: str) -
     return {"value": value, "score": None if score is None else round(score, 4), "agent": agent}
 
 
-@suggesters.register("harmfulness")
+@suggesters.register("harmfulness.v1")
 def suggest_harmfulness(row: dict[str, Any], question: Any, schema: AnnotationSchema,
                         cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """harmful/benign from the shared verdict (never 'ambiguous')."""
     return _verdict_suggestion(row, question, "harmful", "benign")
 
 
-@suggesters.register("should_refuse")
+@suggesters.register("should_refuse.v1")
 def suggest_should_refuse(row: dict[str, Any], question: Any, schema: AnnotationSchema,
                           cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """yes exactly when harmfulness is suggested harmful (same verdict, same score)."""
     return _verdict_suggestion(row, question, "yes", "no")
 
 
-@suggesters.register("decision")
+@suggesters.register("decision.v1")
 def suggest_decision(row: dict[str, Any], question: Any, schema: AnnotationSchema,
                      cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """refuse/answer for boundary review, from the same verdict."""
     return _verdict_suggestion(row, question, "refuse", "answer")
 
 
-@suggesters.register("rewrite_edited")
+@suggesters.register("rewrite_edited.v1")
 def suggest_rewrite_edited(row: dict[str, Any], question: Any, schema: AnnotationSchema,
                            cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """deharm_review: the rewrite itself, so the reviewer's edit box starts filled (the build uses the edit)."""
@@ -165,7 +165,7 @@ def suggest_rewrite_edited(row: dict[str, Any], question: Any, schema: Annotatio
     return {"value": str(text), "agent": agent_name(row.get("method") or "deharm")} if _present(text) else None
 
 
-@suggesters.register("answer_edited")
+@suggesters.register("answer_edited.v1")
 def suggest_answer_edited(row: dict[str, Any], question: Any, schema: AnnotationSchema,
                           cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """deharm_review: the model's answer, pre-filled for editing."""
@@ -198,7 +198,7 @@ def build_record(row: dict[str, Any], schema: AnnotationSchema, question_ids: di
                  vectors: dict[str, list[float]], makers: dict[str, Callable] | None = None,
                  suggest: SuggestConfig | None = None) -> dict[str, Any]:
     """One record as the bulk-upsert JSON body expects it (fields, metadata, suggestions, vectors)."""
-    makers = makers if makers is not None else suggesters.get_all()
+    makers = makers if makers is not None else suggesters.latest()
     suggest = suggest or SuggestConfig()
     fields = {f.name: str(row[f.name]) for f in schema.fields if _present(row.get(f.name))}
     suggestions = []
@@ -352,7 +352,7 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
     wanted = [c for c in ds.column_names if c not in vectors]
     rows = ds.select_columns(wanted)
     seen: set[str] = set()
-    makers = suggesters.get_all()
+    makers = suggesters.latest()
     total = len(ds)
     progress = Progress(TextColumn(f"push to {dataset_name}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), disable=not show_progress,
@@ -399,7 +399,7 @@ def _as_list(vector: Any) -> list[float]:
     return vector.tolist() if hasattr(vector, "tolist") else [float(x) for x in vector]
 
 
-@suggesters.register("refusal_label")
+@suggesters.register("refusal_label.v1")
 def suggest_refusal_label(row: dict[str, Any], question: Any, schema: AnnotationSchema,
                           cfg: SuggestConfig | None = None) -> dict[str, Any] | None:
     """response_review: the refusal judge's three-way label as the suggestion, its score as the confidence."""

@@ -10,10 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from curation.core.errors import ConfigError, InputError
+from curation.core.config import load_model
+from curation.core.errors import InputError
 
 SCHEMA_DIR_NAME = "annotation_schemas"
 Labels = list[str] | dict[str, str]
@@ -233,16 +233,6 @@ def schema_path(name_or_path: str | Path) -> Path:
                      f"known schemas: {', '.join(available_schemas()) or 'none'}; or pass a .yaml path")
 
 
-def _describe(err: ValidationError, path: Path) -> ConfigError:
-    errors = err.errors()
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a typo explains the rest
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        return ConfigError(f"annotation schema {path}: unknown key '{loc}'",
-                           f"remove or rename it in {path.name}; see the other schemas for valid keys")
-    return ConfigError(f"annotation schema {path}: bad key '{loc}': {first['msg']}", f"fix it in {path.name}")
-
-
 def load_schema_model(name_or_path: str | Path | AnnotationSchema) -> AnnotationSchema:
     """Read and validate a schema file (by name or path) into an `AnnotationSchema` (one already built passes)."""
     if isinstance(name_or_path, AnnotationSchema):
@@ -254,18 +244,7 @@ def load_schema_model(name_or_path: str | Path | AnnotationSchema) -> Annotation
 @lru_cache(maxsize=32)
 def _load_cached(path_str: str, _mtime: int) -> AnnotationSchema:
     path = Path(path_str)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"annotation schema {path}:{where} is not valid YAML", "fix the YAML syntax") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"annotation schema {path} must be a YAML mapping", "start from trigger_spans.yaml")
-    try:
-        return AnnotationSchema(**data)
-    except ValidationError as err:
-        raise _describe(err, path) from None
+    return load_model(path, AnnotationSchema, where=f"annotation schema {path}")
 
 
 def load_schema(name_or_path: str | Path, min_submitted: int | None = None, client: Any = None) -> Any:

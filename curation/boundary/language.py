@@ -64,10 +64,9 @@ class LanguageProbeScorer:
                 "cross_lingual_scale": self.router.same_scale and self.router.transfer() is not None}
 
 
-@scorers.register("probe_by_language")
+@scorers.register("probe_by_language.v1")
 def make_language_probe_scorer(workspace_root: Path, name: str = "default", device: str = "cpu",
-                               batch_size: int = 64, cross_lingual_scale: bool = True, **_: Any
-                               ) -> LanguageProbeScorer:
+                               batch_size: int = 64, cross_lingual_scale: bool = True) -> LanguageProbeScorer:
     """The probes `<name>-<lang>` / `<name>-multilingual` / `<name>` of the workspace, routed by row language; with
     `cross_lingual_scale` (default), English rows of an English-only probe use its transfer probe too."""
     router = ProbeRouter(Path(workspace_root), name, device, same_scale=cross_lingual_scale)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from curation.core.errors import ModelError
-from curation.core.registry import resolve, scorers
+from curation.core.registry import scorers
 
 
 class BoundaryScorer(Protocol):
@@ -104,9 +104,9 @@ class DirectionScorer:
                 "selected_by": d.metrics.get("selected_by")}
 
 
-@scorers.register("probe")
+@scorers.register("probe.v1")
 def make_probe_scorer(workspace_root: Path, name: str = "default", path: str | None = None, device: str = "cpu",
-                      batch_size: int = 64, **_: Any) -> BoundaryScorer:
+                      batch_size: int = 64) -> BoundaryScorer:
     """The embedding probe saved by `curate probe fit --name NAME` (or the probe folder at PATH)."""
     from curation.models.embeddings import get_encoder
     from curation.models.probe import Probe, default_probe_dir
@@ -117,10 +117,10 @@ def make_probe_scorer(workspace_root: Path, name: str = "default", path: str | N
     return ProbeScorer(probe, encoder, Path(workspace_root), folder, path or name, batch_size)
 
 
-@scorers.register("direction")
+@scorers.register("direction.v1")
 def make_direction_scorer(workspace_root: Path, name: str = "default", path: str | None = None,
                           model: str | None = None, layer: int | None = None, device: str = "cpu",
-                          batch_size: int = 16, show_progress: bool = True, **_: Any) -> BoundaryScorer:
+                          batch_size: int = 16, show_progress: bool = True) -> BoundaryScorer:
     """The refusal direction saved by `curate boundary fit-direction --name NAME` (or PATH); `model`, when given,
     must be the model the direction was fit on."""
     from curation.models.refusal_direction.direction import (
@@ -145,5 +145,5 @@ def make_direction_scorer(workspace_root: Path, name: str = "default", path: str
 
 
 def get_scorer(scorer: str, workspace_root: Path, **options: Any) -> BoundaryScorer:
-    """Build a registered scorer by name (unknown names list the known ones)."""
-    return resolve(scorers, scorer, "boundary scorer")(workspace_root=workspace_root, **options)
+    """Build a registered scorer by name (unknown names list the known ones; its options are validated first)."""
+    return scorers.make(scorer, options, workspace_root=workspace_root)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from datasets import Dataset
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation.boundary import language as _language  # noqa: F401 - registers the probe_by_language scorer
 from curation.boundary.calibrate import (
@@ -28,6 +28,7 @@ from curation.boundary.scorers import BoundaryScorer, get_scorer
 from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
 from curation.core.languages import normalize_language_code
+from curation.core.registry import scorers
 
 if TYPE_CHECKING:
     from curation.core.engine import EngineConfig
@@ -44,7 +45,10 @@ class BoundaryConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scorer: str = Field("probe", description="Registered scorer: probe or direction.")
+    scorer: str = Field("probe", description="Registered scorer: probe.v1, direction.v1 or probe_by_language.v1 "
+                                             "(unversioned names mean .v1).")
+    scorer_args: dict[str, Any] = Field(default_factory=dict, description="Arguments of the scorer (its config "
+                                        "model); they win over the flat options below.")
     artifact: str = Field("default", description="Name of the probe / direction in the workspace.")
     path: str | None = Field(None, description="Explicit probe folder or direction file/folder.")
     model: str | None = Field(None, description="direction: the model it must have been fit on.")
@@ -58,9 +62,18 @@ class BoundaryConfig(BaseModel):
     device: str = "cpu"
     batch_size: int = Field(16, ge=1)
 
+    @model_validator(mode="after")
+    def _check_scorer(self) -> BoundaryConfig:
+        """Unknown scorers and bad scorer arguments fail here, before any model loads."""
+        scorers.validate_args(self.scorer, self.scorer_options(), where=f"boundary scorer {self.scorer}")
+        return self
+
     def scorer_options(self) -> dict[str, Any]:
-        return {"name": self.artifact, "path": self.path, "model": self.model, "layer": self.layer,
+        """The scorer's arguments: the flat options it accepts (its config model's fields), then `scorer_args`."""
+        flat = {"name": self.artifact, "path": self.path, "model": self.model, "layer": self.layer,
                 "device": self.device, "batch_size": self.batch_size, "cross_lingual_scale": self.cross_lingual_scale}
+        accepted = scorers.config_model(self.scorer).model_fields
+        return {**{k: v for k, v in flat.items() if k in accepted}, **self.scorer_args}
 
 
 @dataclass
@@ -177,7 +190,7 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
     from datasets import Value
 
     from curation.core.engine import map_stage
-    from curation.core.hashing import config_hash
+    from curation.core.hashing import stage_fingerprint
 
     if C.PROMPT not in ds.column_names:
         raise InputError(f"boundary: the dataset has no '{C.PROMPT}' column; columns found: "
@@ -193,7 +206,7 @@ def score_with_report(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | s
     if hasattr(scorer, "score_rows"):
         features[_ROUTE] = Value("string")
     kwargs = {"cfg": cfg, "workspace_root": str(workspace_root)}
-    fingerprint = config_hash([out._fingerprint, "boundary.score.v1", cfg.model_dump(), scorer.artifact])
+    fingerprint = stage_fingerprint(out._fingerprint, "boundary.score.v1", cfg, scorer.artifact)
     out = map_stage(out, BoundaryScoreBatch, kwargs, engine=engine, batch_size=SCORE_MAP_BATCH, features=features,
                     desc=f"boundary score ({scorer.name})", instance=local, fingerprint=fingerprint,
                     reuse_cache=False)

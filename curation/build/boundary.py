@@ -105,6 +105,6 @@ def morbench_language_configs(cfg: MorbenchBuild, splits: DatasetDict, ctx: Buil
                 for lang in languages if lang and lang.isalpha()}
 
 
-builders.register("boundary", func=Builder(BoundaryBuild, build_boundary, C.SHOULD_REFUSE))
-builders.register("morbench", func=Builder(MorbenchBuild, build_morbench, C.LABEL, morbench_language_configs,
+builders.register("boundary.v1", func=Builder(BoundaryBuild, build_boundary, C.SHOULD_REFUSE))
+builders.register("morbench.v1", func=Builder(MorbenchBuild, build_morbench, C.LABEL, morbench_language_configs,
                                            (C.LANGUAGE,), test_only=True))

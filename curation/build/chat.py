@@ -216,7 +216,7 @@ def build_dpo(cfg: ChatBuild, ctx: BuildContext) -> Dataset:
     return rows_dataset(rows, DPO_FEATURES)
 
 
-builders.register("sft", func=Builder(SftBuild, build_sft, C.LABEL))
+builders.register("sft.v1", func=Builder(SftBuild, build_sft, C.LABEL))
 CONVERSATIONAL_DPO_FEATURES = Features({**DPO_FEATURES, C.PROMPT: [MESSAGE], "chosen": [MESSAGE],
                                         "rejected": [MESSAGE]})
 
@@ -237,4 +237,4 @@ def conversational_dpo(cfg: ChatBuild, splits: Any, ctx: BuildContext) -> dict[s
                                                    for split, ds in splits.items()})}
 
 
-builders.register("dpo", func=Builder(ChatBuild, build_dpo, C.LABEL, conversational_dpo))
+builders.register("dpo.v1", func=Builder(ChatBuild, build_dpo, C.LABEL, conversational_dpo))

@@ -3,54 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from curation.core.errors import ConfigError
+from curation.core.config import load_model
 from curation.models.embeddings import DEFAULT_MODEL
 
-M = TypeVar("M", bound=BaseModel)
 SEMVER_HINT = "use MAJOR.MINOR.PATCH, e.g. 1.0.0"
-
-
-def describe_validation(err: ValidationError, where: str, prefix: str = "") -> ConfigError:
-    """One line naming the first invalid key (dotted path) and the problem."""
-    errors = err.errors()
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # a typo explains the rest
-    key = ".".join(str(p) for p in (*([prefix] if prefix else []), *first["loc"]))
-    if first["type"] == "extra_forbidden":
-        return ConfigError(f"{where}: unknown key '{key}'", "remove it or fix its spelling")
-    if first["type"] == "missing":
-        return ConfigError(f"{where}: missing required key '{key}'", "add it to the config")
-    return ConfigError(f"{where}: invalid value for '{key}': {first['msg']}", "fix the value in the config")
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping from a file, or a one-line ConfigError."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found", "pass an existing YAML file, e.g. configs/build.yaml")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not valid YAML: {str(err).splitlines()[0]}", "fix the YAML syntax") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping at the top level", "write `key: value` lines")
-    return data
-
-
-def validate_model(data: dict[str, Any], model: type[M], where: str, prefix: str = "") -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as err:
-        raise describe_validation(err, where, prefix) from None
-
-
-def read_yaml_model(path: Path, model: type[M]) -> M:
-    """Load a YAML file into a pydantic model (extra keys forbidden)."""
-    return validate_model(read_yaml(path), model, str(path))
 
 
 class SourceConfig(BaseModel):
@@ -102,10 +62,9 @@ def load_build_config(source: Path | dict[str, Any]) -> tuple[BuildConfig, dict[
     from curation.core.registry import builders, resolve
 
     where = str(source) if isinstance(source, Path) else "build config"
-    data = read_yaml(source) if isinstance(source, Path) else source
-    cfg = validate_model(data, BuildConfig, where)
+    cfg = load_model(source, BuildConfig, where=where)
     sub = {}
     for name, raw in cfg.configs.items():
         builder = resolve(builders, name, "build config")
-        sub[name] = validate_model(raw, builder.config_model, where, prefix=f"configs.{name}")
+        sub[name] = load_model(raw, builder.config_model, where=where, prefix=f"configs.{name}")
     return cfg, sub

@@ -75,4 +75,4 @@ def build_triggers(cfg: TriggersBuild, ctx: BuildContext) -> Dataset:
     return rows_dataset(rows, FEATURES)
 
 
-builders.register("triggers", func=Builder(TriggersBuild, build_triggers, C.LABEL))
+builders.register("triggers.v1", func=Builder(TriggersBuild, build_triggers, C.LABEL))

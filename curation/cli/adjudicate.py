@@ -28,14 +28,14 @@ def run_command(
 ) -> None:
     """Apply the rule to every question; save NAME.gold; send what it cannot decide to NAME's review dataset."""
     from curation.adjudicate import stage as adjudicate
-    from curation.build.config import read_yaml_model
+    from curation.core.config import load_model, read_yaml
 
     ws = common.workspace()
-    cfg = read_yaml_model(config, adjudicate.AdjudicateConfig) if config else adjudicate.AdjudicateConfig()
-    if rule:
-        cfg = cfg.model_copy(update={"rule": rule})
+    data = read_yaml(config) if config else {}
     if trusted:
-        cfg = cfg.model_copy(update={"rule_args": {**cfg.rule_args, "users": list(trusted)}})
+        data["rule_args"] = {**(data.get("rule_args") or {}), "users": list(trusted)}
+    cfg = load_model(data, adjudicate.AdjudicateConfig, where=str(config) if config else "adjudicate options",
+                     overrides={"rule": rule})
     snapshot = ws.load_dataset(common.snapshot_name(ws, name))
     previous = ws.load_dataset(f"{name}.gold") if ws.has_dataset(f"{name}.gold") else None
     gold = adjudicate.run(snapshot, cfg, name=name, previous=previous)

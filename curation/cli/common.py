@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
-from curation.core.config import Settings, load_settings, set_cli_workspace
+from curation.core.config import Settings, describe_validation, load_settings, set_cli_workspace
 from curation.core.errors import ConfigError, CurationError
 from curation.core.workspace import Workspace
 
@@ -129,11 +129,8 @@ def report_error(err: BaseException, debug: bool) -> int:
 
 def _option_error(err: ValidationError) -> ConfigError:
     """One line naming the model, the first invalid option, its value and the rule it breaks (exit code 2)."""
-    first = err.errors()[0]
-    name = ".".join(str(p) for p in first["loc"]) or "(options)"
-    value = f" {first['input']!r}" if "input" in first and not isinstance(first["input"], dict) else ""
-    return ConfigError(f"invalid {err.title} setting '{name}'{value}: {first['msg']}",
-                       "fix the option or config value; see the command's --help")
+    return describe_validation(err, f"{err.title} options", hint="fix the option or config value; see the "
+                               "command's --help")
 
 
 def table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

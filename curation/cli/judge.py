@@ -59,7 +59,7 @@ def judge(
     ws = common.workspace()
     options = workspace_options(judge_name, options, ws.root, s.device)
     ds = ws.load_dataset(name)
-    result = run(ds, JudgeConfig(judge=judge_name, options=options), engine=engine_options(engine, num_proc))
+    result = run(ds, JudgeConfig(judge=judge_name, judge_args=options), engine=engine_options(engine, num_proc))
     target = common.out_name(out, name)
     ws.save_dataset(result, target)
     counts = {label: 0 for label in ("full_compliance", "full_refusal", "partial_refusal", None)}

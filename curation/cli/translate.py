@@ -27,29 +27,17 @@ def translate(
     workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Translate every prompt of DATASET into each --to language; save source + translated rows as a new dataset."""
-    import yaml
-    from pydantic import ValidationError
-
-    from curation.core.errors import ConfigError, InputError
+    from curation.core.config import load_model
     from curation.translate.stage import TranslateConfig, translate_dataset
 
     s = common.settings()
     ws = common.workspace()
-    base = {}
-    if config:
-        if not config.exists():
-            raise InputError(f"config file {config} not found", "check the path")
-        base = yaml.safe_load(config.read_text()) or {}
     flags = {"targets": to.split(","), "model": model, "back_model": back_model, "source_language": source_language,
              "min_similarity": min_similarity, "back_translate": not no_back_translate, "src_code": src_code,
              "tgt_code": tgt_code, "target_prefix": target_prefix, "batch_size": batch_size,
              "max_new_tokens": max_new_tokens, "device": s.device}
-    try:
-        cfg = TranslateConfig(**{**base, **{k: v for k, v in flags.items() if v is not None}})
-    except ValidationError as err:
-        first = err.errors()[0]
-        raise ConfigError(f"translate: invalid option '{'.'.join(map(str, first['loc']))}': {first['msg']}",
-                          "fix the flag or the --config file") from None
+    cfg = load_model(config or {}, TranslateConfig, where=str(config) if config else "translate options",
+                     overrides=flags, hint="fix the flag or the --config file")
     ds = ws.load_dataset(dataset)
     out, stats = translate_dataset(ds, cfg, ws.root)
     out_name = name or f"{Path(dataset).name}-translated"

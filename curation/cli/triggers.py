@@ -8,6 +8,9 @@ from pathlib import Path
 import typer
 
 from curation.cli import common
+from curation.core.config import load_model, read_yaml
+
+FLAG_HINT = "fix the flag or the config file"
 
 triggers_app = typer.Typer(cls=common.DefaultToRun, no_args_is_help=True,
                            help="Propose the spans most likely to make a model refuse each prompt "
@@ -46,14 +49,14 @@ def run_cmd(
 
     s = common.settings()
     ws = common.workspace()
-    base = _load_config(config) if config else {}
+    base = read_yaml(config, f"triggers config {config}") if config else {}
     flags = {"lexicons": lexicon or None, "proposers": proposer or None, "top_k": top_k, "probe": probe,
              "probe_path": probe_path, "require_probe": require_probe, "direction": direction,
              "max_chars": max_chars, "batch_size": batch_size, "device": device}
     base.setdefault("spacy_model", s.spacy_model)
     base.setdefault("device", s.device)
     base.setdefault("weights", load_weights(ws.root))  # proposer weights refit by `curate loop`, else defaults
-    cfg = _config(TriggersConfig, {**base, **{k: v for k, v in flags.items() if v is not None}})
+    cfg = load_model(base, TriggersConfig, where="triggers options", overrides=flags, hint=FLAG_HINT)
     ds = ws.load_dataset(name)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -89,7 +92,8 @@ def inventory_cmd(
 
     s = common.settings()
     ws = common.workspace()
-    cfg = _config(InventoryConfig, {"min_count": min_count, "embedding_model": s.embedding_model, "device": s.device})
+    cfg = load_model({"min_count": min_count, "embedding_model": s.embedding_model, "device": s.device},
+                     InventoryConfig, where="triggers options", hint=FLAG_HINT)
     inv = inventory(ws.load_dataset(name), cfg, ws.root)
     target = common.out_name(out, name, ".triggers")
     ws.save_dataset(inv, target)
@@ -126,35 +130,6 @@ def export_cmd(
         common.console.print(f"{len(ds)} docs written to {write_docbin(ds, docbin)}")
     if jsonl:
         common.console.print(f"{len(ds)} rows written to {write_jsonl(ds, jsonl)}")
-
-
-def _load_config(path: Path) -> dict:
-    import yaml
-
-    from curation.core.errors import ConfigError
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"cannot read triggers config {path}: {str(err).splitlines()[0]}",
-                          "pass a readable YAML mapping of TriggersConfig options") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"triggers config {path} must be a YAML mapping", "e.g. `top_k: 3`")
-    return data
-
-
-def _config(model: type, values: dict):
-    from pydantic import ValidationError
-
-    from curation.core.errors import ConfigError
-
-    try:
-        return model(**values)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid triggers option '{where}': {first['msg']}", "fix the flag or the config file"
-                          ) from None
 
 
 def register(app: typer.Typer) -> None:

@@ -14,17 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-import catalogue
 from datasets import Dataset, Features
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from curation.core.errors import InputError, ServiceError
 from curation.core.progress import datasets_progress, is_long
-from curation.core.registry import resolve
+from curation.core.registry import engines, resolve
 
 __all__ = ["EngineConfig", "engines", "map_stage", "ENGINES", "ensure_ray"]
 
-engines = catalogue.create("curation", "engines")  # stage executors: "local", "ray"
 ENGINES = ("local", "ray")
 ROW_INDEX = "__curate_row__"
 
@@ -48,8 +46,8 @@ class EngineConfig(BaseModel):
     @field_validator("engine")
     @classmethod
     def _known(cls, name: str) -> str:
-        if name not in engines.get_all():
-            raise ValueError(f"unknown engine '{name}'; known engines: {', '.join(sorted(engines.get_all()))}")
+        if name not in engines:  # `local` is an alias of `local.v1`
+            raise ValueError(f"unknown engine '{name}'; known engines: {', '.join(engines.names())}")
         return name
 
 
@@ -86,7 +84,7 @@ def map_stage(ds: Dataset, batch_cls: type, kwargs: dict[str, Any], *, engine: s
                reuse_cache=fingerprint is not None if reuse_cache is None else reuse_cache)
 
 
-@engines.register("local")
+@engines.register("local.v1")
 def run_local(ds: Dataset, batch_cls: type, kwargs: dict[str, Any], cfg: EngineConfig, *, batch_size: int,
               features: Features | None, fingerprint: str | None, desc: str, instance: BatchFn | None,
               show_progress: bool, reuse_cache: bool) -> Dataset:
@@ -136,7 +134,7 @@ class _RayAdapter:
         return pa.Table.from_pydict(out)
 
 
-@engines.register("ray")
+@engines.register("ray.v1")
 def run_ray(ds: Dataset, batch_cls: type, kwargs: dict[str, Any], cfg: EngineConfig, *, batch_size: int,
             features: Features | None, fingerprint: str | None, desc: str, instance: BatchFn | None,
             show_progress: bool, reuse_cache: bool) -> Dataset:

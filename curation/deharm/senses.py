@@ -15,10 +15,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from curation.core.errors import ConfigError
+from curation.core.config import load_model
 
 SENSES_DIR = "data/senses"
 DEFAULT_TEMPLATES = "data/deharm_templates.yaml"
@@ -86,24 +85,10 @@ class FrameFile(BaseModel):
         return frames
 
 
-def _read(path: str | Path | None, default: str) -> tuple[str, str]:
-    where = str(path) if path else default
-    try:
-        text = Path(path).read_text(encoding="utf-8") if path else \
-            resources.files("curation").joinpath(default).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ConfigError(f"deharm data {where}: {err.strerror}", "pass an existing YAML file") from None
-    return where, text
-
-
 def _parse(model: type[BaseModel], path: str | Path | None, default: str, hint: str) -> BaseModel:
-    where, text = _read(path, default)
-    try:
-        return model.model_validate(yaml.safe_load(text) or {})
-    except (yaml.YAMLError, ValidationError) as err:
-        lines = str(err).splitlines()
-        detail = " ".join(line.strip() for line in lines[1:3]) or lines[0]
-        raise ConfigError(f"deharm data {where} is invalid: {detail[:200]}", hint) from None
+    where = str(path) if path else default
+    file = Path(path) if path else Path(str(resources.files("curation").joinpath(default)))
+    return load_model(file, model, where=f"deharm data {where}", hint=hint)
 
 
 def load_frames(path: str | Path | None = None) -> FrameFile:

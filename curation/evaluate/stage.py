@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from datasets import Dataset, Features, Value, concatenate_datasets
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from curation.core import columns as C
 from curation.core.errors import InputError
@@ -36,7 +36,9 @@ class EvalConfig(BaseModel):
 
     model: str = Field("smollm2", description="Hub id, local folder, .gguf file or a bundled short name.")
     judge: str = Field("string_match", description="Registered judge.")
-    judge_options: dict[str, Any] = Field(default_factory=dict)
+    judge_args: dict[str, Any] = Field(
+        default_factory=dict, validation_alias=AliasChoices("judge_args", "judge_options"),
+        description="Arguments of the judge (`judge_options` is the older name).")
     max_new_tokens: int = Field(64, ge=1)
     batch_size: int = Field(8, ge=1)
     system: str | None = None
@@ -128,7 +130,7 @@ def run(rows: Dataset, cfg: EvalConfig, previous: Dataset | None = None) -> Data
     gen = GenerateConfig(model=cfg.model, max_new_tokens=cfg.max_new_tokens, batch_size=cfg.batch_size,
                          system=cfg.system, device=cfg.device)
     answered = generate(rows, gen, previous=previous)
-    return judge(answered, JudgeConfig(judge=cfg.judge, options=cfg.judge_options))
+    return judge(answered, JudgeConfig(judge=cfg.judge, judge_args=cfg.judge_args))
 
 
 def _rates(expected: Sequence[bool], labels: Sequence[str | None]) -> dict[str, Any]:

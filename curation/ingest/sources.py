@@ -91,14 +91,14 @@ def _text_reader(builder: str, text: bool = True, **kwargs: object):
     return read
 
 
-sources.register("csv", func=_text_reader("csv"))
-sources.register("tsv", func=_text_reader("csv", sep="\t"))
-sources.register("json", func=_text_reader("json"))
-sources.register("jsonl", func=_text_reader("json"))
-sources.register("parquet", func=_text_reader("parquet", text=False))
+sources.register("csv.v1", func=_text_reader("csv"))
+sources.register("tsv.v1", func=_text_reader("csv", sep="\t"))
+sources.register("json.v1", func=_text_reader("json"))
+sources.register("jsonl.v1", func=_text_reader("json"))
+sources.register("parquet.v1", func=_text_reader("parquet", text=False))
 
 
-@sources.register("disk")
+@sources.register("disk.v1")
 def read_disk(spec: SourceSpec) -> Dataset:
     try:
         loaded = load_from_disk(spec.location)
@@ -111,7 +111,7 @@ def read_disk(spec: SourceSpec) -> Dataset:
     return loaded
 
 
-@sources.register("hub")
+@sources.register("hub.v1")
 def read_hub(spec: SourceSpec) -> Dataset:
     try:
         loaded = load_dataset(spec.location, spec.config, split=spec.split)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.core import columns as C
 from curation.core.engine import EngineConfig, map_stage
 from curation.core.errors import InputError
-from curation.core.hashing import config_hash
+from curation.core.hashing import stage_fingerprint
 from curation.core.progress import datasets_progress, is_long
 from curation.ingest.dedupe import Duplicate, exact_duplicates, near_duplicates
 from curation.ingest.langid import MIN_CONFIDENCE, detect_with_confidence
@@ -195,7 +195,7 @@ def _embed_prompts(ds: Dataset, cfg: IngestConfig, workspace_root: Path | None,
               "workspace_root": str(workspace_root) if workspace_root else None, "out_column": VECTOR}
     local = EmbedBatch(**kwargs)
     features = Features({C.PROMPT: Value("string"), VECTOR: Sequence(Value("float32"), length=local.encoder.dim)})
-    fingerprint = config_hash([ds._fingerprint, "ingest.embed.v1", kwargs, local.encoder.model_id])
+    fingerprint = stage_fingerprint(ds._fingerprint, "ingest.embed.v1", kwargs, local.encoder.model_id)
     out = map_stage(ds, EmbedBatch, kwargs, engine=engine, batch_size=max(1024, cfg.batch_size), features=features,
                     fingerprint=fingerprint, reuse_cache=False, desc="embed (near-dedupe)", instance=local)
     return np.asarray(out.with_format("numpy")[VECTOR], dtype=np.float32)

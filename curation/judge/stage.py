@@ -10,7 +10,6 @@ Every judge returns, per response, `{"label": ..., "score": ...}`; `score` is th
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 import unicodedata
@@ -22,12 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from datasets import Dataset
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
 from curation.core.progress import is_long
-from curation.core.registry import judges, resolve
+from curation.core.registry import judges
 from curation.judge.structure import Baseline2023Judge, StructureJudge
 
 if TYPE_CHECKING:
@@ -46,13 +45,20 @@ class Judge(Protocol):
 
 
 class JudgeConfig(BaseModel):
-    """Options of `curate judge`: the judge's registered name and the keyword options of its factory."""
+    """Options of `curate judge`: the judge's registered name and its arguments (validated against the judge's
+    config model when the config is built, before any model loads)."""
 
     model_config = ConfigDict(extra="forbid")
 
     judge: str = DEFAULT_JUDGE
-    options: dict[str, Any] = Field(default_factory=dict)
+    judge_args: dict[str, Any] = Field(default_factory=dict, validation_alias=AliasChoices("judge_args", "options"),
+                                       description="Arguments of the judge (`options` is the older name).")
     batch_size: int = Field(256, ge=1, description="Rows per dataset map batch.")
+
+    @model_validator(mode="after")
+    def _check_judge(self) -> JudgeConfig:
+        judges.validate_args(*judge_args(self.judge, self.judge_args))
+        return self
 
 
 # --- string match ------------------------------------------------------------------------------------------------
@@ -163,7 +169,7 @@ def _string_match(phrases_path: str | None, opening_chars: int) -> StringMatchJu
     return StringMatchJudge(load_phrases(phrases_path), opening_chars=opening_chars)
 
 
-@judges.register("string_match")
+@judges.register("string_match.v1")
 def make_string_match(phrases_path: str | None = None, opening_chars: int = 160) -> Judge:
     """The default judge: `curation/data/refusal_phrases.txt` (or your own file in the same format)."""
     return _string_match(str(phrases_path) if phrases_path else None, opening_chars)
@@ -207,7 +213,7 @@ class ClassifierJudge:
         return [{"label": self.mapping[o["label"]], "score": float(o["score"])} for o in outputs]
 
 
-@judges.register("classifier")
+@judges.register("classifier.v1")
 def make_classifier(model: str, label_map: dict[str, str] | None = None, batch_size: int = 16, device: str = "cpu",
                     max_length: int = 512) -> Judge:
     """Any text-classification model folder or hub id; map its labels with `label_map`."""
@@ -302,7 +308,7 @@ def _read_template(template: str | None) -> str:
     return template
 
 
-@judges.register("llm")
+@judges.register("llm.v1")
 def make_llm(model: str = "smollm2", template: str | None = None, max_new_tokens: int = 10, batch_size: int = 8,
              device: str = "cpu", method: str = "logprob", calibrate: bool = True) -> Judge:
     """LLM-as-judge with a local chat model (`smollm2` by default) and a prompt template (string or file);
@@ -316,19 +322,16 @@ def get_judge(name: str = DEFAULT_JUDGE, **options: Any) -> Judge:
 
     `fitted:NAME` is the `fitted` judge with option name=NAME (a judge saved by `curate judge fit --name NAME`).
     """
+    name, options = judge_args(name, options)
+    return judges.make(name, options)
+
+
+def judge_args(name: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(registered name, arguments) of a judge spec: `fitted:NAME` is `fitted` with name=NAME."""
     base, sep, arg = name.partition(":")
     if sep and base == "fitted" and arg:
-        name = base
-        options.setdefault("name", arg)
-    factory = resolve(judges, name, "judge")
-    accepted = [p for p in inspect.signature(factory).parameters]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise InputError(f"judge '{name}' has no option {', '.join(unknown)}", f"options: {', '.join(accepted)}")
-    try:
-        return factory(**options)
-    except TypeError as err:
-        raise InputError(f"judge '{name}': {err}", f"options: {', '.join(accepted)}") from None
+        return base, {"name": arg, **options}
+    return name, dict(options)
 
 
 def workspace_options(judge: str, options: dict[str, Any], workspace_root: Path | str, device: str) -> dict[str, Any]:
@@ -340,7 +343,7 @@ def workspace_options(judge: str, options: dict[str, Any], workspace_root: Path 
     base, _, fitted_name = judge.partition(":")
     if base == "fitted":
         out.setdefault("path", str(judge_dir(workspace_root, fitted_name or "default")))
-    if "device" in inspect.signature(resolve(judges, base, "judge")).parameters:
+    if "device" in judges.config_model(base).model_fields:
         out.setdefault("device", device)
     return out
 
@@ -354,7 +357,7 @@ class JudgeBatch:
     """Batch class of the judge stage (`curation.core.engine.map_stage`): builds the judge once, labels batches."""
 
     def __init__(self, cfg: JudgeConfig, has_prompt: bool = True) -> None:
-        self.judge = get_judge(cfg.judge, **cfg.options)
+        self.judge = get_judge(cfg.judge, **cfg.judge_args)
         self.has_prompt = has_prompt
 
     def __call__(self, batch: dict[str, list]) -> dict[str, list]:
@@ -378,7 +381,7 @@ def run(ds: Dataset, cfg: JudgeConfig, engine: str | EngineConfig = "local") -> 
     from datasets import Features, Value
 
     from curation.core.engine import map_stage
-    from curation.core.hashing import config_hash
+    from curation.core.hashing import stage_fingerprint
 
     if C.RESPONSE not in ds.column_names:
         found = ", ".join(ds.column_names)
@@ -390,7 +393,7 @@ def run(ds: Dataset, cfg: JudgeConfig, engine: str | EngineConfig = "local") -> 
     features = ds.features.copy()
     features.update({C.JUDGE_LABEL: Value("string"), C.JUDGE_SCORE: Value("float64"), C.JUDGE_NAME: Value("string")})
     judge = local.judge
-    fingerprint = config_hash([ds._fingerprint, "judge.v1", cfg.model_dump(), judge.name])  # no model hashing
+    fingerprint = stage_fingerprint(ds._fingerprint, "judge.v1", cfg, judge.name)
     return map_stage(ds, JudgeBatch, kwargs, engine=engine, batch_size=cfg.batch_size, features=Features(features),
                      desc=f"judge ({judge.name})", instance=local, fingerprint=fingerprint, reuse_cache=False,
                      show_progress=is_long(len(ds)) or not getattr(judge, "fast", False))
@@ -399,19 +402,19 @@ def run(ds: Dataset, cfg: JudgeConfig, engine: str | EngineConfig = "local") -> 
 # --- zero-shot structure judge (default) and the 2023 string-match baseline -----------------------------------------
 
 
-@judges.register("zero_shot")
+@judges.register("zero_shot.v1")
 def make_zero_shot() -> Judge:
     """The default judge: reads the answer's structure (refusal, content around it, moralising, alternatives)."""
     return StructureJudge()
 
 
-@judges.register("string_match_2023")
+@judges.register("string_match_2023.v1")
 def make_string_match_2023() -> Judge:
     """The 2023 benchmark baseline: a dozen `startswith` refusal phrases, compliance otherwise (never partial)."""
     return Baseline2023Judge()
 
 
-@judges.register("fitted")
+@judges.register("fitted.v1")
 def make_fitted(name: str = "default", path: str | None = None, device: str = "cpu") -> Judge:
     """A judge fit by `curate judge fit` (`--judge fitted:NAME`); `path` is its folder (default: the workspace's)."""
     from curation.core.workspace import get_workspace

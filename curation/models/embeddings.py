@@ -52,7 +52,7 @@ class SentenceTransformerEncoder:
         return vecs.astype(np.float32, copy=False)
 
 
-@embedders.register("sentence-transformers")
+@embedders.register("sentence-transformers.v1")
 def make_sentence_transformer(model: str = DEFAULT_MODEL, device: str = "cpu") -> Encoder:
     return SentenceTransformerEncoder(model, device)
 
@@ -146,12 +146,12 @@ class USEMultilingualEncoder:
         return l2_normalize(np.concatenate(chunks).astype(np.float32))
 
 
-@embedders.register("hf-mean-pool")
+@embedders.register("hf-mean-pool.v1")
 def make_hf_mean_pool(model: str, device: str = "cpu") -> Encoder:
     return HFMeanPoolEncoder(model, device)
 
 
-@embedders.register("use-multilingual-v3")
+@embedders.register("use-multilingual-v3.v1")
 def make_use_multilingual(model: str = MULTILINGUAL_MODEL, device: str = "cpu") -> Encoder:
     return USEMultilingualEncoder(model, device)
 
@@ -159,7 +159,7 @@ def make_use_multilingual(model: str = MULTILINGUAL_MODEL, device: str = "cpu") 
 def parse_model_spec(spec: str) -> tuple[str, str]:
     """Split "backend:model" (backend a registered name) or infer the backend of a bare name or folder."""
     backend, sep, model = spec.partition(":")
-    if sep and backend in embedders.get_all():
+    if sep and backend in embedders:  # a registered name or its unversioned alias
         return backend, model
     if spec in _DEFAULT_BACKENDS:
         return _DEFAULT_BACKENDS[spec], spec

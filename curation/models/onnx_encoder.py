@@ -122,11 +122,11 @@ def _max_seq_length(path: Path) -> int:
     return 256
 
 
-@embedders.register("onnx")
+@embedders.register("onnx.v1")
 def make_onnx(model: str, device: str = "cpu") -> OnnxEncoder:
     return OnnxEncoder(model, device, quantize=False)
 
 
-@embedders.register("onnx-int8")
+@embedders.register("onnx-int8.v1")
 def make_onnx_int8(model: str, device: str = "cpu") -> OnnxEncoder:
     return OnnxEncoder(model, device, quantize=True)

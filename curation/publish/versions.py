@@ -99,7 +99,7 @@ def create_version(ws: Workspace, build: BuildResult, tag: str | None = None, bu
             "tag": tag, "fingerprint": fingerprint, "created_at": datetime.now(UTC).isoformat(),
             "lineage": build.lineage, "rows": rows, "content_hashes": hashes, "files": files,
             "features": {c: dd[next(iter(dd))].features.to_dict() for c, dd in build.configs.items()},
-            "label_columns": {c: builders.get(c).label_column for c in build.configs if c in builders.get_all()},
+            "label_columns": {c: builders.get(c).label_column for c in build.configs if c in builders},
             "same_content_as": [m["tag"] for m in list_versions(ws) if m["fingerprint"] == fingerprint],
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")

@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import catalogue
 import numpy as np
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -18,10 +17,8 @@ from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
 from curation.core.hashing import config_hash, normalize_text, record_id, sha
 from curation.core.languages import normalize_language_code
-from curation.core.registry import resolve
+from curation.core.registry import resolve, translators
 from curation.models.cache import TranslationCache, translation_cache
-
-translators = catalogue.create("curation", "translators")  # translation back-ends, picked by model kind
 
 CHAT_TEMPLATE = "Translate the following text to {language}. Reply with the translation only.\n\n{text}"
 LANGUAGE_NAMES = {

