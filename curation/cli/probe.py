@@ -112,8 +112,9 @@ def _fit_transfer(harmful: list[str], harmless: list[str], name: str, probe, pat
     probe.meta["language"] = "en"
     probe.save(path)
     target, transfer = fit_transfer_probe(harmful, harmless, ws.root, name, s, s.seed, s.batch_size)
-    common.console.print(f"cross-lingual: '{probe.model_id}' is English-only, so the same English data was also fit "
-                         f"on '{transfer.model_id}' as '{target}' (hold-out AUROC "
+    common.console.print(f"cross-lingual: '{probe.model_id}' is English-only, so the same English data (plus the "
+                         f"shipped English contrast rows, {transfer.meta['training_mix']['rows']} harmful/harmless) "
+                         f"was also fit on '{transfer.model_id}' as '{target}' (hold-out AUROC "
                          f"{transfer.meta['holdout_auroc']:.3f}); `boundary score` and the triggers route "
                          "non-English rows to it (--no-cross-lingual to skip)", markup=False)
 
