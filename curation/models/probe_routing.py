@@ -257,19 +257,23 @@ class ProbeRouter:
     non-English rows are flagged `cross_lingual`; with `same_scale`, English rows are scored by the transfer probe
     too (flag `cross_lingual_scale`), so a request and its translation sit on one scale."""
 
-    def __init__(self, workspace_root: Path, name: str = "default", device: str = "cpu", same_scale: bool = False
-                 ) -> None:
+    def __init__(self, workspace_root: Path, name: str = "default", device: str = "cpu", same_scale: bool = False,
+                 linear_only: bool = False) -> None:
         self.workspace_root = Path(workspace_root)
         self.name = name
         self.device = device
         self.same_scale = same_scale
+        self.linear_only = linear_only  # drop probes' kNN vote: occlusion wants the smooth linear margin
         self._probes: dict[str, Probe | None] = {}
         self._encoders: dict[str, Encoder] = {}
 
     def _load(self, probe_name: str) -> Probe | None:
         if probe_name not in self._probes:
             folder = default_probe_dir(self.workspace_root, probe_name)
-            self._probes[probe_name] = Probe.load(folder) if (folder / "probe.json").exists() else None
+            probe = Probe.load(folder) if (folder / "probe.json").exists() else None
+            if probe is not None and self.linear_only:
+                probe.neighbours = None
+            self._probes[probe_name] = probe
         return self._probes[probe_name]
 
     def has_language_probes(self) -> bool:
