@@ -144,7 +144,7 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
         from curation.models.harm.model import training_rows
         from curation.models.probe_routing import fit_transfer_probe
 
-        rows = training_rows(extra["harmful"], extra["harmless"])
+        rows = [r for r in training_rows(extra["harmful"], extra["harmless"]) if r.get("lang", "en") == "en"]
         unsafe = [r["prompt"] for r in rows if r["kind"] == "unsafe"]
         safe = [r["prompt"] for r in rows if r["kind"] != "unsafe"]
         target, transfer = fit_transfer_probe(unsafe, safe, ws.root, name, s, s.seed, s.batch_size,
