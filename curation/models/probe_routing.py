@@ -137,10 +137,16 @@ def fit_transfer_probe(harmful: Sequence[str], harmless: Sequence[str], workspac
 
     encoder = encoder_from_spec(multilingual_model(settings))
     cache = _cache(workspace_root, encoder)
+    given_sets = (list(harmful), list(harmless))
     try:
         harmful, harmless, mix = transfer_training_set(harmful, harmless, shipped, exclude, encoder, cache)
         probe = fit_probe(harmful, harmless, encoder, cache, seed=seed, batch_size=batch_size)
         probe.meta["language"] = JOINT
+        given = transfer_training_set(given_sets[0], given_sets[1], False, exclude, encoder, cache)
+        if shipped and min(len(given[0]), len(given[1])) >= MIN_PER_CLASS:
+            head = fit_probe(given[0], given[1], encoder, cache, seed=seed, batch_size=batch_size)
+            probe.meta["occlusion_head"] = {"coef": [round(float(c), 6) for c in head.coef],
+                                            "intercept": head.intercept, "trained_on": given[2]["rows"]}
         if neighbours > 0:
             rng = np.random.default_rng(seed)
             pos = [harmful[i] for i in sorted(rng.permutation(len(harmful))[:TRANSFER_MAX_ANCHORS])]
@@ -157,6 +163,18 @@ def fit_transfer_probe(harmful: Sequence[str], harmless: Sequence[str], workspac
     target = language_probe_name(name, JOINT)
     probe.save(default_probe_dir(workspace_root, target))
     return target, probe
+
+
+def occlusion_head(probe: Probe) -> Probe:
+    """The linear probe trigger occlusion should use: a transfer probe's `occlusion_head` (fit on the given sets
+    only, like the English base probe, so a harm word weighs alike in every language), else the probe's linear
+    part (no kNN vote: a word's removal should move the score smoothly)."""
+    head = probe.meta.get("occlusion_head")
+    if head:
+        return Probe(probe.model_id, np.asarray(head["coef"], dtype=np.float32), float(head["intercept"]),
+                     {**probe.meta, "occlusion": "given sets"})
+    probe.neighbours = None
+    return probe
 
 
 def _cache(workspace_root: Path | None, encoder: Encoder) -> EmbeddingCache | None:
@@ -263,7 +281,7 @@ class ProbeRouter:
         self.name = name
         self.device = device
         self.same_scale = same_scale
-        self.linear_only = linear_only  # drop probes' kNN vote: occlusion wants the smooth linear margin
+        self.linear_only = linear_only  # trigger occlusion: a transfer probe's occlusion head (linear, given sets)
         self._probes: dict[str, Probe | None] = {}
         self._encoders: dict[str, Encoder] = {}
 
@@ -272,7 +290,7 @@ class ProbeRouter:
             folder = default_probe_dir(self.workspace_root, probe_name)
             probe = Probe.load(folder) if (folder / "probe.json").exists() else None
             if probe is not None and self.linear_only:
-                probe.neighbours = None
+                probe = occlusion_head(probe)
             self._probes[probe_name] = probe
         return self._probes[probe_name]
 
