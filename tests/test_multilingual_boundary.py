@@ -184,7 +184,7 @@ def test_probe_fit_on_english_data_adds_the_transfer_probe(english_ws) -> None:
     mix = transfer.meta["training_mix"]  # the given rows plus the shipped English contrast rows, de-duplicated
     assert mix["given"] == [15, 15] and min(mix["shipped_en"]) > 100
     assert transfer.meta["languages"] == {"en": mix["rows"]} and transfer.neighbours is not None
-    assert transfer.meta["neighbours"]["k"] == 20
+    assert transfer.neighbours.k == 20
     assert transfer.meta["occlusion_head"]["trained_on"] == [15, 15]  # trigger occlusion: the given sets' head
     head = ProbeRouter(english_ws, linear_only=True).route("fr").probe
     assert head.neighbours is None and head.meta["occlusion"] == "given sets"
