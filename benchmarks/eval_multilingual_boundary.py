@@ -72,14 +72,32 @@ def metrics(rows: list[dict], scored: dict[str, dict[str, dict]]) -> dict[str, d
     return out
 
 
-def run(ws: Path | None = None, fit: bool = True) -> dict[str, dict[str, dict]]:
-    """Fit the probe the README way (unless `fit` is False), ingest + score every language of both splits once;
-    figures per split (dev, test) and for all rows."""
+def decontaminate(ws: Path, rows: list[dict]) -> dict:
+    """Refit the transfer probe exactly as `probe fit` did, minus training rows within cosine 0.85 of any prompt of
+    the parallel set (the shipped contrast data shares some prompts with it, so the figures would be in-sample)."""
+    os.environ["CURATE_WORKSPACE"] = str(ws)
+    from curation.cli.probe import _load
+    from curation.core.config import load_settings
+    from curation.models.probe_routing import fit_transfer_probe
+
+    s = load_settings(workspace=ws)
+    texts = {kind: list(_load([str(TRAIN / f"{kind}_train.json")], None, 2000, s.seed)["prompt"])
+             for kind in ("harmful", "harmless")}
+    _, probe = fit_transfer_probe(texts["harmful"], texts["harmless"], ws, "default", s, s.seed, s.batch_size,
+                                  exclude=[r[lang] for r in rows for lang in LANGS])
+    return probe.meta["training_mix"]
+
+
+def run(ws: Path | None = None, fit: bool = True, clean: bool = True) -> dict[str, dict[str, dict]]:
+    """Fit the probe the README way (unless `fit` is False; with `clean`, the transfer probe decontaminated against
+    the parallel set), ingest + score every language of both splits once; figures per split (dev, test), all rows."""
     rows = load_parallel("all")
     ws = ws or Path(tempfile.mkdtemp(prefix="ml-boundary-"))
     if fit:
-        curate(ws, "probe", "fit", "--harmful", str(TRAIN / "harmful_train.json"), "--harmless",
-               str(TRAIN / "harmless_train.json"), "--max-per-class", "2000")
+        print(curate(ws, "probe", "fit", "--harmful", str(TRAIN / "harmful_train.json"), "--harmless",
+                     str(TRAIN / "harmless_train.json"), "--max-per-class", "2000"))
+        if clean:
+            print("transfer probe refit without near-duplicates of the parallel set:", decontaminate(ws, rows))
     from curation.core.workspace import Workspace
 
     scored: dict[str, dict[str, dict]] = {}
@@ -118,10 +136,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", default=None, help="Write the figures here.")
     ap.add_argument("--workspace", default=None, help="Reuse this workspace (keeps the embedding cache).")
+    ap.add_argument("--no-decontaminate", action="store_true",
+                    help="Keep shipped training rows that near-duplicate the parallel set (in-sample figures).")
     args = ap.parse_args()
     if not (TRAIN / "harmful_train.json").exists():
         raise SystemExit(f"no training data at {TRAIN} (set REFUSAL_DIRECTION_DATA)")
-    result = run(Path(args.workspace) if args.workspace else None)
+    result = run(Path(args.workspace) if args.workspace else None, clean=not args.no_decontaminate)
     for split, figures in result.items():
         print(f"\nsplit: {split}")
         print(table(figures))

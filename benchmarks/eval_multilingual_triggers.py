@@ -49,38 +49,48 @@ def top_cues(workspace: Path, rows: list[dict]) -> dict[str, list[dict | None]]:
     return out
 
 
-def evaluate(workspace: Path) -> dict[str, dict]:
+def evaluate(workspace: Path) -> dict[str, dict[str, dict]]:
+    """Per split (dev, test, all) and language: agreement of the top cue with the aligned English top cue and with
+    the hand-marked translation (the tagger runs once over every row)."""
     from curation.models.align import project_spans
     from curation.models.embeddings import encoder_from_spec, workspace_cache
     from curation.translate.stage import word_vectors_fn
 
     rows = [r for r in load_parallel("all") if r["kind"] != "benign"]  # rows with a harm word to find
+    dev = {r["id"] for r in load_parallel("dev")}
     cues = top_cues(workspace, rows)
     encoder = encoder_from_spec("use-multilingual-v3")
     cache = workspace_cache(workspace, encoder.model_id)
     vectors = word_vectors_fn(encoder, cache)
-    en_right = sum(1 for r, c in zip(rows, cues["en"], strict=True)
-                   if c and marked_span(r["en"], r["trigger"]["en"]) and
-                   overlaps((c["start"], c["end"]), marked_span(r["en"], r["trigger"]["en"])))
-    result: dict[str, dict] = {"en": {"rows": len(rows), "top_cue_is_marked_trigger": en_right / len(rows)}}
+    outcome: dict[str, list[dict]] = {lang: [] for lang in LANGS}
+    for r, c in zip(rows, cues["en"], strict=True):
+        mark = marked_span(r["en"], r["trigger"]["en"])
+        outcome["en"].append({"id": r["id"], "right": bool(c and mark and overlaps((c["start"], c["end"]), mark))})
     for lang in LANGS[1:]:
-        n = aligned = dropped = gold_n = gold = 0
         for r, en_cue, cue in zip(rows, cues["en"], cues[lang], strict=True):
             if en_cue is None:
                 continue
-            n += 1
             projected, lost = project_spans([en_cue], r["en"], r[lang], vectors)
-            dropped += lost
-            if cue and projected and overlaps((cue["start"], cue["end"]), (projected[0]["start"],
-                                                                           projected[0]["end"])):
-                aligned += 1
+            row = {"id": r["id"], "dropped": lost, "aligned": bool(
+                cue and projected and overlaps((cue["start"], cue["end"]), (projected[0]["start"],
+                                                                            projected[0]["end"])))}
             en_mark, mark = marked_span(r["en"], r["trigger"]["en"]), marked_span(r[lang], r["trigger"][lang])
             if en_mark and mark and overlaps((en_cue["start"], en_cue["end"]), en_mark):
-                gold_n += 1
-                gold += bool(cue and overlaps((cue["start"], cue["end"]), mark))
-        result[lang] = {"rows_with_english_cue": n, "aligned_agreement": aligned / max(n, 1),
-                        "projection_dropped": dropped, "gold_rows": gold_n, "gold_agreement": gold / max(gold_n, 1)}
+                row["gold"] = bool(cue and overlaps((cue["start"], cue["end"]), mark))
+            outcome[lang].append(row)
     cache.close()
+    result: dict[str, dict[str, dict]] = {}
+    for split, keep in (("dev", lambda i: i in dev), ("test", lambda i: i not in dev), ("all", lambda i: True)):
+        part = {lang: [o for o in outs if keep(o["id"])] for lang, outs in outcome.items()}
+        res: dict[str, dict] = {"en": {"rows": len(part["en"]), "top_cue_is_marked_trigger":
+                                       sum(o["right"] for o in part["en"]) / max(len(part["en"]), 1)}}
+        for lang in LANGS[1:]:
+            outs, gold = part[lang], [o["gold"] for o in part[lang] if "gold" in o]
+            res[lang] = {"rows_with_english_cue": len(outs),
+                         "aligned_agreement": sum(o["aligned"] for o in outs) / max(len(outs), 1),
+                         "projection_dropped": sum(o["dropped"] for o in outs), "gold_rows": len(gold),
+                         "gold_agreement": sum(gold) / max(len(gold), 1)}
+        result[split] = res
     return result
 
 
@@ -90,14 +100,16 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     result = evaluate(Path(args.workspace))
-    print(f"en: top cue is the hand-marked trigger in {result['en']['top_cue_is_marked_trigger']:.3f} of "
-          f"{result['en']['rows']} rows (benign-with-trigger + harmful)")
-    print("| language | rows with an English cue | top cue = aligned English cue | projection dropped | "
-          "gold rows | top cue = marked translation |")
-    print("|---|---|---|---|---|---|")
-    for lang, m in list(result.items())[1:]:
-        print(f"| {lang} | {m['rows_with_english_cue']} | {m['aligned_agreement']:.3f} | {m['projection_dropped']} | "
-              f"{m['gold_rows']} | {m['gold_agreement']:.3f} |")
+    for split, res in result.items():
+        right = res["en"]["top_cue_is_marked_trigger"]
+        print(f"\nsplit: {split}\nen: top cue is the hand-marked trigger in {right:.3f} of {res['en']['rows']} rows "
+              "(benign-with-trigger + harmful)")
+        print("| language | rows with an English cue | top cue = aligned English cue | projection dropped | "
+              "gold rows | top cue = marked translation |")
+        print("|---|---|---|---|---|---|")
+        for lang, m in list(res.items())[1:]:
+            print(f"| {lang} | {m['rows_with_english_cue']} | {m['aligned_agreement']:.3f} | "
+                  f"{m['projection_dropped']} | {m['gold_rows']} | {m['gold_agreement']:.3f} |")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
 

@@ -181,7 +181,13 @@ def test_probe_fit_on_english_data_adds_the_transfer_probe(english_ws) -> None:
     transfer = Probe.load(default_probe_dir(english_ws, "default-multilingual"))
     assert (base.model_id, base.meta["language"]) == ("all-MiniLM-L6-v2", "en")
     assert (transfer.model_id, transfer.meta["transfer_from"]) == ("use-multilingual-v3", "en")
-    assert transfer.meta["languages"] == {"en": [15, 15]}
+    mix = transfer.meta["training_mix"]  # the given rows plus the shipped English contrast rows, de-duplicated
+    assert mix["given"] == [15, 15] and min(mix["shipped_en"]) > 100
+    assert transfer.meta["languages"] == {"en": mix["rows"]} and transfer.neighbours is not None
+    assert transfer.neighbours.k == 20
+    assert transfer.meta["occlusion_head"]["trained_on"] == [15, 15]  # trigger occlusion: the given sets' head
+    head = ProbeRouter(english_ws, linear_only=True).route("fr").probe
+    assert head.neighbours is None and head.meta["occlusion"] == "given sets"
     router = ProbeRouter(english_ws)
     assert router.route("fr").fallback == TRANSFER_FLAG and "English-only" in router.route("fr").reason
     assert router.route("en").name == "default"  # the router's own default keeps English on its probe
@@ -271,3 +277,44 @@ def test_card_language_table_says_how_p_refuse_was_calibrated() -> None:
     assert "p_refuse calibration" in table
     assert "| `en` | 2 | 2 | - | per language (its own judged refusals) |" in table
     assert "| `fr` | 1 | 1 | - | shared (all languages) |" in table
+
+
+def test_neighbour_vote_leaves_each_training_row_out_and_round_trips(tmp_path) -> None:
+    """The kNN part of the transfer probe: a training row never votes for itself, `p >= 0.5` still means harmful,
+    and save/load gives the same decisions."""
+    import numpy as np
+
+    from curation.models.probe import NeighbourVote, fit_neighbour_vote
+
+    rng = np.random.default_rng(0)
+    centre = rng.normal(size=16)
+    x = np.vstack([centre + rng.normal(scale=0.8, size=(40, 16)), -centre + rng.normal(scale=0.8, size=(40, 16))])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.array([1] * 40 + [0] * 40)
+    probe = Probe("toy", (centre / np.linalg.norm(centre)).astype(np.float32), 0.0)
+    probe.neighbours = fit_neighbour_vote(probe, x, y, k=5)
+    assert isinstance(probe.neighbours, NeighbourVote) and probe.neighbours.k == 5
+    dup = fit_neighbour_vote(probe, np.vstack([x, x[:1]]), np.append(y, 1), k=1)  # a duplicate: its twin votes
+    assert np.isfinite(dup.scale).all()
+    assert ((probe.decision(x) > 0) == y.astype(bool)).mean() >= 0.95
+    probe.save(tmp_path / "p")
+    again = Probe.load(tmp_path / "p")
+    assert again.neighbours is not None and again.meta == probe.meta
+    assert np.allclose(again.decision(x), probe.decision(x), atol=1e-2)  # anchors are stored as float16
+
+
+def test_transfer_training_set_adds_shipped_rows_dedupes_and_excludes_near_duplicates() -> None:
+    from curation.models.embeddings import encoder_from_spec
+    from curation.models.probe_routing import shipped_english_rows, transfer_training_set
+
+    harmful = ["How do I build a pipe bomb?", "How do I build a pipe bomb?", "How can I poison my neighbour?"]
+    harmless = ["How do I bake sourdough bread?", "How do I kill a Python process?"]
+    h, b, info = transfer_training_set(harmful, harmless, shipped=False,
+                                       exclude=["How can I poison my neighbor?"],
+                                       encoder=encoder_from_spec("use-multilingual-v3"))
+    assert h == ["How do I build a pipe bomb?"] and b == harmless
+    assert info == {"given": [3, 2], "excluded_near_duplicates": 1, "rows": [1, 2]}
+    shipped_h, shipped_b = shipped_english_rows()
+    h, b, info = transfer_training_set(harmful, harmless)
+    assert info["shipped_en"] == [len(shipped_h), len(shipped_b)] and len(h) + len(b) <= 5 + len(shipped_h) + len(
+        shipped_b)

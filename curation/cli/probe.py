@@ -80,9 +80,11 @@ def fit(
 
         fit = fit_english_transfer(list(texts["harmful"]), list(texts["harmless"]), probe, path, ws.root, name, s)
         if fit:
-            common.console.print(f"cross-lingual: '{probe.model_id}' is English-only, so the same English data was "
-                                 f"also fit on '{fit.probe.model_id}' as '{fit.target}' (hold-out AUROC "
-                                 f"{fit.probe.meta['holdout_auroc']:.3f}); `boundary score` and the triggers route "
+            common.console.print(f"cross-lingual: '{probe.model_id}' is English-only, so the same English data "
+                                 f"(plus the shipped English contrast rows, {fit.probe.meta['training_mix']['rows']} "
+                                 f"harmful/harmless) was also fit on '{fit.probe.model_id}' as '{fit.target}' "
+                                 f"(hold-out AUROC {fit.probe.meta['holdout_auroc']:.3f}); `boundary score` and the "
+                                 "triggers route "
                                  "non-English rows to it (--no-cross-lingual to skip)", markup=False)
 
 

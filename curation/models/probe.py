@@ -35,10 +35,12 @@ class Probe:
     intercept: float
     meta: dict[str, Any] = field(default_factory=dict)
     train_hashes: np.ndarray | None = None  # uint64 hashes of the training prompts (in-sample checks)
+    neighbours: NeighbourVote | None = None  # optional kNN part (the cross-lingual transfer probe, issue #24)
 
     def decision(self, vectors: np.ndarray) -> np.ndarray:
         """Signed margin: > 0 reads harmful, < 0 harmless."""
-        return vectors @ self.coef + self.intercept
+        margin = vectors @ self.coef + self.intercept
+        return margin if self.neighbours is None else self.neighbours.combine(margin, vectors)
 
     def proba(self, vectors: np.ndarray) -> np.ndarray:
         """Probability of refusal for each vector."""
@@ -64,6 +66,8 @@ class Probe:
             if self.train_hashes is not None:
                 np.save(tmp / "train_hashes.npy", np.unique(self.train_hashes.astype(np.uint64)))
             meta = {"model_id": self.model_id, "intercept": self.intercept, **self.meta}
+            if self.neighbours is not None:
+                meta["neighbours"] = self.neighbours.save(tmp / "neighbours.npz")
             (tmp / "probe.json").write_text(json.dumps(meta, indent=2, default=str))
         return Path(folder)
 
@@ -75,13 +79,82 @@ class Probe:
         meta = json.loads((folder / "probe.json").read_text())
         coef = np.load(folder / "coef.npy")
         hashes = np.load(folder / "train_hashes.npy") if (folder / "train_hashes.npy").exists() else None
-        return cls(meta.pop("model_id"), coef, float(meta.pop("intercept")), meta, hashes)
+        vote = meta.pop("neighbours", None)
+        vote = NeighbourVote.load(folder / "neighbours.npz", vote) if vote else None
+        return cls(meta.pop("model_id"), coef, float(meta.pop("intercept")), meta, hashes, vote)
 
     def in_sample(self, texts: Sequence[str]) -> np.ndarray:
         """Which texts were among the probe's training prompts (all False when the probe did not record them)."""
         if self.train_hashes is None or not len(texts):
             return np.zeros(len(texts), dtype=bool)
         return np.isin(text_hashes(texts), self.train_hashes)
+
+
+@dataclass
+class NeighbourVote:
+    """kNN part of a probe: mean cosine to the k nearest harmful minus the k nearest harmless training prompts, added
+    to the linear margin (both standardised) and mapped back to a logit by a fitted Platt line. On an encoder trained
+    to rank translations together, similarity to training prompts is what transfers across languages best."""
+
+    harmful: np.ndarray   # (n, d) unit vectors of the harmful training prompts (float16 on disk)
+    harmless: np.ndarray
+    k: int
+    scale: list[float]    # linear mean, linear std, vote mean, vote std, Platt slope, Platt intercept
+
+    def vote(self, vectors: np.ndarray, chunk: int = 2048) -> np.ndarray:
+        """Mean cosine to the k nearest harmful minus the k nearest harmless anchors, per row."""
+        out = np.zeros(len(vectors), dtype=np.float64)
+        for i in range(0, len(vectors), chunk):
+            v = np.asarray(vectors[i:i + chunk], dtype=np.float32)
+            out[i:i + chunk] = _top_k_mean(v @ self.harmful.T, self.k) - _top_k_mean(v @ self.harmless.T, self.k)
+        return out
+
+    def combine(self, margin: np.ndarray, vectors: np.ndarray, vote: np.ndarray | None = None) -> np.ndarray:
+        """Logit of (standardised linear margin + standardised vote)."""
+        lm, ls, vm, vs, a, b = self.scale
+        vote = self.vote(vectors) if vote is None else vote
+        return a * ((np.asarray(margin, dtype=np.float64) - lm) / ls + (vote - vm) / vs) + b
+
+    def save(self, path: Path) -> dict[str, Any]:
+        np.savez(path, harmful=self.harmful.astype(np.float16), harmless=self.harmless.astype(np.float16))
+        return {"k": self.k, "scale": [float(x) for x in self.scale], "anchors": [len(self.harmful),
+                                                                                  len(self.harmless)]}
+
+    @classmethod
+    def load(cls, path: Path, meta: dict[str, Any]) -> NeighbourVote:
+        with np.load(path) as z:
+            return cls(z["harmful"].astype(np.float32), z["harmless"].astype(np.float32), int(meta["k"]),
+                       list(meta["scale"]))
+
+
+def _top_k_mean(sims: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, sims.shape[1])
+    return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+
+
+def fit_neighbour_vote(probe: Probe, x: np.ndarray, y: np.ndarray, k: int = 20, seed: int = 0) -> NeighbourVote:
+    """The kNN part for `probe` from its training vectors: each training row's vote leaves the row itself out, and a
+    class-balanced Platt line maps the summed standardised scores to a logit (so `p >= 0.5` keeps its meaning)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y).astype(bool)
+    pos, neg = x[y], x[~y]
+    k = max(1, min(k, len(pos) - 1, len(neg) - 1))
+    own = np.where(y, np.cumsum(y) - 1, np.cumsum(~y) - 1)  # each row's index among its own class's anchors
+    vote = np.zeros(len(x), dtype=np.float64)
+    for i in range(0, len(x), 2048):
+        rows = np.arange(i, min(i + 2048, len(x)))
+        sp, sn = x[rows] @ pos.T, x[rows] @ neg.T
+        local, hp = np.arange(len(rows)), y[rows]
+        sp[local[hp], own[rows][hp]] = -np.inf  # leave the row itself out
+        sn[local[~hp], own[rows][~hp]] = -np.inf
+        vote[rows] = _top_k_mean(sp, k) - _top_k_mean(sn, k)
+    margin = x @ probe.coef + probe.intercept
+    scale = [float(margin.mean()), float(margin.std() or 1.0), float(vote.mean()), float(vote.std() or 1.0)]
+    summed = (margin - scale[0]) / scale[1] + (vote - scale[2]) / scale[3]
+    platt = LogisticRegression(class_weight="balanced", random_state=seed).fit(summed[:, None], y)
+    return NeighbourVote(pos, neg, k, [*scale, float(platt.coef_[0][0]), float(platt.intercept_[0])])
 
 
 def text_hashes(texts: Sequence[str]) -> np.ndarray:

@@ -75,11 +75,11 @@ def fit_english_transfer(harmful: list[str], harmless: list[str], probe: Probe, 
 def fit_contextual_transfer(harmful: list[str], harmless: list[str], workspace_root: Path, name: str,
                             settings: Any) -> TransferFit:
     """The contextual harm model's encoder is English-only: fit its training rows (shipped contrast data plus the
-    extra `harmful`/`harmless` prompts) on the multilingual encoder for non-English rows."""
+    extra `harmful`/`harmless` prompts, English rows only) on the multilingual encoder for non-English rows."""
     from curation.models.harm.model import training_rows
     from curation.models.probe_routing import fit_transfer_probe
 
-    rows = training_rows(harmful, harmless)
+    rows = [r for r in training_rows(harmful, harmless) if r.get("lang", "en") == "en"]  # English rows only
     unsafe = [r["prompt"] for r in rows if r["kind"] == "unsafe"]
     safe = [r["prompt"] for r in rows if r["kind"] != "unsafe"]
     target, transfer = fit_transfer_probe(unsafe, safe, workspace_root, name, settings, settings.seed,

@@ -319,7 +319,7 @@ def make_probe_occlusion(ctx: ProposerContext, probe_path: str | None = None, ma
     if not (probe_path or cfg.probe_path) and ctx.workspace_root is not None:
         from curation.models.probe_routing import ProbeRouter
 
-        router = ProbeRouter(ctx.workspace_root, cfg.probe, cfg.device)
+        router = ProbeRouter(ctx.workspace_root, cfg.probe, cfg.device, linear_only=True)  # smooth margin
         if router.has_language_probes():
             return LanguageOcclusionProposer("probe_occlusion.v1", router, ctx, max_candidates or cfg.max_candidates,
                                              tau, min_drop)
