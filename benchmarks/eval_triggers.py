@@ -74,27 +74,13 @@ def no_cue_prompts(n: int) -> tuple[list[str], str]:
     """Plain prompts that set the abstain threshold: a seeded sample of refusal-direction harmless_train (never
     harmless_val, which stays a held-out measure) + the shipped contrast set's harmless prompts."""
     import random
-    from importlib import resources
 
-    text = resources.files("curation").joinpath("data/contrast/harmless.jsonl").read_text(encoding="utf-8")
-    contrast = [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
+    from curation.triggers.rank import contrast_harmless
+
+    contrast = contrast_harmless()
     train = shared("harmless_train")
     sample = random.Random(20).sample(train, min(n, len(train))) if train else []
     return sample + contrast, f"harmless_train ({len(sample)} sampled, seed 20) + contrast harmless ({len(contrast)})"
-
-
-def examples_of(items: list[dict]) -> list[dict]:
-    """Eval items as labelled-span examples for rank.fit_span_model."""
-    from curation.triggers.evaluate import gold_span
-
-    out = []
-    for it in items:
-        spans = []
-        if it.get("gold") is not None:
-            g0, g1 = gold_span(it["prompt"], it["gold"])
-            spans = [(g0, g1, "harmful_cue" if it["harmful"] else "benign_homonym")]
-        out.append({"prompt": it["prompt"], "lang": it.get("lang", "en"), "spans": spans})
-    return out
 
 
 def main() -> None:
@@ -125,7 +111,7 @@ def main() -> None:
         report,
         top_label_agreement,
     )
-    from curation.triggers.rank import SHIPPED_MODEL, fit_span_model
+    from curation.triggers.rank import SHIPPED_MODEL, fit_span_model, shipped_examples
     from curation.triggers.spacy_pipelines import load_pipeline
     from curation.triggers.stage import TriggersConfig, TriggerTagger
 
@@ -144,7 +130,7 @@ def main() -> None:
     if args.fit:
         none_prompts, none_source = no_cue_prompts(args.none_n)
         with TriggerTagger(TriggersConfig(ranker="noisy_or"), ws) as tagger:
-            model = fit_span_model(tagger, examples_of(load_split("v1") + load_split("dev")), none_prompts,
+            model = fit_span_model(tagger, shipped_examples(), none_prompts,
                                    max_none_share=args.none_share,
                                    meta={"fit_on": f"trigger_eval v1 + v2 dev; {none_source} as no-cue",
                                          "probe": probe_source})

@@ -345,13 +345,9 @@ def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict],
                         np.array([p[3] for p in picked]))
 
 
-def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str) -> Path:
-    """Refit on annotators' labelled spans + the shipped eval rows (v1 and dev, never test), with the built-in
-    contrast set's harmless prompts as no-cue negatives; saved where the workspace's triggers stage loads it."""
-    from importlib import resources
-
+def shipped_examples() -> list[dict]:
+    """The shipped eval rows a refit keeps beside the annotations (v1 and dev, never test) as labelled spans."""
     from curation.triggers.evaluate import gold_span, load_split
-    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     base = []
     for item in load_split("v1") + load_split("dev"):
@@ -360,9 +356,30 @@ def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str)
             g0, g1 = gold_span(item["prompt"], item["gold"])
             spans = [(g0, g1, "harmful_cue" if item["harmful"] else "benign_homonym")]
         base.append({"prompt": item["prompt"], "lang": item.get("lang"), "spans": spans})
+    return base
+
+
+def contrast_harmless() -> list[str]:
+    """The built-in contrast set's harmless prompts: the no-cue negatives that set the abstain threshold."""
+    from importlib import resources
+
     text = resources.files("curation").joinpath("data/contrast/harmless.jsonl").read_text(encoding="utf-8")
-    none_prompts = [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
+    return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
+
+
+def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
+                           base: Sequence[dict] | None = None) -> Path:
+    """Refit on annotators' labelled spans + `base` (default: the shipped eval rows, v1 and dev, never test), with
+    the built-in contrast set's harmless prompts as no-cue negatives, on the workspace's own probe; saved where the
+    workspace's triggers stage loads it."""
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
+
+    base = shipped_examples() if base is None else list(base)
     with TriggerTagger(TriggersConfig(ranker="noisy_or"), workspace_root) as tagger:
-        model = fit_span_model(tagger, [*base, *examples], none_prompts,
-                               meta={"fit_on": f"trigger_eval v1 + dev and {len(examples)} annotated examples"})
+        if tagger.probe_proposer is None:
+            raise InputError("span model refit: the workspace has no harm probe to read occlusion evidence from",
+                             "fit one with `curate probe fit`, or skip the refit (`curate loop --no-span-refit`)")
+        model = fit_span_model(tagger, [*base, *examples], contrast_harmless(),
+                               meta={"fit_on": f"{len(base)} shipped eval rows (v1 + dev) and {len(examples)} "
+                                               "annotated examples"})
     return model.save(workspace_model_path(workspace_root))
