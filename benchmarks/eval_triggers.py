@@ -72,15 +72,12 @@ def contextual_probe(ws: Path) -> tuple:
 
 def no_cue_prompts(n: int) -> tuple[list[str], str]:
     """Plain prompts that set the abstain threshold: a seeded sample of refusal-direction harmless_train (never
-    harmless_val, which stays a held-out measure) + the shipped contrast set's harmless prompts."""
+    harmless_val, which stays a held-out measure; not the contrast set, whose harmless prompts are homonyms)."""
     import random
 
-    from curation.triggers.rank import contrast_harmless
-
-    contrast = contrast_harmless()
     train = shared("harmless_train")
     sample = random.Random(20).sample(train, min(n, len(train))) if train else []
-    return sample + contrast, f"harmless_train ({len(sample)} sampled, seed 20) + contrast harmless ({len(contrast)})"
+    return sample, f"harmless_train ({len(sample)} sampled, seed 20)"
 
 
 def main() -> None:

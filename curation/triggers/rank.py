@@ -245,7 +245,8 @@ CUE_LABEL_VALUES = {"harmful_cue": 1, "benign_homonym": 0}
 
 
 def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence[str] = (),
-                   max_none_share: float = 0.08, meta: dict[str, Any] | None = None) -> SpanModel:
+                   max_none_share: float = 0.08, meta: dict[str, Any] | None = None,
+                   plain_only: bool = False) -> SpanModel:
     """Fit the span model on labelled spans.
 
     `examples`: {prompt, lang?, spans: [(start, end, label)], weight?}; a span labelled harmful_cue/benign_homonym
@@ -253,12 +254,15 @@ def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence
     `none_prompts`: plain prompts without a cue (negatives) whose share given any cue span sets `cue_min_p`
     (at most `max_none_share`, and never above the P(trigger) of 90% of the labelled triggers). The margin floor of
     occlusion cue evidence depends on the probe's scale, so it is chosen among quantiles of the labelled prompts'
-    margins by the training examples' hit@1 + hit@3 at that threshold."""
+    margins by the training examples' hit@1 + hit@3 at that threshold. `plain_only`: keep only the no-cue prompts
+    without any lexicon hit (a contrast set of benign homonyms is not a set of prompts without a cue)."""
     prompts = [e["prompt"] for e in examples]
     rows = tagger.tag_rows(prompts, [e.get("lang") for e in examples])
     golds = [[(int(s), int(t)) for s, t, lab in e["spans"] if lab in CUE_LABEL_VALUES] for e in examples]
     weights = [float(e.get("weight", 1.0)) for e in examples]
     none_rows = tagger.tag_rows(list(none_prompts)) if none_prompts else []
+    if plain_only:
+        none_rows = [r for r in none_rows if not any(c.category for c in r.candidates.values())]
     margins = [r.margin for r, g in zip(rows, golds, strict=True) if g and r.margin is not None]
     floors = sorted({MARGIN_FLOOR, *(round(float(q), 3) for q in np.quantile(margins, (0.05, 0.1, 0.2, 0.3)))}
                     if margins else {MARGIN_FLOOR})
@@ -360,7 +364,8 @@ def shipped_examples() -> list[dict]:
 
 
 def contrast_harmless() -> list[str]:
-    """The built-in contrast set's harmless prompts: the no-cue negatives that set the abstain threshold."""
+    """The built-in contrast set's harmless prompts (its plain ones, without a lexicon hit, are the loop refit's
+    no-cue negatives that set the abstain threshold)."""
     from importlib import resources
 
     text = resources.files("curation").joinpath("data/contrast/harmless.jsonl").read_text(encoding="utf-8")
@@ -370,8 +375,8 @@ def contrast_harmless() -> list[str]:
 def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
                            base: Sequence[dict] | None = None) -> Path:
     """Refit on annotators' labelled spans + `base` (default: the shipped eval rows, v1 and dev, never test), with
-    the built-in contrast set's harmless prompts as no-cue negatives, on the workspace's own probe; saved where the
-    workspace's triggers stage loads it."""
+    the built-in contrast set's plain harmless prompts as no-cue negatives, on the workspace's own probe; saved where
+    the workspace's triggers stage loads it."""
     from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     base = shipped_examples() if base is None else list(base)
@@ -379,7 +384,7 @@ def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
         if tagger.probe_proposer is None:
             raise InputError("span model refit: the workspace has no harm probe to read occlusion evidence from",
                              "fit one with `curate probe fit`, or skip the refit (`curate loop --no-span-refit`)")
-        model = fit_span_model(tagger, [*base, *examples], contrast_harmless(),
+        model = fit_span_model(tagger, [*base, *examples], contrast_harmless(), plain_only=True,
                                meta={"fit_on": f"{len(base)} shipped eval rows (v1 + dev) and {len(examples)} "
                                                "annotated examples"})
     return model.save(workspace_model_path(workspace_root))
