@@ -267,7 +267,7 @@ def test_loop_refit_from_annotated_spans_writes_the_workspace_model(probe_root: 
         path = refit_with_annotations(annotated, tmp_path, base=base[:24] + base[-12:])
     model = load_span_model(tmp_path)
     assert path == workspace_model_path(tmp_path) and "3 annotated examples" in model.meta["fit_on"]
-    assert model.trigger.features == TRIGGER_FEATURES and 0 < model.cue_min_p < 1
+    assert model.trigger.features == TRIGGER_FEATURES and 0 <= model.cue_min_p < 1 and model.meta["none_prompts"] > 0
     with pytest.raises(InputError, match="no harm probe"):
         refit_with_annotations(annotated, tmp_path / "empty", base=base[:4])
 
