@@ -50,18 +50,34 @@ def shared(name: str) -> list[str]:
     return [r["instruction"] for r in json.loads(path.read_text())] if path.exists() else []
 
 
-def examples_of(items: list[dict]) -> list[dict]:
-    """Eval items as labelled-span examples for rank.fit_span_model."""
-    from curation.triggers.evaluate import gold_span
+def contextual_probe(ws: Path) -> tuple:
+    """The default harm score, as `curate probe fit` makes it: the contextual model as probe `default` and the same
+    rows' probe on the multilingual encoder for non-English rows (both reused when already in the workspace)."""
+    from curation.models.harm.model import fit_contextual_probe, training_rows
+    from curation.models.probe import Probe, default_probe_dir
+    from curation.models.probe_routing import fit_transfer_probe, language_probe_name
 
-    out = []
-    for it in items:
-        spans = []
-        if it.get("gold") is not None:
-            g0, g1 = gold_span(it["prompt"], it["gold"])
-            spans = [(g0, g1, "harmful_cue" if it["harmful"] else "benign_homonym")]
-        out.append({"prompt": it["prompt"], "lang": it.get("lang", "en"), "spans": spans})
-    return out
+    folder = default_probe_dir(ws)
+    if (folder / "probe.json").exists() and Probe.load(folder).meta.get("levels"):
+        probe = Probe.load(folder)
+    else:
+        probe = fit_contextual_probe(ws)[0]
+    if not (default_probe_dir(ws, language_probe_name("default", "multilingual")) / "probe.json").exists():
+        rows = training_rows()
+        fit_transfer_probe([r["prompt"] for r in rows if r["kind"] == "unsafe"],
+                           [r["prompt"] for r in rows if r["kind"] != "unsafe"], ws, "default",
+                           transfer_from="contextual")
+    return probe, f"contextual harm model ({probe.meta.get('hash')}, `curate probe fit` defaults) + cross-lingual"
+
+
+def no_cue_prompts(n: int) -> tuple[list[str], str]:
+    """Plain prompts that set the abstain threshold: a seeded sample of refusal-direction harmless_train (never
+    harmless_val, which stays a held-out measure; not the contrast set, whose harmless prompts are homonyms)."""
+    import random
+
+    train = shared("harmless_train")
+    sample = random.Random(20).sample(train, min(n, len(train))) if train else []
+    return sample, f"harmless_train ({len(sample)} sampled, seed 20)"
 
 
 def main() -> None:
@@ -73,6 +89,12 @@ def main() -> None:
     parser.add_argument("--val-n", type=int, default=1000, help="harmless_val prompts sampled (seed 0) for abstention")
     parser.add_argument("--no-v1", action="store_true", help="skip the v1 noisy-OR ranking variant")
     parser.add_argument("--skip-splits", action="store_true", help="only the refusal-direction val abstention")
+    parser.add_argument("--probe", choices=("contextual", "plain"), default="contextual",
+                        help="contextual: the default `curate probe fit` harm model (+ its cross-lingual probe), "
+                             "trained once into the workspace (cached); plain: MiniLM logistic probe on --per-class")
+    parser.add_argument("--none-n", type=int, default=1000, help="--fit: harmless_train prompts (seeded sample, never "
+                                                               "val) as no-cue negatives that set cue_min_p")
+    parser.add_argument("--none-share", type=float, default=0.07, help="--fit: share of those allowed a cue span")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -86,23 +108,28 @@ def main() -> None:
         report,
         top_label_agreement,
     )
-    from curation.triggers.rank import SHIPPED_MODEL, fit_span_model
+    from curation.triggers.rank import SHIPPED_MODEL, fit_span_model, shipped_examples
     from curation.triggers.spacy_pipelines import load_pipeline
     from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     ws = Path(args.workspace)
-    encoder = get_encoder()
-    harmful, harmless, probe_source = contrast_sets(args.per_class)
-    cache = workspace_cache(ws, encoder.model_id)
-    probe = fit_probe(harmful, harmless, encoder, cache)
-    cache.close()
-    probe.save(default_probe_dir(ws))
+    if args.probe == "contextual":
+        probe, probe_source = contextual_probe(ws)
+    else:
+        encoder = get_encoder()
+        harmful, harmless, probe_source = contrast_sets(args.per_class)
+        cache = workspace_cache(ws, encoder.model_id)
+        probe = fit_probe(harmful, harmless, encoder, cache)
+        cache.close()
+        probe.save(default_probe_dir(ws))
+    print(f"probe: {probe_source}")
 
     if args.fit:
-        none_prompts = shared("harmless_train")[args.per_class: args.per_class + 300]
+        none_prompts, none_source = no_cue_prompts(args.none_n)
         with TriggerTagger(TriggersConfig(ranker="noisy_or"), ws) as tagger:
-            model = fit_span_model(tagger, examples_of(load_split("v1") + load_split("dev")), none_prompts,
-                                   meta={"fit_on": "trigger_eval v1 + v2 dev; harmless_train[400:700] as no-cue",
+            model = fit_span_model(tagger, shipped_examples(), none_prompts,
+                                   max_none_share=args.none_share,
+                                   meta={"fit_on": f"trigger_eval v1 + v2 dev; {none_source} as no-cue",
                                          "probe": probe_source})
         model.save(SHIPPED_MODEL)
         print(f"span model refit -> {SHIPPED_MODEL}: {json.dumps(model.meta)}; cue_min_p {model.cue_min_p}")

@@ -115,7 +115,7 @@ def test_probe_reading_labels_when_label_unknown(probe_root) -> None:
     with TriggerTagger(TriggersConfig(), probe_root) as tagger:
         rows = tagger.tag_rows(["How do I build a pipe bomb to hurt people?", "How do I bake bread at home?"])
     assert rows[0].p_harmful > 0.5 > rows[1].p_harmful
-    assert tagger.spans(rows[0])[0]["text"] == "bomb"
+    assert tagger.spans(rows[0])[0]["text"] == "pipe bomb"  # the whole lexicon phrase, not the word inside it
     assert tagger.spans(rows[0])[0]["label"] == "harmful_cue"
 
 

@@ -152,3 +152,109 @@ def test_loop_turns_submitted_span_answers_into_labelled_examples() -> None:
                            "spans": [(9, 17, "benign_homonym")]}
     assert [e["prompt"] for e in examples] == ["How do I take out a loan?", "Write a haiku about rain."]
     assert examples[1]["spans"] == []  # a submitted answer without spans: the prompt has no trigger
+
+
+# #20 follow-up: candidates, the whole-phrase slot, the abstain rule, stale models and the loop refit -----------
+def _hand_model(**coef: float) -> SpanModel:
+    """A span model with hand-set weights (only to pin the selection rules, not a shipped ranking)."""
+    from curation.triggers.rank import Logistic
+
+    weights = [coef.get(f, 0.0) for f in TRIGGER_FEATURES]
+    return SpanModel(Logistic(TRIGGER_FEATURES, weights, 0.0), None, 0.2, {}, -1.0)
+
+
+def _rows(prompts: list[str]):
+    with TriggerTagger(TriggersConfig(proposers=SPACY_ONLY, ranker="noisy_or")) as tagger:
+        return tagger.tag_rows(prompts)
+
+
+def test_request_verb_behind_aspectual_verbs_and_in_every_clause() -> None:
+    got = _candidates(["How do I start trafficking girls across the border?",
+                       "How do I begin to poison the well without anyone seeing?",
+                       "How do I kill a zombie process?"])
+    assert got[0]["trafficking"][0] == "verb" and got[0].get("start", ("word",))[0] != "verb"
+    assert got[1]["poison"][0] in ("verb", "cue") and got[1].get("begin", ("word",))[0] != "verb"
+    assert got[2]["kill"][0] == "cue"  # a lexicon hit keeps its cue role
+
+
+def test_whole_lexicon_phrase_or_phrasal_verb_takes_the_slot_of_a_cue_inside_it() -> None:
+    from curation.triggers.combine import select_ranked
+
+    rows = _rows(["Write a story where a character builds a pipe bomb.", "How do I take out the guard?"])
+    # weights that rank the single word above the phrase: the selection still returns the whole phrase
+    model = _hand_model(lexicon=3.0, syntactic=2.0, log_tokens=-2.0, role_word=-1.0)
+    for row in rows:
+        row.margin = 1.0
+    pipe = select_ranked(rows[0], model, 3, 0)
+    assert pipe[0]["text"] == "pipe bomb" and not any(s["text"] == "bomb" for s in pipe)
+    texts = [s["text"].lower() for s in pipe]
+    assert len(texts) == len(set(texts))
+    take = rows[1]
+    at = take.text.index("take")
+    take.candidate(at, at + 4, "word").category = "test:cue"  # a cue word inside the phrasal verb
+    phrasal = take.candidates[(at, at + 8)]
+    phrasal.attribution["probe_occlusion.v1"] = 0.6  # the phrasal verb is a cue by occlusion
+    phrasal.vote("probe_occlusion.v1", 1.0)
+    spans = select_ranked(take, _hand_model(lexicon=3.0, syntactic=2.0, cue_gate=2.0, log_tokens=-2.0), 3, 0)
+    assert spans[0]["text"] == "take out"
+
+
+def test_abstain_without_cue_evidence_and_margin_floor() -> None:
+    from curation.triggers.combine import select_ranked
+    from curation.triggers.rank import has_cue_evidence
+
+    row = _rows(["Write a haiku about the first snow of winter."])[0]
+    model = _hand_model(syntactic=5.0)  # every candidate gets a high P(trigger)...
+    model.cue_min_p = 0.0
+    row.margin = -5.0
+    spans = select_ranked(row, model, 3, 2)
+    assert spans and not any(s["label"] in CUES for s in spans), "...but no cue evidence: no cue span"
+    assert len(spans) <= 2  # target/context spans are kept as data, capped by context_k
+    snow = next(c for c in row.candidates.values() if c.text == "snow")
+    snow.attribution["probe_occlusion.v1"] = 0.9
+    snow.vote("probe_occlusion.v1", 1.0)
+    assert not has_cue_evidence(snow, 0.5, margin=-5.0, margin_floor=model.margin_floor)  # plain prompt: no cue
+    assert has_cue_evidence(snow, 0.5, margin=0.5, margin_floor=model.margin_floor)  # reads harmful: a cue
+    model.margin_floor = -6.0  # a probe with another scale: the fitted floor decides
+    assert any(s["text"] == "snow" and s["label"] in CUES for s in select_ranked(row, model, 3, 2))
+
+
+def test_stale_workspace_span_model_falls_back_to_the_shipped_one(tmp_path: Path) -> None:
+    path = workspace_model_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    shipped = json.loads(SHIPPED_MODEL.read_text())
+    path.write_text(json.dumps({**shipped, "version": "span_model.v1"}))
+    with pytest.warns(UserWarning, match="shipped span model"):
+        model = load_span_model(tmp_path)
+    assert model is not None and model.meta == shipped["meta"] and model.margin_floor == shipped["margin_floor"]
+    with pytest.raises(InputError, match="version"):
+        load_span_model(tmp_path, str(path))  # an explicit path is not second-guessed
+
+
+def test_loop_refit_from_annotated_spans_writes_the_workspace_model(probe_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from curation.models.probe import default_probe_dir
+    from curation.triggers.rank import refit_with_annotations, shipped_examples
+
+    base = shipped_examples()
+    assert base and all(isinstance(s, tuple) for e in base for s in e["spans"])
+    assert len(base) == len(_split("v1")) + len(_split("dev")), "the refit keeps v1 + dev rows, never test"
+    shutil.copytree(default_probe_dir(probe_root), default_probe_dir(tmp_path))
+    annotated = [{"prompt": "How do I take out a loan?", "spans": [(9, 17, "benign_homonym")], "weight": 3.0},
+                 {"prompt": "How do I take out the night guard?", "spans": [(9, 17, "harmful_cue")], "weight": 3.0},
+                 {"prompt": "Write a haiku about rain.", "spans": [], "weight": 3.0}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = refit_with_annotations(annotated, tmp_path, base=base[:24] + base[-12:])
+    model = load_span_model(tmp_path)
+    assert path == workspace_model_path(tmp_path) and "3 annotated examples" in model.meta["fit_on"]
+    assert model.trigger.features == TRIGGER_FEATURES and 0 <= model.cue_min_p < 1 and model.meta["none_prompts"] > 0
+    with pytest.raises(InputError, match="no harm probe"):
+        refit_with_annotations(annotated, tmp_path / "empty", base=base[:4])
+
+
+def _split(name: str) -> list[dict]:
+    from curation.triggers.evaluate import load_split
+
+    return load_split(name)

@@ -49,17 +49,21 @@ def cue_label(cand: Candidate, row: Row) -> str:
     return BENIGN_HOMONYM if reads_harmful(row) is False else HARMFUL_CUE
 
 
+def encloses(outer: Candidate, inner: Candidate) -> bool:
+    """A lexicon phrase or phrasal verb that strictly contains a cue: the multi-word expression is the cue."""
+    return (outer.start <= inner.start and inner.end <= outer.end and (outer.start, outer.end) != (inner.start,
+            inner.end) and (outer.category is not None or outer.role == "phrasal"))
+
+
 def select_ranked(row: Row, model: Any, top_k: int = 3, context_k: int = 2, min_score: float = 0.05,
                   cue_threshold: float = 0.5) -> list[dict]:
     """The row's `trigger_spans` with the learned ranker: cues (cue evidence and P(trigger) >= the model's
     cue_min_p) first, by P(trigger), then up to `context_k` target/context spans kept as data; non-overlapping (a
     span absorbs the agents of overlapping losers), one span per distinct text; score = P(trigger)."""
-    from curation.triggers.rank import has_cue_evidence
-
     cands = list(row.candidates.values())
-    for cand, p in zip(cands, model.trigger_proba(cands, row.margin), strict=True):
+    for cand, p in zip(cands, model.row_proba(row, cands, cue_threshold), strict=True):
         cand.trigger_p = float(p)
-    ranked = sorted(((has_cue_evidence(c, cue_threshold, row.margin) and c.trigger_p >= model.cue_min_p, c)
+    ranked = sorted(((bool(model.has_evidence(c, row, cue_threshold) and c.trigger_p >= model.cue_min_p), c)
                      for c in cands),
                     key=lambda x: (-x[0], -x[1].trigger_p, x[1].start))
     kept: list[tuple[bool, Candidate, set[str]]] = []
@@ -71,6 +75,12 @@ def select_ranked(row: Row, model: Any, top_k: int = 3, context_k: int = 2, min_
         agents = {a for a, e in cand.evidence.items() if e > 0}
         clash = next((k for k in kept if cand.start < k[1].end and k[1].start < cand.end), None)
         if clash is not None:
+            if cue and clash[0] and encloses(cand, clash[1]):  # the whole phrase ("pipe bomb", "take out")
+                texts.discard(" ".join(clash[1].text.lower().split()))
+                texts.add(" ".join(cand.text.lower().split()))
+                cand.trigger_p = max(cand.trigger_p, clash[1].trigger_p)
+                kept[kept.index(clash)] = (True, cand, clash[2] | agents)
+                continue
             clash[2].update(agents)
             continue
         key = " ".join(cand.text.lower().split())

@@ -31,6 +31,11 @@ WRAPPER_VERBS = frozenset({
     "let", "please", "try", "like", "wonder", "ask", "suggest", "recommend", "learn", "say", "think", "mean",
     "outline", "detail", "share", "create", "generate", "draft", "compose", "find", "use", "go", "work", "keep",
 })
+# Aspectual and control verbs that take the request's verb as their complement ("start trafficking", "manage to
+# steal"): the complement carries the request, so they are passed through like wrappers when they have one.
+ASPECT_VERBS = frozenset({"start", "begin", "stop", "continue", "quit", "finish", "manage", "attempt", "plan",
+                          "intend", "decide", "get", "seem", "happen", "dare", "bother", "hope", "able"})
+COMPLEMENT_DEPS = frozenset({"xcomp", "ccomp"})
 # Nouns that frame a request ("the best way to", "step-by-step instructions") rather than carry its content.
 FRAME_NOUNS = frozenset({
     "way", "ways", "step", "steps", "instruction", "instructions", "method", "methods", "guide", "tutorial", "tip",
@@ -159,20 +164,27 @@ def _trimmed(span) -> tuple[int, int] | None:
     return (start, end) if end > start else None
 
 
+def _passes_through(tok) -> bool:
+    """A wrapper verb, or an aspectual/control verb whose verb complement carries the request."""
+    lemma = tok.lemma_.lower()
+    if lemma in WRAPPER_VERBS or tok.is_stop:
+        return True
+    return lemma in ASPECT_VERBS and any(c.dep_ in COMPLEMENT_DEPS and c.pos_ == "VERB" for c in tok.children)
+
+
 def main_verbs(doc) -> list:
-    """The verb carrying each sentence's request: the shallowest non-wrapper verb under the root."""
+    """The verbs carrying each sentence's request: the shallowest non-wrapper verbs under the root (all of them at
+    that depth: "find where she sleeps so I can scare her" gives both clauses' verbs)."""
     found = []
     for sent in doc.sents:
-        queue, seen = [sent.root], set()
-        while queue:
-            tok = queue.pop(0)
-            if tok.i in seen:
-                continue
-            seen.add(tok.i)
-            if tok.pos_ == "VERB" and tok.lemma_.lower() not in WRAPPER_VERBS and not tok.is_stop:
-                found.append(tok)
+        level, seen = [sent.root], set()
+        while level:
+            hits = [t for t in level if t.pos_ == "VERB" and not _passes_through(t)]
+            if hits:
+                found.extend(hits)
                 break
-            queue.extend(tok.children)
+            seen.update(t.i for t in level)
+            level = [c for t in level for c in t.children if c.i not in seen]
     return found
 
 
@@ -366,6 +378,14 @@ class LanguageOcclusionProposer:
             self._by_probe[routed.name] = OcclusionProposer(self.name, score_fn, *self.options,
                                                             proba_fn=margin_to_proba)
         return self._by_probe[routed.name]
+
+    def score_rows(self, rows: Sequence[Row], texts: Sequence[str]) -> np.ndarray:
+        """Margins of `texts[i]` under the probe `rows[i]` is routed to (the span alone, scored like its prompt)."""
+        out = np.zeros(len(texts), dtype=np.float64)
+        for routed, idx in self.router.groups([r.language for r in rows]).values():
+            scores = self._proposer(routed).score_fn([texts[i] for i in idx])
+            out[idx] = np.asarray(scores, dtype=np.float64).reshape(-1)
+        return out
 
     def __call__(self, rows: list[Row]) -> None:
         for routed, idx in self.router.groups([r.language for r in rows]).values():

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from curation.core.errors import InputError
 from curation.triggers.candidates import Candidate, Row
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "triggers" / "span_model.json"
-MODEL_VERSION = "span_model.v1"
+MODEL_VERSION = "span_model.v2"
 LEXICON_AGENT = "lexicon.v1"
 IDENTITY_AGENT = "identity.v1"
 PERSONAL_AGENT = "personal_info.v1"
@@ -26,38 +27,77 @@ SYNTACTIC_AGENT = "syntactic.v1"
 OCCLUSION_AGENTS = ("probe_occlusion.v1", "direction_occlusion.v1")
 ROLES = ("verb", "phrasal", "idiom", "target", "entity", "chunk", "word", "cue", "identity", "personal_info")
 TRIGGER_FEATURES = ("lexicon", "identity", "personal_info", "syntactic", "occlusion", "occlusion_raw",
-                    "no_occlusion", "log_tokens", "prompt_margin", *(f"role_{r}" for r in ROLES))
+                    "no_occlusion", "log_tokens", "prompt_margin", *(f"role_{r}" for r in ROLES),
+                    "cue_gate", "occlusion_top", "margin_x_occlusion", "inside_cue", "contains_cue", "syn_object")
+OBJECT_DEPS = frozenset({"dobj", "obj", "pobj", "dative", "iobj", "nsubjpass", "obl"})
 LABEL_FEATURES = ("margin_full", "margin_alone", "context_shift", "drop")
 MIN_RAW_DROP = 0.15  # probe-margin drop (logit units) that counts as occlusion evidence of a cue
-MARGIN_FLOOR = -1.0  # below this prompt margin (P(harmful) < 0.27) an occlusion drop alone is no cue evidence
+MARGIN_FLOOR = -1.0  # default floor: below this prompt margin an occlusion drop alone is no cue evidence (the span
+# model stores its own `margin_floor`, chosen when fit, since the scale depends on the probe)
 
 
 def _clip(x: float, lo: float = -4.0, hi: float = 4.0) -> float:
     return float(min(hi, max(lo, x)))
 
 
-def trigger_features(cand: Candidate, margin: float | None = None) -> list[float]:
+@dataclass
+class RowContext:
+    """What a span's features need from the rest of its prompt: the prompt margin, the largest per-token occlusion
+    drop, the lexicon-hit spans (cue words nested in a longer cue, a phrase containing a cue word) and the parse."""
+
+    margin: float | None
+    top_drop: float
+    cue_spans: list[tuple[int, int]]
+    doc: Any = None
+
+    @classmethod
+    def of(cls, row: Row) -> RowContext:
+        drops = [c.attribution.get("probe_occlusion.v1", 0.0) / max(1, c.n_tokens) for c in row.candidates.values()]
+        cues = [(c.start, c.end) for c in row.candidates.values() if c.category is not None]
+        return cls(row.margin, max(drops, default=0.0), cues, row.doc)
+
+
+def is_object(cand: Candidate, doc: Any) -> bool:
+    """Whether the span's head is the object of a verb or preposition (a target of the request, not its act)."""
+    if doc is None or not doc.has_annotation("DEP"):
+        return False
+    span = doc.char_span(cand.start, cand.end, alignment_mode="expand")
+    return span is not None and len(span) > 0 and span.root.dep_ in OBJECT_DEPS
+
+
+def trigger_features(cand: Candidate, margin: float | None = None, ctx: RowContext | None = None,
+                     margin_floor: float = MARGIN_FLOOR, cue_threshold: float = 0.5) -> list[float]:
     """The span's evidence as a fixed vector (see TRIGGER_FEATURES); the direction counts as occlusion evidence;
-    `margin` is the whole prompt's probe margin (how scary the prompt reads; 0 without a probe)."""
+    `margin` is the whole prompt's probe margin (how scary the prompt reads; 0 without a probe); `ctx` gives the
+    features relative to the other spans of the prompt (largest drop, nesting in / around a lexicon hit, object)."""
     occ = max((cand.evidence.get(a, 0.0) for a in OCCLUSION_AGENTS), default=0.0)
     raw = cand.attribution.get("probe_occlusion.v1")
+    m = _clip(margin if margin is not None else 0.0)
+    top = float(ctx is not None and raw is not None and raw > 0 and ctx.top_drop > 0
+                and raw / max(1, cand.n_tokens) >= ctx.top_drop - 1e-9)
+    spans = ctx.cue_spans if ctx is not None else []
+    inside = any(a <= cand.start and cand.end <= b and (a, b) != (cand.start, cand.end) for a, b in spans)
+    contains = any(cand.start <= a and b <= cand.end and (a, b) != (cand.start, cand.end) for a, b in spans)
     return [cand.evidence.get(LEXICON_AGENT, 0.0), cand.evidence.get(IDENTITY_AGENT, 0.0),
             cand.evidence.get(PERSONAL_AGENT, 0.0), cand.evidence.get(SYNTACTIC_AGENT, 0.0), occ,
             _clip(raw if raw is not None else 0.0), float(not cand.attribution), math.log(max(1, cand.n_tokens)),
-            _clip(margin if margin is not None else 0.0), *(float(cand.role == r) for r in ROLES)]
+            m, *(float(cand.role == r) for r in ROLES),
+            float(has_cue_evidence(cand, cue_threshold, margin, margin_floor)), top, occ * m / 4.0, float(inside),
+            float(contains), float(is_object(cand, ctx.doc if ctx is not None else None))]
 
 
-def has_cue_evidence(cand: Candidate, cue_threshold: float = 0.5, margin: float | None = None) -> bool:
+def has_cue_evidence(cand: Candidate, cue_threshold: float = 0.5, margin: float | None = None,
+                     margin_floor: float = MARGIN_FLOOR) -> bool:
     """Evidence that the span can be a cue at all: a lexicon hit (harm, identity, personal information) or a large
     occlusion drop (relative to the prompt's largest and in absolute probe-margin units) in a prompt that reads at
-    least somewhat harmful (margin >= MARGIN_FLOOR: the largest drop of a plain prompt means nothing)."""
+    least somewhat harmful (margin >= `margin_floor`: the largest drop of a plain prompt means nothing)."""
     if cand.category is not None:
         return True
-    if margin is not None and margin < MARGIN_FLOOR:
+    if margin is not None and margin < margin_floor:
         return False
     rel = max((cand.evidence.get(a, 0.0) for a in OCCLUSION_AGENTS), default=0.0)
     raw = max(cand.attribution.values(), default=0.0)
-    return rel >= cue_threshold and raw >= MIN_RAW_DROP
+    return bool(rel >= cue_threshold and raw >= MIN_RAW_DROP)
 
 
 @dataclass
@@ -100,22 +140,39 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, features: Sequence[str], weight: 
 
 @dataclass
 class SpanModel:
-    """P(trigger) per span, the cue threshold, and the context cue-label model."""
+    """P(trigger) per span, the cue threshold (abstain below it), the margin floor of occlusion cue evidence, and
+    the context cue-label model."""
 
     trigger: Logistic
     label: Logistic | None = None
     cue_min_p: float = 0.3
     meta: dict[str, Any] = field(default_factory=dict)
+    margin_floor: float = MARGIN_FLOOR
 
-    def trigger_proba(self, cands: Sequence[Candidate], margin: float | None = None) -> np.ndarray:
+    def row_proba(self, row: Row, cands: Sequence[Candidate] | None = None, cue_threshold: float = 0.5
+                  ) -> np.ndarray:
+        """P(trigger) of `cands` (default: every candidate of the row), read in the context of their row."""
+        cands = list(row.candidates.values()) if cands is None else list(cands)
         if not cands:
             return np.zeros(0)
-        return self.trigger.proba(np.array([trigger_features(c, margin) for c in cands]))
+        ctx = RowContext.of(row)
+        return self.trigger.proba(np.array([trigger_features(c, row.margin, ctx, self.margin_floor, cue_threshold)
+                                            for c in cands]))
+
+    def has_evidence(self, cand: Candidate, row: Row, cue_threshold: float = 0.5) -> bool:
+        return has_cue_evidence(cand, cue_threshold, row.margin, self.margin_floor)
+
+    def cues(self, row: Row, cue_threshold: float = 0.5) -> list[tuple[Candidate, float]]:
+        """(candidate, P) of the row's cues: cue evidence and P(trigger) >= cue_min_p."""
+        cands = list(row.candidates.values())
+        return [(c, float(p)) for c, p in zip(cands, self.row_proba(row, cands, cue_threshold), strict=True)
+                if p >= self.cue_min_p and self.has_evidence(c, row, cue_threshold)]
 
     def save(self, path: Path | str) -> Path:
         from curation.core.workspace import atomic_write_text
 
         data = {"version": MODEL_VERSION, "trigger": self.trigger.as_dict(), "cue_min_p": self.cue_min_p,
+                "margin_floor": round(self.margin_floor, 4),
                 "label": self.label.as_dict() if self.label else None, "meta": self.meta}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,10 +188,10 @@ class SpanModel:
             raise InputError(f"span model {path} cannot be read ({err})", "refit it or delete the file") from None
         if data.get("version") != MODEL_VERSION:
             raise InputError(f"span model {path} is version {data.get('version')!r}, not {MODEL_VERSION}",
-                             "refit it with `python benchmarks/eval_triggers.py --fit`")
+                             "refit it with `curate loop` or `python benchmarks/eval_triggers.py --fit`")
         label = Logistic.from_dict(data["label"], LABEL_FEATURES) if data.get("label") else None
         return cls(Logistic.from_dict(data["trigger"], TRIGGER_FEATURES), label, float(data.get("cue_min_p", 0.3)),
-                   data.get("meta", {}))
+                   data.get("meta", {}), float(data.get("margin_floor", MARGIN_FLOOR)))
 
 
 def workspace_model_path(workspace_root: Path | str) -> Path:
@@ -142,11 +199,18 @@ def workspace_model_path(workspace_root: Path | str) -> Path:
 
 
 def load_span_model(workspace_root: Path | str | None = None, path: str | None = None) -> SpanModel | None:
-    """The explicit model, else the workspace's (refit by `curate loop`), else the shipped one (None if absent)."""
-    for candidate in (path, workspace_model_path(workspace_root) if workspace_root else None, SHIPPED_MODEL):
-        if candidate and Path(candidate).exists():
-            return SpanModel.load(candidate)
-    return None
+    """The explicit model, else the workspace's (refit by `curate loop`), else the shipped one (None if absent); a
+    workspace copy of an older version is skipped with a warning (the next `curate loop` refits it)."""
+    if path:
+        return SpanModel.load(path)
+    own = workspace_model_path(workspace_root) if workspace_root else None
+    if own is not None and own.exists():
+        try:
+            return SpanModel.load(own)
+        except InputError as err:
+            warnings.warn(f"triggers: {err}; using the shipped span model until `curate loop` refits it",
+                          stacklevel=2)
+    return SpanModel.load(SHIPPED_MODEL) if SHIPPED_MODEL.exists() else None
 
 
 # training data ----------------------------------------------------------------------------------------------------
@@ -157,12 +221,14 @@ def is_positive(cand: Candidate, golds: Sequence[tuple[int, int]], slack: int = 
 
 
 def trigger_training_set(rows: Sequence[Row], golds: Sequence[Sequence[tuple[int, int]]],
-                         weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                         weights: Sequence[float] | None = None, margin_floor: float = MARGIN_FLOOR,
+                         cue_threshold: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, y, sample weight) over every candidate of every row; rows with no gold span give negatives only."""
     xs, ys, ws = [], [], []
     for i, (row, gold) in enumerate(zip(rows, golds, strict=True)):
+        ctx = RowContext.of(row)
         for cand in row.candidates.values():
-            xs.append(trigger_features(cand, row.margin))
+            xs.append(trigger_features(cand, row.margin, ctx, margin_floor, cue_threshold))
             ys.append(int(is_positive(cand, gold)))
             ws.append(weights[i] if weights is not None else 1.0)
     return np.array(xs, dtype=np.float64).reshape(-1, len(TRIGGER_FEATURES)), np.array(ys), np.array(ws)
@@ -179,44 +245,89 @@ CUE_LABEL_VALUES = {"harmful_cue": 1, "benign_homonym": 0}
 
 
 def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence[str] = (),
-                   max_none_share: float = 0.08, meta: dict[str, Any] | None = None) -> SpanModel:
+                   max_none_share: float = 0.08, meta: dict[str, Any] | None = None,
+                   plain_only: bool = False) -> SpanModel:
     """Fit the span model on labelled spans.
 
     `examples`: {prompt, lang?, spans: [(start, end, label)], weight?}; a span labelled harmful_cue/benign_homonym
     is a trigger (and teaches the cue-label model its label), an example without cue spans gives negatives only.
     `none_prompts`: plain prompts without a cue (negatives) whose share given any cue span sets `cue_min_p`
-    (at most `max_none_share`, and never above the P(trigger) of 90% of the labelled triggers)."""
+    (at most `max_none_share`, and never above the P(trigger) of 90% of the labelled triggers). The margin floor of
+    occlusion cue evidence depends on the probe's scale, so it is chosen among quantiles of the labelled prompts'
+    margins by the training examples' hit@1 + hit@3 at that threshold. `plain_only`: keep only the no-cue prompts
+    without any lexicon hit (a contrast set of benign homonyms is not a set of prompts without a cue)."""
     prompts = [e["prompt"] for e in examples]
     rows = tagger.tag_rows(prompts, [e.get("lang") for e in examples])
     golds = [[(int(s), int(t)) for s, t, lab in e["spans"] if lab in CUE_LABEL_VALUES] for e in examples]
     weights = [float(e.get("weight", 1.0)) for e in examples]
     none_rows = tagger.tag_rows(list(none_prompts)) if none_prompts else []
+    if plain_only:
+        none_rows = [r for r in none_rows if not any(c.category for c in r.candidates.values())]
+    margins = [r.margin for r, g in zip(rows, golds, strict=True) if g and r.margin is not None]
+    floors = sorted({MARGIN_FLOOR, *(round(float(q), 3) for q in np.quantile(margins, (0.05, 0.1, 0.2, 0.3)))}
+                    if margins else {MARGIN_FLOOR})
+    grid = {}
+    best: tuple[float, SpanModel] | None = None
+    for floor in floors:
+        model = _fit_at_floor(tagger.cfg, rows, golds, weights, none_rows, floor, max_none_share, meta)
+        grid[str(floor)] = score = training_hits(model, rows, golds, tagger.cfg)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, model)
+    model = best[1]
+    model.meta["margin_floor_grid (training hit@1 + hit@3)"] = grid
+    model.label = _fit_label_model(tagger, rows, examples, model)
+    return model
+
+
+def _fit_at_floor(cfg: Any, rows: Sequence[Row], golds: Sequence[list[tuple[int, int]]], weights: Sequence[float],
+                  none_rows: Sequence[Row], floor: float, max_none_share: float, meta: dict[str, Any] | None
+                  ) -> SpanModel:
+    """The trigger model and its cue threshold for one margin floor."""
     x, y, w = trigger_training_set([*rows, *none_rows], [*golds, *([[]] * len(none_rows))],
-                                   [*weights, *([1.0] * len(none_rows))])
-    model = SpanModel(fit_logistic(x, y, TRIGGER_FEATURES, w), None, 0.0, dict(meta or {}))
+                                   [*weights, *([1.0] * len(none_rows))], floor, cfg.cue_threshold)
+    model = SpanModel(fit_logistic(x, y, TRIGGER_FEATURES, w), None, 0.0, dict(meta or {}), floor)
 
     def best_cue_p(row: Row) -> float:
-        cands = [c for c in row.candidates.values() if has_cue_evidence(c, tagger.cfg.cue_threshold, row.margin)]
-        return float(model.trigger_proba(cands, row.margin).max()) if cands else 0.0
+        ps = [p for c, p in zip(row.candidates.values(), model.row_proba(row, None, cfg.cue_threshold), strict=True)
+              if model.has_evidence(c, row, cfg.cue_threshold)]
+        return max(ps, default=0.0)
 
-    gold_p = [float(model.trigger_proba([c], row.margin)[0]) for row, gold in zip(rows, golds, strict=True)
-              for c in row.candidates.values() if gold and is_positive(c, gold)
-              and has_cue_evidence(c, tagger.cfg.cue_threshold, row.margin)]
+    gold_p = []
+    for row, gold in zip(rows, golds, strict=True):
+        if gold and row.candidates:
+            cands = list(row.candidates.values())
+            gold_p += [float(p) for c, p in zip(cands, model.row_proba(row, cands, cfg.cue_threshold), strict=True)
+                       if is_positive(c, gold) and model.has_evidence(c, row, cfg.cue_threshold)]
     cap = float(np.quantile(gold_p, 0.10)) if gold_p else 0.5
     none_best = sorted((best_cue_p(r) for r in none_rows), reverse=True)
     cut = int(max_none_share * len(none_best))
     need = none_best[cut] + 1e-6 if none_best and cut < len(none_best) else 0.0
     model.cue_min_p = round(min(need, cap), 4)
-    model.meta.update({"trigger_examples": len(examples), "none_prompts": len(none_rows),
-                       "candidates": int(len(y)), "positives": int(y.sum()), "cue_min_p_cap": round(cap, 4)})
-    model.label = _fit_label_model(tagger, rows, examples, model)
+    model.meta.update({"trigger_examples": len(rows), "none_prompts": len(none_rows), "candidates": int(len(y)),
+                       "positives": int(y.sum()), "cue_min_p_cap": round(cap, 4)})
     return model
+
+
+def training_hits(model: SpanModel, rows: Sequence[Row], golds: Sequence[list[tuple[int, int]]], cfg: Any) -> float:
+    """hit@1 + hit@3 of the ranked spans on labelled rows (a gold inside one of the first k spans)."""
+    from curation.triggers.combine import select_ranked
+
+    hit1 = hit3 = total = 0
+    for row, gold in zip(rows, golds, strict=True):
+        if not gold:
+            continue
+        spans = select_ranked(row, model, cfg.top_k, cfg.context_k, cfg.min_score, cfg.cue_threshold)
+        inside = [any(s["start"] <= g0 and g1 <= s["end"] for g0, g1 in gold) for s in spans]
+        total += 1
+        hit1 += bool(inside[:1] and inside[0])
+        hit3 += any(inside[:3])
+    return round((hit1 + hit3) / max(1, total), 4)
 
 
 def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict], model: SpanModel
                      ) -> Logistic | None:
     """The cue-label model on the labelled cue spans (label = the span's annotated harmful_cue/benign_homonym)."""
-    if tagger.score_fn is None:
+    if not tagger.can_score_spans:
         return None
     picked: list[tuple[Row, Candidate, int, float]] = []
     for row, ex in zip(rows, examples, strict=True):
@@ -226,12 +337,11 @@ def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict],
             if lab not in CUE_LABEL_VALUES:
                 continue
             for cand in row.candidates.values():
-                if is_positive(cand, [(int(s), int(t))]) and has_cue_evidence(cand, tagger.cfg.cue_threshold,
-                                                                              row.margin):
+                if is_positive(cand, [(int(s), int(t))]) and model.has_evidence(cand, row, tagger.cfg.cue_threshold):
                     picked.append((row, cand, CUE_LABEL_VALUES[lab], float(ex.get("weight", 1.0))))
     if len({p[2] for p in picked}) < 2:
         return None
-    alone = np.asarray(tagger.score_fn([c.text for _, c, _, _ in picked]), dtype=np.float64).reshape(-1)
+    alone = tagger.score_alone([r for r, _, _, _ in picked], [c.text for _, c, _, _ in picked])
     x = [label_features(r.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0))
          for (r, c, _, _), m in zip(picked, alone, strict=True)]
     model.meta["label_examples"] = len(picked)
@@ -239,13 +349,9 @@ def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict],
                         np.array([p[3] for p in picked]))
 
 
-def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str) -> Path:
-    """Refit on annotators' labelled spans + the shipped eval rows (v1 and dev, never test), with the built-in
-    contrast set's harmless prompts as no-cue negatives; saved where the workspace's triggers stage loads it."""
-    from importlib import resources
-
+def shipped_examples() -> list[dict]:
+    """The shipped eval rows a refit keeps beside the annotations (v1 and dev, never test) as labelled spans."""
     from curation.triggers.evaluate import gold_span, load_split
-    from curation.triggers.stage import TriggersConfig, TriggerTagger
 
     base = []
     for item in load_split("v1") + load_split("dev"):
@@ -254,9 +360,31 @@ def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str)
             g0, g1 = gold_span(item["prompt"], item["gold"])
             spans = [(g0, g1, "harmful_cue" if item["harmful"] else "benign_homonym")]
         base.append({"prompt": item["prompt"], "lang": item.get("lang"), "spans": spans})
+    return base
+
+
+def contrast_harmless() -> list[str]:
+    """The built-in contrast set's harmless prompts (its plain ones, without a lexicon hit, are the loop refit's
+    no-cue negatives that set the abstain threshold)."""
+    from importlib import resources
+
     text = resources.files("curation").joinpath("data/contrast/harmless.jsonl").read_text(encoding="utf-8")
-    none_prompts = [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
+    return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
+
+
+def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
+                           base: Sequence[dict] | None = None) -> Path:
+    """Refit on annotators' labelled spans + `base` (default: the shipped eval rows, v1 and dev, never test), with
+    the built-in contrast set's plain harmless prompts as no-cue negatives, on the workspace's own probe; saved where
+    the workspace's triggers stage loads it."""
+    from curation.triggers.stage import TriggersConfig, TriggerTagger
+
+    base = shipped_examples() if base is None else list(base)
     with TriggerTagger(TriggersConfig(ranker="noisy_or"), workspace_root) as tagger:
-        model = fit_span_model(tagger, [*base, *examples], none_prompts,
-                               meta={"fit_on": f"trigger_eval v1 + dev and {len(examples)} annotated examples"})
+        if tagger.probe_proposer is None:
+            raise InputError("span model refit: the workspace has no harm probe to read occlusion evidence from",
+                             "fit one with `curate probe fit`, or skip the refit (`curate loop --no-span-refit`)")
+        model = fit_span_model(tagger, [*base, *examples], contrast_harmless(), plain_only=True,
+                               meta={"fit_on": f"{len(base)} shipped eval rows (v1 + dev) and {len(examples)} "
+                                               "annotated examples"})
     return model.save(workspace_model_path(workspace_root))

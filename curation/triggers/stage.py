@@ -114,8 +114,22 @@ class TriggerTagger:
             from curation.triggers.rank import load_span_model
 
             self.model = load_span_model(self.ctx.workspace_root, cfg.span_model)
-        self.score_fn = next((p.score_fn for p in self.proposers if getattr(p, "name", "") == "probe_occlusion.v1"
-                              and hasattr(p, "score_fn")), None)
+        self.probe_proposer = next((p for p in self.proposers if getattr(p, "name", "") == "probe_occlusion.v1"),
+                                   None)
+        self.score_fn = getattr(self.probe_proposer, "score_fn", None)
+
+    @property
+    def can_score_spans(self) -> bool:
+        """Whether the probe can score a span alone (one probe, or per-language routing)."""
+        return self.score_fn is not None or hasattr(self.probe_proposer, "score_rows")
+
+    def score_alone(self, rows: Sequence[Row], texts: Sequence[str]) -> np.ndarray:
+        """The probe margin of each text alone, with the probe its row was scored by (one call per probe)."""
+        if not texts:
+            return np.zeros(0)
+        if self.score_fn is not None:
+            return np.asarray(self.score_fn(list(texts)), dtype=np.float64).reshape(-1)
+        return self.probe_proposer.score_rows(rows, texts)
 
     def close(self) -> None:
         for close in self.ctx.closers:
@@ -174,24 +188,21 @@ class TriggerTagger:
     def context_labels(self, rows: list[Row]) -> None:
         """Each likely cue's P(harmful_cue) from its context: the probe scores the span alone (one call for the
         batch) and the label model reads how the prompt's context moves that score (rank.label_features)."""
-        from curation.triggers.rank import has_cue_evidence, label_features
+        from curation.triggers.rank import label_features
 
         model = self.model
-        if model is None or model.label is None or self.score_fn is None:
+        if model is None or model.label is None or not self.can_score_spans:
             return
         picked = []
         for row in rows:
             if row.margin is None or not row.candidates:
                 continue
-            cands = list(row.candidates.values())
-            ps = model.trigger_proba(cands, row.margin)
-            cues = sorted((c for c, p in zip(cands, ps, strict=True)
-                           if p >= model.cue_min_p and has_cue_evidence(c, self.cfg.cue_threshold, row.margin)),
+            cues = sorted((c for c, _ in model.cues(row, self.cfg.cue_threshold)),
                           key=lambda c: -c.evidence.get("probe_occlusion.v1", 0.0))
             picked += [(row, c) for c in cues[: self.cfg.top_k + 2]]
         if not picked:
             return
-        alone = np.asarray(self.score_fn([c.text for _, c in picked]), dtype=np.float64).reshape(-1)
+        alone = self.score_alone([row for row, _ in picked], [c.text for _, c in picked])
         feats = [label_features(row.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0))
                  for (row, c), m in zip(picked, alone, strict=True)]
         for (_, c), p in zip(picked, model.label.proba(np.array(feats)), strict=True):
