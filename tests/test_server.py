@@ -251,6 +251,18 @@ es = dict(doc, at=datetime.datetime(2024, 5, 1, 12, 30, 5, 120), day=datetime.da
 assert json.loads(JsonSerializer().dumps(es)) == {**doc, "at": "2024-05-01T12:30:05.000120", "day": "2024-05-01",
     "id": str(uuid.UUID(int=7)), "f32": 0.25, "arr": [0, 1, 2]}
 assert json.loads(JSONResponse(doc).body) == doc and JSONResponse({1: "x"}).body == b'{"1":"x"}'
+import asyncio
+from starlette.requests import Request
+def body(raw):
+    async def receive():
+        return {"type": "http.request", "body": raw, "more_body": False}
+    return asyncio.run(Request({"type": "http", "method": "PUT", "headers": []}, receive).json())
+assert body(json.dumps(doc).encode()) == doc and body(b'{"x": NaN}')["x"] != body(b'{"x": NaN}')["x"]
+try:
+    body(b'{"x": ')  # FastAPI answers 422 on json.JSONDecodeError, as upstream
+    raise AssertionError("no JSONDecodeError")
+except json.JSONDecodeError:
+    pass
 print("ok")
 """
 

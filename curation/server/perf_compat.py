@@ -104,6 +104,9 @@ def _install_lazy_record_events() -> None:
 
 
 # 3. suggestions/vectors of a bulk upsert: one cached Core executemany instead of a compiled multi-row ORM insert ----
+_UPSERT_BASES: dict[tuple[str, str], tuple[Any, dict]] = {}  # (dialect, table) -> (insert, its excluded columns)
+
+
 async def _core_upsert_many(db: Any, model: Any, objects: list[dict], constraints: list[Any]) -> None:
     """Upstream `upsert_many`'s INSERT .. ON CONFLICT DO UPDATE, run as a Core executemany (compiled once per process,
     no ORM objects built from RETURNING); ORM instances of `model` in the session are expired instead of refreshed."""
@@ -112,8 +115,13 @@ async def _core_upsert_many(db: Any, model: Any, objects: list[dict], constraint
     from argilla_server.models.mixins import _INSERT_FUNC
 
     table = model.__table__
-    insert = _INSERT_FUNC[db.bind.dialect.name](table)
-    columns = {column: insert.excluded[column] for column in model.__upsertable_columns__}
+    key = (db.bind.dialect.name, table.name)
+    if key not in _UPSERT_BASES:  # `insert.excluded` builds a new alias with new Column objects on every access
+        insert = _INSERT_FUNC[db.bind.dialect.name](table)
+        excluded = insert.excluded
+        _UPSERT_BASES[key] = insert, {column: excluded[column] for column in model.__upsertable_columns__}
+    insert, excluded_columns = _UPSERT_BASES[key]
+    columns = dict(excluded_columns)
     if hasattr(model, "updated_at"):
         columns["updated_at"] = datetime.utcnow()
     statement = insert.on_conflict_do_update(index_elements=[table.c[c.key] for c in constraints], set_=columns)
@@ -182,6 +190,7 @@ def _install_orjson() -> None:
     import orjson
     from argilla_server.database import async_engine
     from elastic_transport import JsonSerializer
+    from starlette.requests import Request
     from starlette.responses import JSONResponse
 
     dialect = async_engine.sync_engine.dialect
@@ -209,8 +218,15 @@ def _install_orjson() -> None:
         except TypeError:
             return upstream_render(self, content)
 
+    async def request_json(self: Any) -> Any:
+        """Starlette's cached request body parse (FastAPI's JSON bodies, e.g. a bulk of 250 vectors), from orjson."""
+        if not hasattr(self, "_json"):
+            self._json = _orjson_value(await self.body())
+        return self._json
+
     JsonSerializer.json_dumps, JsonSerializer.json_loads = json_dumps, json_loads
     JSONResponse.render = render
+    Request.json = request_json
 
 
 PATCHES: tuple[Patch, ...] = (
@@ -253,6 +269,8 @@ PATCHES: tuple[Patch, ...] = (
          "7842e03363b87bdea923cc266120a9eb56514fd9a04a5a83a195316ebd90a3bd"),
         ("elastic_transport._serializer", "JsonSerializer.json_loads",
          "11207489d5cb0ad874fdc3b958e3fe2f5976932aeb1bb56ecaad89d7e4ec8077"),
+        ("starlette.requests", "Request.json",
+         "7678d18c2c30387eda15b4dcb87ad4041efaa21e1367ab6232fbb3e5d03a1511"),
         ("starlette.responses", "JSONResponse.render",
          "6d8c7082de635e1d6e2897afb9915de6e5038451f571d7c7734186a40c299a0e"),
     ), _install_orjson),
