@@ -66,6 +66,22 @@ def test_compat_pending_filter_is_a_nested_must_not():
                                                         "score_mode": "avg"}}}}
 
 
+def test_compat_engine_waits_longer_than_the_client_default_for_noida():
+    """A bulk that meets noida-db's whole-store rewrite took over elasticsearch8's 10 s default under load."""
+    import asyncio
+
+    from curation.server.search_compat import REQUEST_TIMEOUT_S
+
+    async def timeout() -> float:
+        engine = await CompatElasticSearchEngine.new_instance()
+        try:
+            return engine.client._request_timeout
+        finally:
+            await engine.close()
+
+    assert asyncio.run(timeout()) == REQUEST_TIMEOUT_S >= 60
+
+
 def test_compat_mixed_status_filter_keeps_upstream_shape():
     mixed = _engine()._response_status_filter_to_es_filter(_status_filter(["pending", "draft"], _User("u1")))
     assert mixed["bool"]["minimum_should_match"] == 1
