@@ -29,7 +29,7 @@ from curation.annotate.client import connect
 from curation.annotate.pull import pull_records
 from curation.annotate.push import push_records
 from curation.annotate.schemas import load_schema
-from curation.hashing import record_id
+from curation.core.hashing import record_id
 from curation.server import LocalStack, StackConfig
 
 WORDS = ["kill", "shoot", "attack", "exploit", "bomb", "hack"]

@@ -15,8 +15,8 @@ import pytest
 from datasets import Dataset
 from typer.testing import CliRunner
 
-from curation.errors import InputError, ServiceError
-from curation.hashing import record_id
+from curation.core.errors import InputError, ServiceError
+from curation.core.hashing import record_id
 from curation.server import PARTS, LocalStack, StackConfig
 from curation.server.search_compat import CompatElasticSearchEngine
 

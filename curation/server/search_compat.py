@@ -36,7 +36,7 @@ from argilla_server.search_engine.commons import (
 from argilla_server.search_engine.elasticsearch import ElasticSearchEngine
 from elasticsearch8 import helpers
 
-from .constants import ENGINE_NAME
+from curation.server.constants import ENGINE_NAME
 
 REQUEST_TIMEOUT_S = 120.0  # seconds per search-engine request (elasticsearch8 default: 10)
 logging.getLogger("elasticsearch").setLevel(logging.ERROR)
