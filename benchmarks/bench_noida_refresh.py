@@ -4,7 +4,11 @@ Starts noida-db (the embedded stack's Elasticsearch emulator) in a temp dir and 
 field and a 384-d vector in batches of 250 without refresh; at each size in --sizes it times one more batch with
 `refresh=true`, one without, and `POST /<index>/_refresh`. The figures behind the refresh coalescing in
 curation/server/search_compat.py (docs/push-performance.md).
-Usage: .venv/bin/python benchmarks/bench_noida_refresh.py --sizes 5000,10000,20000
+`--stream N` instead writes N documents without refresh and reports, per 5,000 documents, the bulk time (mean, p95,
+max), the store on disk, how often noida-db rewrote its data files, and the time of one more bulk to a second, small
+index (does a write cost grow with the whole store or with its own index?): the write cost vs store size that the
+choice between refresh coalescing and one store per dataset rests on.
+Usage: .venv/bin/python benchmarks/bench_noida_refresh.py --sizes 5000,10000,20000 | --stream 50000
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -24,6 +29,7 @@ from curation.server.stack import _binary, free_port
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,10000,20000")
+    parser.add_argument("--stream", type=int, default=0, help="write this many documents, report per 5k (see above)")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rng = np.random.default_rng(0)
@@ -57,6 +63,11 @@ def main() -> None:
                             headers={"content-type": "application/x-ndjson"}).raise_for_status()
                 return (time.perf_counter() - started) * 1000
 
+            if args.stream:
+                client.put("/other", json={"mappings": {"properties": {"text": {"type": "text"}, "v": {
+                    "type": "dense_vector", "dims": 384, "index": True, "similarity": "cosine"}}}})
+                stream(client, Path(tmp), bulk, args.stream, proc.pid)
+                return
             print(f"{'docs':>7} {'bulk refresh=true ms':>21} {'bulk refresh=false ms':>22} {'_refresh ms':>12}")
             for size in sizes:
                 while count < size:
@@ -69,6 +80,50 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def _files(root: Path) -> dict[str, tuple[float, int]]:
+    return {str(f): (f.stat().st_mtime, f.stat().st_size) for f in root.rglob("*") if f.is_file()}
+
+
+def stream(client: httpx.Client, root: Path, bulk: object, total: int, pid: int) -> None:
+    """Bulk-write `total` documents (refresh=false) in 250s; per 5k: bulk ms, store size, file rewrites, RSS."""
+    import statistics
+
+    import psutil
+
+    print(f"{'docs':>7} {'bulk ms mean':>12} {'p95':>6} {'max':>6} {'store MiB':>9} {'rewrites':>8} "
+          f"{'MiB rewritten':>13} {'bulk of 250 to a 2nd index ms':>29} {'RSS MiB':>8}", flush=True)
+    times: list[float] = []
+    before = _files(root)
+    rewrites, rewritten = 0, 0.0
+    count = 0
+    while count < total:
+        times.append(bulk("false"))  # type: ignore[operator]
+        count += 250
+        now = _files(root)
+        changed = [f for f, stat in now.items() if before.get(f) != stat]
+        rewrites += bool(changed)
+        rewritten += sum(now[f][1] for f in changed) / 2**20
+        before = now
+        if count % 5000 == 0 or count >= total:
+            other = _other_bulk(client)
+            print(f"{count:>7} {statistics.mean(times):>12.0f} {sorted(times)[int(len(times) * 0.95)]:>6.0f} "
+                  f"{max(times):>6.0f} {sum(s for _, s in now.values()) / 2**20:>9.1f} {rewrites:>8} "
+                  f"{rewritten:>13.0f} {other:>29.0f} {psutil.Process(pid).memory_info().rss / 2**20:>8.0f}",
+                  flush=True)
+            times, rewrites, rewritten = [], 0, 0.0
+
+
+def _other_bulk(client: httpx.Client) -> float:
+    """One bulk of 250 documents to the second index (kept small: the same 250 ids each time)."""
+    lines = []
+    for i, vec in enumerate(np.random.default_rng(1).normal(size=(250, 384)).round(6).tolist()):
+        lines += [json.dumps({"index": {"_index": "other", "_id": str(i)}}), json.dumps({"text": f"doc {i}", "v": vec})]
+    started = time.perf_counter()
+    client.post("/_bulk?refresh=false", content="\n".join(lines) + "\n",
+                headers={"content-type": "application/x-ndjson"}).raise_for_status()
+    return (time.perf_counter() - started) * 1000
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import tempfile
 import time
 import warnings
@@ -128,6 +129,7 @@ class Bench:
         respond_ms, search_ms = self.annotate_latency(name)
         data = self.stack.data_dir()
         return {"stack": self.label, "client": how, "records": len(rows), "batch_size": batch_size,
+                "load_avg_1m": round(os.getloadavg()[0], 1),
                 "seconds": round(seconds, 1), "records_per_s": round(len(rows) / seconds, 1),
                 "server_rss_mib": round(_rss_mib(self.stack.pid("server")), 0),
                 "search_rss_mib": round(_rss_mib(self.stack.pid("search")), 0),
@@ -156,6 +158,7 @@ class Bench:
         seconds = time.perf_counter() - t0
         assert len(pulled) == n, (len(pulled), n)
         return {"stack": self.label, "client": "pull", "records": n, "seconds": round(seconds, 1),
+                "load_avg_1m": round(os.getloadavg()[0], 1),
                 "records_per_s": round(n / seconds, 1)}
 
     def drop(self, name: str) -> None:
@@ -201,11 +204,12 @@ def main() -> None:
                         report(bench.pull(name, n))
                     bench.drop(name)
     print(f"\n{'stack':10} {'client':7} {'records':>8} {'batch':>5} {'s':>7} {'rec/s':>7} {'server MiB':>10} "
-          f"{'search MiB':>10} {'store MiB':>9} {'respond ms':>10} {'search ms':>9}")
+          f"{'search MiB':>10} {'store MiB':>9} {'respond ms':>10} {'search ms':>9} {'load':>5}")
     for r in results:
         print(f"{r['stack']:10} {r['client']:7} {r['records']:>8} {r.get('batch_size', ''):>5} {r['seconds']:>7} "
               f"{r['records_per_s']:>7} {r.get('server_rss_mib', ''):>10} {r.get('search_rss_mib', ''):>10} "
-              f"{r.get('store_mib', ''):>9} {r.get('respond_ms', ''):>10} {r.get('pending_search_ms', ''):>9}")
+              f"{r.get('store_mib', ''):>9} {r.get('respond_ms', ''):>10} {r.get('pending_search_ms', ''):>9} "
+              f"{r['load_avg_1m']:>5}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

@@ -66,6 +66,22 @@ def test_compat_pending_filter_is_a_nested_must_not():
                                                         "score_mode": "avg"}}}}
 
 
+def test_compat_engine_waits_longer_than_the_client_default_for_noida():
+    """A bulk that meets noida-db's whole-store rewrite took over elasticsearch8's 10 s default under load."""
+    import asyncio
+
+    from curation.server.search_compat import REQUEST_TIMEOUT_S
+
+    async def timeout() -> float:
+        engine = await CompatElasticSearchEngine.new_instance()
+        try:
+            return engine.client._request_timeout
+        finally:
+            await engine.close()
+
+    assert asyncio.run(timeout()) == REQUEST_TIMEOUT_S >= 60
+
+
 def test_compat_mixed_status_filter_keeps_upstream_shape():
     mixed = _engine()._response_status_filter_to_es_filter(_status_filter(["pending", "draft"], _User("u1")))
     assert mixed["bool"]["minimum_should_match"] == 1
@@ -226,11 +242,60 @@ def test_a_patch_whose_upstream_changed_is_not_applied(monkeypatch):
     assert not perf_compat.enabled()
 
 
+_ORJSON_PARITY = """
+import datetime, json, uuid
+import numpy as np
+from curation.server import perf_compat
+assert "orjson-on-the-push-path" in perf_compat.apply()
+from argilla_server.database import async_engine
+from elasticsearch8.serializer import JsonSerializer
+from starlette.responses import JSONResponse
+doc = {"text": "café ✓ 東京 \\u2028", "vector": [float(x) for x in np.random.default_rng(0).normal(size=384)
+                                               .astype(np.float32)], "n": [0, -1, 2**63 - 1, 1e-05, 1e300],
+       "nested": {"a": None, "b": [True, False]}}
+dialect = async_engine.sync_engine.dialect
+assert json.loads(dialect._json_serializer(doc)) == doc and dialect._json_deserializer(json.dumps(doc)) == doc
+assert json.loads(dialect._json_serializer({"big": 2**70})) == {"big": 2**70}  # orjson refuses: json.dumps
+assert dialect._json_deserializer("NaN") != dialect._json_deserializer("NaN")  # json.loads reads what it wrote
+try:
+    dialect._json_deserializer(0.5)  # SQLite's REAL: TypeError, as json.loads, so _SQliteJson returns it as is
+    raise AssertionError("no TypeError")
+except TypeError:
+    pass
+es = dict(doc, at=datetime.datetime(2024, 5, 1, 12, 30, 5, 120), day=datetime.date(2024, 5, 1), id=uuid.UUID(int=7),
+          f32=np.float32(0.25), arr=np.arange(3))
+assert json.loads(JsonSerializer().dumps(es)) == {**doc, "at": "2024-05-01T12:30:05.000120", "day": "2024-05-01",
+    "id": str(uuid.UUID(int=7)), "f32": 0.25, "arr": [0, 1, 2]}
+assert json.loads(JSONResponse(doc).body) == doc and JSONResponse({1: "x"}).body == b'{"1":"x"}'
+import asyncio
+from starlette.requests import Request
+def body(raw):
+    async def receive():
+        return {"type": "http.request", "body": raw, "more_body": False}
+    return asyncio.run(Request({"type": "http", "method": "PUT", "headers": []}, receive).json())
+assert body(json.dumps(doc).encode()) == doc and body(b'{"x": NaN}')["x"] != body(b'{"x": NaN}')["x"]
+try:
+    body(b'{"x": ')  # FastAPI answers 422 on json.JSONDecodeError, as upstream
+    raise AssertionError("no JSONDecodeError")
+except json.JSONDecodeError:
+    pass
+print("ok")
+"""
+
+
+def test_orjson_patch_serializes_what_upstream_did():
+    """The orjson patch (in a fresh interpreter: it changes process-wide classes) gives the same JSON values as the
+    serializers it replaces, and falls back to them for what orjson refuses."""
+    out = subprocess.run([sys.executable, "-c", _ORJSON_PARITY], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def _same_push_rows(n: int, shift: int = 0) -> Dataset:
     """Rows with spans, labels, scores, metadata and distinct 384-d vectors (every kind of data a push sends);
     `shift` changes scores, suggestion values and vectors, not ids or texts."""
     words = ["kill", "shoot", "attack"]
-    prompts = [f"Request {i}: how do I {words[i % 3]} the stuck job {i}?" for i in range(n)]
+    prompts = [f"Request {i}: how do I {words[i % 3]} the stuck job {i}?" + (" (café ✓ 東京)" if i % 5 == 0 else "")
+               for i in range(n)]
     spans = [[{"start": p.index(words[i % 3]), "end": p.index(words[i % 3]) + len(words[i % 3]), "text": words[i % 3],
                "label": "benign_homonym", "score": 0.5 + i / (4 * n), "agents": ["lexicon.v1"]}]
              for i, p in enumerate(prompts)]
@@ -304,7 +369,7 @@ def test_patched_and_upstream_servers_store_and_find_the_same(argilla_stack, tmp
     try:
         server_log = argilla_stack.stack.log_path("server").read_text()
         assert ("perf_compat applied: cached-settings-adapters, record-events-only-with-webhooks, "
-                "core-upserts-of-suggestions-and-vectors; refresh coalescing on") in server_log
+                "core-upserts-of-suggestions-and-vectors, orjson-on-the-push-path; refresh coalescing on") in server_log
         assert "perf_compat applied" not in upstream.log_path("server").read_text()
         snapshots = []
         for client in (argilla_stack.client, connect(upstream.credentials()["api_url"],

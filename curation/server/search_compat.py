@@ -38,6 +38,7 @@ from elasticsearch8 import helpers
 
 from curation.server.constants import ENGINE_NAME
 
+REQUEST_TIMEOUT_S = 120.0  # seconds per search-engine request (elasticsearch8 default: 10)
 logging.getLogger("elasticsearch").setLevel(logging.ERROR)
 logging.getLogger("elastic_transport").setLevel(logging.ERROR)
 
@@ -121,6 +122,13 @@ def _responses_of_user(user_id: str) -> dict:
 @dataclasses.dataclass
 class CompatElasticSearchEngine(ElasticSearchEngine):
     """ElasticSearchEngine whose response-status queries never depend on `include_in_root`."""
+
+    def __post_init__(self) -> None:
+        """Upstream's client with a longer request timeout: noida-db rewrites its whole store file every few bulks,
+        and a bulk that meets that rewrite waited over the client's 10 s default on a loaded machine at ~22k
+        records (HTTP 500 ConnectionTimeout in the push; docs/push-performance.md)."""
+        self.config = {"request_timeout": REQUEST_TIMEOUT_S, **self.config}
+        super().__post_init__()
 
     def _response_status_filter_to_es_filter(self, filter: TermsFilter) -> dict:
         """'pending' = no response (of the scoped user) via a nested must_not; other statuses as upstream."""
