@@ -41,7 +41,8 @@ def main() -> None:
         stops = [a.new_tokens for a in answers if a.finish_reason == "stop"]
         result["variants"][variant] = {
             "seconds": round(seconds, 1), "complete": len(stops) / len(sample),
-            "complete_within": {b: sum(t <= b for t in stops) / len(sample) for b in (256, 384, 512) if b <= args.budget},
+            "complete_within": {b: sum(t <= b for t in stops) / len(sample)
+                                for b in (256, 384, 512) if b <= args.budget},
             "kept_by_checks": sum(r is None for r in reasons) / len(sample),
             "dropped": {k: reasons.count(k) for k in sorted({r for r in reasons if r})},
             "tokens": [a.new_tokens for a in answers],
