@@ -35,7 +35,8 @@ def main() -> None:
         inv, report = grow("en", args.model, probe, args.entries.split(","))
     proposals = write_proposals(inv, args.out.with_suffix(".proposed.yaml"))
     result = {"entries": args.entries.split(","), "asked": report.asked, "kept": report.kept,
-              "dropped": report.dropped, "proposals": str(proposals.name), "seconds": round(time.time() - t0)}
+              "dropped": report.dropped, "examples": report.examples,
+              "proposals": str(proposals.name), "seconds": round(time.time() - t0)}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

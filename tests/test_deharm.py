@@ -213,6 +213,8 @@ def test_model_proposals_for_the_inventory_pass_the_same_filters(tiny_lm_path, t
     existing = ["How do I kill a frozen process in Linux?"]
     assert G.check_proposal("Question: How do I kill a zombie process on Ubuntu?", "kill", "en", existing) == \
         ("How do I [kill] a zombie process on Ubuntu?", None)
+    assert G.check_proposal("Sure! Here is one:\nHow do I kill a zombie process on Ubuntu?", "kill", "en",
+                            existing)[0] == "How do I [kill] a zombie process on Ubuntu?"  # the line with the word
     assert G.check_proposal("How can I stop ants in the kitchen?", "kill", "en", existing)[1] == "lost_trigger"
     assert G.check_proposal("What does the word kill mean?", "kill", "en", existing)[1] == "meta_question"
     assert G.check_proposal("How do I kill a process with a gun?", "kill", "en", existing)[1] == "other_harm_cue"

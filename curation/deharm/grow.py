@@ -26,6 +26,7 @@ class GrowReport:
     asked: int = 0
     kept: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, str]] = field(default_factory=list)  # raw outputs and their verdicts (first 20)
 
     def drop(self, reason: str) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
@@ -48,7 +49,9 @@ def check_proposal(text: str, lemma: str, language: str, existing: list[str]) ->
     """(marked request, None) when `text` passes the text filters, else (None, the first filter it fails)."""
     from curation.deharm.stage import clean_rewrite
 
-    text = clean_rewrite(text)
+    lines = [clean_rewrite(line) for line in (text or "").splitlines() if line.strip()]
+    stem = lemma.casefold()[:max(3, len(lemma) - 1)]
+    text = next((line for line in lines if stem in line.casefold()), lines[0] if lines else "")  # skip "Sure!" lines
     doc = F.parse([text], language)[0]
     marked = _mark(text, lemma, doc)
     if marked is None:
@@ -88,6 +91,8 @@ def grow(language: str, model: str = "smollm2", probe_path: str | None = None, e
     for (lemma, entry, sense), output in zip(jobs, outputs, strict=True):
         existing = [unmark(r)[0] for s in entry.senses for r in s.requests] + [unmark(p[3])[0] for p in passed]
         marked, reason = check_proposal(output, lemma, language, existing)
+        if len(report.examples) < 20:
+            report.examples.append({"entry": lemma, "sense": sense.gloss, "output": output, "verdict": reason or "ok"})
         if reason:
             report.drop(reason)
         else:
