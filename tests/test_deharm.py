@@ -207,6 +207,27 @@ def test_tiny_model_answers_carry_a_finish_reason_and_truncated_ones_are_dropped
     assert sum(r["answer_issue"] is not None for r in flagged) == again.unanswered
 
 
+def test_model_proposals_for_the_inventory_pass_the_same_filters(tiny_lm_path, tmp_path):
+    from curation.deharm import grow as G
+
+    existing = ["How do I kill a frozen process in Linux?"]
+    assert G.check_proposal("Question: How do I kill a zombie process on Ubuntu?", "kill", "en", existing) == \
+        ("How do I [kill] a zombie process on Ubuntu?", None)
+    assert G.check_proposal("Sure! Here is one:\nHow do I kill a zombie process on Ubuntu?", "kill", "en",
+                            existing)[0] == "How do I [kill] a zombie process on Ubuntu?"  # the line with the word
+    assert G.check_proposal("How can I stop ants in the kitchen?", "kill", "en", existing)[1] == "lost_trigger"
+    assert G.check_proposal("What does the word kill mean?", "kill", "en", existing)[1] == "meta_question"
+    assert G.check_proposal("How do I kill a process with a gun?", "kill", "en", existing)[1] == "other_harm_cue"
+    assert G.check_proposal("How do I kill a frozen process in Linux?", "kill", "en", existing)[1] == \
+        "near_copy_of_existing"
+    inv, report = G.grow("en", str(tiny_lm_path), probe_path=None, entries=["kill", "hack"], max_new_tokens=8)
+    n_senses = sum(len(S.load_inventory("en").entries[k].senses) for k in ("kill", "hack"))
+    assert report.asked == n_senses and report.kept + sum(report.dropped.values()) == report.asked
+    assert report.kept == 0 and not inv.entries  # random tiny model: nothing usable; unscored is never kept
+    path = G.write_proposals(inv, tmp_path / "proposed.yaml")
+    assert S.load_inventory("en", str(path)).entries == {}
+
+
 # review and build --------------------------------------------------------------------------------------------------
 def test_review_records_prefill_the_edit_boxes():
     from curation.annotate.push import build_record
@@ -270,6 +291,59 @@ def test_rewrites_are_pushed_to_argilla_and_upserted(argilla_stack):
     assert set(pulled.column_names) >= {"highlighted", "sense_gloss", "rewrite", "answer"}
 
 
+@pytest.mark.server
+def test_reviewers_edit_rewrite_and_answer_in_argilla_and_the_build_uses_the_edit(argilla_stack):
+    """Real Argilla: the record shows source (trigger in bold), sense, rewrite and answer; the edit boxes come
+    pre-filled; a reviewer's edited rewrite and answer go through pull -> adjudicate -> the sft build."""
+    import httpx
+    from typer.testing import CliRunner
+
+    from curation.build import stage as build
+    from curation.cli import app
+
+    ws = argilla_stack.workspace
+    out, _ = deharm.run(harmful_dataset().select([0, 2]),
+                        deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
+    out = out.map(lambda r: {"answer": f"A helpful answer about {r['trigger']}.", "finish_reason": "stop"})
+    deharm.push(out, argilla_stack.client, "deharm-edit", show_progress=False)
+    records = {r.id: r for r in argilla_stack.client.datasets(name="deharm-edit", workspace="argilla")
+               .records(with_suggestions=True)}
+    assert sorted(records) == sorted(out["id"])
+    for row in out:
+        record = records[row["id"]]
+        assert "**" in record.fields["highlighted"] and record.fields["sense_gloss"] == row["sense_gloss"]
+        assert (record.fields["rewrite"], record.fields["answer"]) == (row["rewrite"], row["answer"])
+        assert record.suggestions["rewrite_edited"].value == row["rewrite"]  # pre-filled edit boxes
+        assert record.suggestions["answer_edited"].value == row["answer"]
+    edited_rewrite, edited_answer = "How can I hack together a tiny Flask app in an hour?", "Start with `flask run`."
+    for i, row in enumerate(out):
+        values = {"rewrite_benign": {"value": "yes"}, "keeps_trigger": {"value": "yes"},
+                  "answer_helpful": {"value": "yes"},
+                  "rewrite_edited": {"value": edited_rewrite if i == 0 else row["rewrite"]},
+                  "answer_edited": {"value": edited_answer if i == 0 else row["answer"]}}
+        resp = httpx.post(f"{argilla_stack.api_url}/api/v1/records/{records[row['id']]._server_id}/responses",
+                          json={"status": "submitted", "values": values},
+                          headers={"X-Argilla-Api-Key": argilla_stack.api_key}, timeout=30)
+        assert resp.status_code in (200, 201), resp.text
+    runner, base = CliRunner(mix_stderr=False), ["--workspace", str(ws.root)]
+    for args in (["annotate", "pull", "deharm-edit"], ["adjudicate", "run", "deharm-edit", "--no-review"]):
+        result = runner.invoke(app, [*base, *args])
+        assert result.exit_code == 0, result.output + str(result.exception)
+    gold = ws.load_dataset("deharm-edit.gold")
+    assert edited_rewrite in gold["gold_rewrite_edited"]
+    ws.save_dataset(Dataset.from_dict({"id": ["t1"], "prompt": ["How do I kill a process?"],
+                                       "response": ["Use kill -9."], "judge_label": ["full_compliance"],
+                                       "language": ["en"], "source": ["s"], "gold_harmfulness": ["benign"],
+                                       "gold_status": ["gold"], "decision_rule": ["majority"]}), "triggers.gold")
+    bcfg, sub = build.load_build_config({"version_name": "t", "configs": {
+        "sft": {"from": "triggers.gold", "deharm_from": ["deharm-edit.gold"]}}})
+    result = build.run(bcfg, sub, ws)
+    pairs = {r["messages"][0]["content"]: r["messages"][1]["content"]
+             for split in result.configs["sft"].values() for r in split if r["kind"] == "deharmed"}
+    assert pairs[edited_rewrite] == edited_answer and out[0]["rewrite"] not in pairs
+    assert pairs[out[1]["rewrite"]] == out[1]["answer"]
+
+
 
 def test_cli_stops_without_a_harm_model(workspace):
     from typer.testing import CliRunner
@@ -280,3 +354,51 @@ def test_cli_stops_without_a_harm_model(workspace):
     result = CliRunner().invoke(app, ["-w", str(workspace.root), "deharm", "spans", "--no-model-rewrites"])
     assert isinstance(result.exception, ConfigError) and "no harm model" in str(result.exception)
     assert "--allow-unscored" in result.exception.hint and not workspace.has_dataset("spans.deharm")
+
+
+@pytest.mark.server
+@pytest.mark.browser
+def test_a_reviewer_sees_the_deharm_record_in_the_argilla_ui(argilla_stack):
+    """Headless Chromium on the real UI: bold trigger, sense, rewrite, answer and pre-filled edit boxes on screen;
+    a screenshot is kept in test-artifacts/deharm_review.png for a person to look at."""
+    import shutil
+    from pathlib import Path
+
+    from curation.annotate.users import add_user
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.skip("Chromium is not installed (`apt-get install chromium`)")
+    from playwright.sync_api import sync_playwright
+
+    out, _ = deharm.run(harmful_dataset().select([0]),
+                        deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False,
+                                            templates_per_pair=1))
+    out = out.map(lambda r: {"answer": "Create app.py with a single route, then start it with `flask run`."})
+    dataset = deharm.push(out, argilla_stack.client, "deharm-ui", workspace_name="deharm_team", show_progress=False)
+    _, password = add_user(argilla_stack.client, "deharm_reviewer", "annotator", "deharm_team")
+    artifacts = Path(__file__).resolve().parents[1] / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        try:
+            page.goto(f"{argilla_stack.api_url}/sign-in")
+            page.get_by_label("Username").fill("deharm_reviewer")
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda u: "sign-in" not in u, timeout=30_000)
+            page.goto(f"{argilla_stack.api_url}/dataset/{dataset.id}/annotation-mode")
+            row = out[0]
+            page.wait_for_function("t => document.body.innerText.includes(t)", arg=row["answer"], timeout=60_000)
+            bold = page.locator("strong").all_inner_texts()
+            assert row["trigger"] in bold  # the trigger is highlighted in the source prompt
+            text = page.inner_text("body")
+            for shown in (row["sense_gloss"], row["rewrite"], row["answer"]):
+                assert shown in text
+            # the edit boxes (contenteditable, not textareas) come pre-filled: each text shows in field and box
+            assert text.count(row["rewrite"]) >= 2 and text.count(row["answer"]) >= 2
+        finally:
+            page.screenshot(path=str(artifacts / "deharm_review.png"), full_page=True)
+            browser.close()

@@ -17,7 +17,7 @@ def deharm_command(
     per_pair: int = typer.Option(2, "--per-pair", min=0, help="Rewrites kept per (prompt, trigger) pair (MMR)."),
     no_model_rewrites: bool = typer.Option(False, "--no-model-rewrites", help="Sense inventory and frames only."),
     max_pairs: int = typer.Option(None, "--max-pairs", min=1, help="Use at most N (prompt, trigger) pairs."),
-    max_new_tokens: int = typer.Option(256, "--max-new-tokens", min=1, help="Answer length limit (truncated "
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=1, help="Answer length limit (truncated "
                                                                               "answers are dropped)."),
     allow_unscored: bool = typer.Option(False, "--allow-unscored", help="Run without a harm model (no probe)."),
     push: bool = typer.Option(False, "--push", help="Send the rewrites to Argilla (deharm_review schema)."),

@@ -20,17 +20,22 @@ class Answer:
     new_tokens: int
 
 
-def generate_answers(model: str, prompts: Sequence[str], max_new_tokens: int = 256, batch_size: int = 8,
-                     device: str = "cpu") -> list[Answer]:
+SHORT_ANSWER = ("You are a helpful assistant. Answer the user's request directly and completely in at most 120 words: "
+                "a few sentences or a short list, then stop.")
+
+
+def generate_answers(model: str, prompts: Sequence[str], max_new_tokens: int = 512, batch_size: int = 8,
+                     device: str = "cpu", system: str | None = SHORT_ANSWER) -> list[Answer]:
     """Greedy chat answers with their finish reason (`lm.generate_detailed`, as `curate generate` records it);
-    prompts run longest first so similar lengths share a batch."""
+    `system` asks for a short answer so most end (`stop`) within the budget; prompts run longest first so similar
+    lengths share a batch."""
     from curation.models.lm import generate_detailed, load_lm
 
     if not prompts:
         return []
     lm = load_lm(model, device)
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    made = generate_detailed(lm, [prompts[i] for i in order], max_new_tokens, batch_size)
+    made = generate_detailed(lm, [prompts[i] for i in order], max_new_tokens, batch_size, system=system)
     out: list[Answer | None] = [None] * len(prompts)
     for i, g in zip(order, made, strict=True):
         out[i] = Answer(g.text, STOP if g.finish_reason == "stop" else LENGTH, g.completion_tokens)

@@ -22,7 +22,7 @@ from curation.core import columns as C
 from curation.core.errors import ConfigError, InputError
 from curation.core.hashing import normalize_text, record_id
 from curation.deharm import filters as F
-from curation.deharm.answers import check_answers, generate_answers
+from curation.deharm.answers import SHORT_ANSWER, check_answers, generate_answers
 from curation.deharm.filters import word_overlap
 from curation.deharm.senses import KINDS, Candidate, entry_candidates, entry_pos, frame_candidates, load_frames
 
@@ -72,7 +72,10 @@ class DeharmConfig(BaseModel):
                                       "`answer_issue` (builds skip them unless a reviewer wrote an edited answer).")
     judge: str = Field("string_match", description="Refusal judge the answers must pass as full_compliance.")
     rewrite_max_new_tokens: int = Field(40, ge=1)
-    answer_max_new_tokens: int = Field(256, ge=1)
+    answer_max_new_tokens: int = Field(512, ge=1, description="Answer budget; answers that hit it are dropped as "
+                                                               "truncated.")
+    answer_system: str | None = Field(SHORT_ANSWER, description="System prompt of the answering model (asks for a "
+                                                                "short, complete answer; None: the model's default).")
     batch_size: int = Field(8, ge=1)
     device: str = "cpu"
 
@@ -421,7 +424,7 @@ def _answer(rows: list[dict[str, Any]], cfg: DeharmConfig, report: DeharmReport)
         return [{**r, "answer": "", C.GENERATED_BY: None, "finish_reason": None, "answer_p_harmful": None,
                  "answer_issue": None} for r in rows]
     answers = generate_answers(maker, [r["rewrite"] for r in rows], cfg.answer_max_new_tokens, cfg.batch_size,
-                               cfg.device)
+                               cfg.device, cfg.answer_system)
     p_answer = harmfulness([a.text for a in answers], cfg.probe_path)
     reasons = check_answers([r["rewrite"] for r in rows], answers, p_answer, cfg.max_p_harmful, cfg.judge)
     kept = []
