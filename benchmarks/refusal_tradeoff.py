@@ -53,18 +53,18 @@ class Sizes:
     """Data, training and evaluation sizes (flags); `quick()` is the smoke-test setting."""
 
     n_harmful_train: int = 64
-    n_harmless_train: int = 48
-    n_trigger_train: int = 48
-    eval_n: int = 40
-    steps: int = 32
+    n_harmless_train: int = 40
+    n_trigger_train: int = 40
+    eval_n: int = 30
+    steps: int = 24
     batch_size: int = 4
     lr: float = 1e-3
     lora_r: int = 8
-    max_length: int = 80
-    answer_tokens: int = 40
+    max_length: int = 72
+    answer_tokens: int = 32
     max_new_tokens: int = 32
     eval_batch_size: int = 16
-    direction_n: int = 48
+    direction_n: int = 32
 
     @classmethod
     def quick(cls) -> Sizes:
