@@ -330,12 +330,14 @@ def directions(model: str, adapter_spec: str, data: BenchData, sizes: Sizes, dev
     and the AUROC of the chosen layer's projection on the frozen harm-model test set (en)."""
     from sklearn.metrics import roc_auc_score
 
-    from curation.boundary.direction import DirectionConfig, cached_lm, fit_direction
+    from curation.boundary.direction import MIN_PER_CLASS, DirectionConfig, cached_lm, fit_direction
 
     harmful = [p for p in data.harmful_train][: sizes.direction_n]
     harmless = [p for p in data.harmless_train][: sizes.direction_n]
     harmful_val = [r[0] for r in data.eval_sets["harmful"] if r[2] == "harmful_val"][: max(8, sizes.direction_n // 2)]
     harmless_val = [r[0] for r in data.eval_sets["harmless"]][: max(8, sizes.direction_n // 2)]
+    if min(len(harmful_val), len(harmless_val)) < MIN_PER_CLASS:  # tiny (--quick) sets: split the contrast sets
+        harmful_val = harmless_val = None
     texts, labels = [t for t, _ in data.harm_test], [int(y) for _, y in data.harm_test]
     out = {}
     for label, spec in (("base", model), ("safety", adapter_spec)):

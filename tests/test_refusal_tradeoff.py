@@ -75,8 +75,12 @@ def test_quick_run_writes_results_resumes_and_plots(bench, tiny_lm_path, tmp_pat
         assert set(run["eval"]) == set(bench.SETS) and 0 <= run["tradeoff"] <= 1
     assert results["runs"]["safety/0"]["train"]["steps"] == 2
     assert set(results["summary"]) == set(bench.ARMS) and png.stat().st_size > 1000
-    # a re-run finds every arm done: nothing is trained again, the results are the same
+    # a re-run finds every arm done: nothing is trained again, the results are the same; now the direction is added
     adapter = ws / "artifacts" / "adapters" / "rt-safety-s0" / "curation_adapter.json"
     stamp = adapter.stat().st_mtime
-    assert bench.main(argv) == 0
-    assert json.loads(out.read_text())["runs"] == results["runs"] and adapter.stat().st_mtime == stamp
+    assert bench.main([a for a in argv if a != "--no-direction"]) == 0
+    again = json.loads(out.read_text())
+    assert again["runs"] == results["runs"] and adapter.stat().st_mtime == stamp
+    for model in ("base", "safety"):
+        d = again["direction"][model]
+        assert 0 <= d["harm_test_auroc_separation_layer"] <= 1 and "refusal_rate_by_layer" in d["ablation"]
