@@ -6,7 +6,7 @@ teaches, while refusal of harmful prompts holds? Three arms on one base model, s
 - `safety_mix`: the same safety set mixed, through the toolkit's `build sft ... mix_with` path, with benign prompts
   that keep a trigger word and the model's own helpful answers (a de-harm review gold dataset).
 
-Each arm is evaluated with the eval stage (`curation.evaluate.evaluate`: generate -> string-match judge) on sets not
+Each arm is evaluated with the eval stage (`curation.evaluate.stage.evaluate`: generate -> string-match judge) on sets not
 used in training: harmful (harmful_val + jailbreakbench), benign prompts with trigger words (the frozen test splits
 of the trigger and harm-model work), plain harmless prompts (harmless_val). Every finished arm/seed is written to
 the results JSON at once, so a re-run resumes; answers, adapters and answer caches stay in `--workspace`.
@@ -135,9 +135,9 @@ def own_answers(ws: Any, model: str, prompts: list[str], sizes: Sizes, device: s
     """prompt -> (the base model's answer, finish reason), generated once and cached in the workspace."""
     from datasets import Dataset
 
-    from curation import columns as C
-    from curation.generate import GenerateConfig
-    from curation.generate import run as generate
+    from curation.core import columns as C
+    from curation.generate.stage import GenerateConfig
+    from curation.generate.stage import run as generate
 
     name = "rt.answers"
     previous = ws.load_dataset(name) if ws.has_dataset(name) else None
@@ -160,7 +160,7 @@ def own_answers(ws: Any, model: str, prompts: list[str], sizes: Sizes, device: s
 
 def helpful_only(answers: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
     """Answers the string-match judge calls compliance (the base model's rare refusals are no helpful target)."""
-    from curation.judge import judge_responses
+    from curation.judge.stage import judge_responses
 
     prompts = list(answers)
     labels = [r["label"] for r in judge_responses([answers[p][0] for p in prompts])] if prompts else []
@@ -170,9 +170,9 @@ def helpful_only(answers: dict[str, tuple[str, str]]) -> dict[str, tuple[str, st
 
 def safety_rows(data: BenchData, answers: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
     """The safety SFT set: harmful -> a refusal (varied, fixed per prompt), harmless -> the model's own answer."""
-    from curation import columns as C
+    from curation.core import columns as C
     from curation.build.chat import refusal
-    from curation.hashing import record_id
+    from curation.core.hashing import record_id
 
     def chat(p: str, a: str) -> list[dict[str, str]]:
         return [{"role": "user", "content": p}, {"role": "assistant", "content": a}]
@@ -187,8 +187,8 @@ def safety_rows(data: BenchData, answers: dict[str, tuple[str, str]]) -> list[di
 def deharm_gold_rows(prompts: list[str], answers: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
     """Benign trigger prompts with helpful answers in the shape of accepted `deharm_review` gold (what `build sft`
     reads from `deharm_from`): the rewrite kept its trigger word and the answer was judged helpful."""
-    from curation import columns as C
-    from curation.hashing import record_id
+    from curation.core import columns as C
+    from curation.core.hashing import record_id
 
     return [{C.ID: record_id(p), "original_prompt": "", "rewrite": p, "answer": answers[p][0],
              "answer_finish_reason": answers[p][1], C.LANGUAGE: "en", C.SOURCE: "benign_trigger_dev",
@@ -199,7 +199,7 @@ def deharm_gold_rows(prompts: list[str], answers: dict[str, tuple[str, str]]) ->
 def build_mix(ws: Any, safety_name: str, gold_name: str, seed: int) -> Any:
     """The mixed set via the toolkit's build: `sft` from the de-harm gold, `mix_with` the safety set, every
     safety row kept (ratio = curated share), all rows in one `train` split. Returns the train Dataset."""
-    from curation import build
+    from curation.build import stage as build
 
     curated, safety = len(ws.load_dataset(gold_name)), len(ws.load_dataset(safety_name))
     ratio = curated / (curated + safety)
@@ -229,8 +229,8 @@ def prepare(ws: Any, data: BenchData, model: str, sizes: Sizes, device: str) -> 
 # --- training and evaluation -------------------------------------------------------------------------------------
 def train(ws: Any, arm: str, seed: int, ds: Any, model: str, sizes: Sizes, device: str) -> tuple[str, dict]:
     """Train (or reuse) the LoRA adapter of one arm and seed; returns (model spec, training facts)."""
-    from curation.finetune import FinetuneConfig, adapter_dir, run
-    from curation.lm import ADAPTER_SEP
+    from curation.finetune.stage import FinetuneConfig, adapter_dir, run
+    from curation.models.lm import ADAPTER_SEP
 
     name = f"rt-{arm}-s{seed}"
     folder = adapter_dir(ws, name)
@@ -251,8 +251,8 @@ def evaluate_model(ws: Any, spec: str, data: BenchData, sizes: Sizes, device: st
     """Refusal rate (full or partial, string-match judge) per evaluation set and per source, via the eval stage."""
     from datasets import Dataset
 
-    from curation import columns as C
-    from curation import evaluate as E
+    from curation.core import columns as C
+    from curation.evaluate import stage as E
 
     out: dict[str, Any] = {}
     for set_name in SETS:
@@ -302,7 +302,7 @@ def plot(results: dict[str, Any], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from curation.plotting import save_figure
+    from curation.core.plotting import save_figure
 
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     colors = {"base": "tab:gray", "safety": "tab:red", "safety_mix": "tab:blue"}
@@ -330,7 +330,7 @@ def directions(model: str, adapter_spec: str, data: BenchData, sizes: Sizes, dev
     and the AUROC of the chosen layer's projection on the frozen harm-model test set (en)."""
     from sklearn.metrics import roc_auc_score
 
-    from curation.boundary.direction import MIN_PER_CLASS, DirectionConfig, cached_lm, fit_direction
+    from curation.models.refusal_direction.direction import MIN_PER_CLASS, DirectionConfig, cached_lm, fit_direction
 
     harmful = [p for p in data.harmful_train][: sizes.direction_n]
     harmless = [p for p in data.harmless_train][: sizes.direction_n]
@@ -367,7 +367,7 @@ def log(msg: str) -> None:
 
 
 def _save(results: dict[str, Any], path: Path) -> None:
-    from curation.workspace import atomic_write_text
+    from curation.core.workspace import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(results, indent=1, sort_keys=False) + "\n")
@@ -375,7 +375,7 @@ def _save(results: dict[str, Any], path: Path) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or resume) every arm and seed; the results JSON is rewritten after each finished one."""
-    from curation.workspace import Workspace
+    from curation.core.workspace import Workspace
 
     sizes = Sizes.quick() if args.quick else Sizes()
     for key in asdict(sizes):

@@ -18,10 +18,10 @@ from typing import Any
 from datasets import Dataset
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import columns as C
-from .errors import InputError, ModelError
-from .hashing import config_hash
-from .workspace import Workspace, atomic_dir
+from curation.core import columns as C
+from curation.core.errors import InputError, ModelError
+from curation.core.hashing import config_hash
+from curation.core.workspace import Workspace, atomic_dir
 
 ADAPTERS = "adapters"
 
@@ -79,7 +79,7 @@ def load_training_data(workspace: Workspace, source: str, split: str = "train") 
 
     build_name, sep, config = source.partition(":")
     if sep and not Path(source).exists():
-        from .build import load_build
+        from curation.build.stage import load_build
 
         configs = load_build(workspace, build_name).configs
         if config not in configs:
@@ -120,7 +120,7 @@ def _progress_callback(every: int) -> Any:
     """A TrainerCallback printing `finetune: N/M steps, rate, ETA, loss` lines (logs and pipes get no bar)."""
     from transformers import TrainerCallback
 
-    from .progress import ProgressLines
+    from curation.core.progress import ProgressLines
 
     class Lines(TrainerCallback):
         lines: ProgressLines | None = None
@@ -148,7 +148,7 @@ def run(ds: Dataset, cfg: FinetuneConfig, workspace: Workspace) -> FinetuneRepor
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from .lm import resolve_lm, split_adapter
+    from curation.models.lm import resolve_lm, split_adapter
 
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelError("--device cuda asked for, but torch sees no CUDA device", "use --device cpu")
