@@ -46,6 +46,8 @@ class FinetuneConfig(BaseModel):
     device: str = Field("cpu", description="cpu or cuda.")
     save_steps: int = Field(50, ge=1, description="Checkpoint every N steps (resume point).")
     log_every: int = Field(10, ge=1, description="Print a progress line every N steps when not on a terminal.")
+    gradient_checkpointing: bool = Field(False, description="Recompute activations (saves memory, costs time; "
+                                                            "TRL turns it on by default, small models need not).")
 
 
 @dataclass
@@ -152,7 +154,8 @@ def run(ds: Dataset, cfg: FinetuneConfig, workspace: Workspace) -> FinetuneRepor
         raise ModelError("--device cuda asked for, but torch sees no CUDA device", "use --device cpu")
     train = to_prompt_completion(ds)
     data_hash = config_hash([train[i] for i in range(len(train))])
-    run_key = config_hash({"data": data_hash, **cfg.model_dump(exclude={"device", "log_every", "save_steps"})})
+    run_key = config_hash({"data": data_hash, **cfg.model_dump(exclude={"device", "log_every", "save_steps",
+                                                                       "gradient_checkpointing"})})
     target = adapter_dir(workspace, cfg.name)
     ckpts = target.with_name(f".{cfg.name}.checkpoints")
     marker = ckpts / "run.json"
@@ -189,6 +192,7 @@ def run(ds: Dataset, cfg: FinetuneConfig, workspace: Workspace) -> FinetuneRepor
         seed=cfg.seed, data_seed=cfg.seed, logging_steps=1, save_steps=cfg.save_steps, save_total_limit=2,
         report_to=[], use_cpu=cfg.device == "cpu", max_length=cfg.max_length, disable_tqdm=not interactive,
         dataloader_num_workers=0, bf16=False, fp16=False, completion_only_loss=True,
+        gradient_checkpointing=cfg.gradient_checkpointing,
     )
     lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=cfg.target_modules, task_type="CAUSAL_LM")
