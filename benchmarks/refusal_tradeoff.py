@@ -7,8 +7,7 @@ teaches, while refusal of harmful prompts holds? Three arms on one base model, s
   that keep a trigger word and the model's own helpful answers (a de-harm review gold dataset).
 
 Each arm is evaluated with the eval stage (`curation.evaluate.stage.evaluate`: generate -> string-match judge) on sets
-not
-used in training: harmful (harmful_val + jailbreakbench), benign prompts with trigger words (the frozen test splits
+not used in training: harmful (harmful_val + jailbreakbench), benign prompts with trigger words (the frozen test splits
 of the trigger and harm-model work), plain harmless prompts (harmless_val). Every finished arm/seed is written to
 the results JSON at once, so a re-run resumes; answers, adapters and answer caches stay in `--workspace`.
 
