@@ -167,7 +167,7 @@ def bench_size(n: int, raw_push_too: bool) -> list[dict[str, Any]]:
             stack.stop()
     snap, codes = snapshot(n)
     raw_s, raw_peak, _ = measured(lambda: raw_qa(codes))
-    secs, peak, _ = measured(lambda: qa.run(snap)["records"])
+    secs, peak, _ = measured(lambda: qa.run(snap).records)
     out.append({"op": "qa", "records": n, "seconds": secs, "rate": n / secs, "peak_mib": peak, "raw_seconds": raw_s,
                 "raw_peak_mib": raw_peak, "server_mib": None})
     return out

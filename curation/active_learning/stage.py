@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curation.core import columns as C
 from curation.core.errors import InputError
+from curation.core.report import StageReport
 
 UNCERTAINTY = "uncertainty"
 HARMFULNESS = "harmfulness"
@@ -45,7 +46,7 @@ class LoopConfig(BaseModel):
 
 
 @dataclass
-class LoopReport:
+class LoopReport(StageReport):
     """What one round did: data used, probe quality, proposer weights and precision, records rescored."""
 
     confirmed: int = 0
@@ -62,9 +63,6 @@ class LoopReport:
     probe_path: str | None = None
     span_model_path: str | None = None
     span_examples: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 # inputs -----------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ def qa_command(
     snapshot_name = f"{name}.annotations" if ws.has_dataset(f"{name}.annotations") else name
     snapshot = ws.load_dataset(snapshot_name)
     spans = qa.pipeline_spans(ws.load_dataset(pipeline)) if pipeline else None
-    report = qa.run(snapshot, qa.QAConfig(iou_threshold=iou), name=name, pipeline=spans)
+    report = qa.run(snapshot, qa.QAConfig(iou_threshold=iou), name=name, pipeline=spans).as_dict()
     ws.write_json(ws.artifact_dir("qa", name) / "report.json", report)
     print_report(report)
     if plot:
