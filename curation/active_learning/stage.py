@@ -321,9 +321,9 @@ def rescore_pending(client: Any, dataset: Any, probe: Any, encoder: Any, cache: 
 
 
 def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = None, workspace_name: str = "argilla",
-        pipeline: Dataset | None = None, gold: Dataset | None = None) -> tuple[LoopReport, Dataset]:
-    """One round: pull NAME, refit the probe, re-weight proposers, rescore pending records. Returns the report and
-    the pulled snapshot."""
+        pipeline: Dataset | None = None, gold: Dataset | None = None, report: LoopReport | None = None) -> Dataset:
+    """One round: pull NAME, refit the probe, re-weight proposers, rescore pending records. Returns the pulled
+    snapshot; `report` (when given) gets what the round did."""
     from curation.annotate.pull import get_dataset, pull_records
     from curation.annotate.push import question_ids
     from curation.core.workspace import Workspace
@@ -336,7 +336,8 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
     if not {SPANS, HARMFULNESS} & set(question_ids(client, dataset)):
         raise InputError(f"loop: Argilla dataset '{name}' has neither '{HARMFULNESS}' nor '{SPANS}' questions",
                          "run the loop on a dataset pushed with the trigger_spans schema")
-    report = LoopReport(pending=len(pending_rows(snapshot)))
+    report = report if report is not None else LoopReport()
+    report.pending = len(pending_rows(snapshot))
     confirmed = confirmed_labels(snapshot, gold)
     report.confirmed = len(confirmed)
     report.confirmed_harmful = sum(h for _, h in confirmed.values())
@@ -373,4 +374,4 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
         report.rescored = rescore_pending(client, dataset, probe, encoder, cache, weights, spans, cfg)
     finally:
         cache.close()
-    return report, snapshot
+    return snapshot
