@@ -51,6 +51,7 @@ def fit_direction_cmd(
                                  help="Language of the contrast sets (recorded; default: detected or 'multilingual')."),
 ) -> None:
     """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
+    from curation.judge.stage import is_refusal
     from curation.models.lm import load_lm
     from curation.models.refusal_direction.activations import workspace_activation_cache
     from curation.models.refusal_direction.direction import DirectionConfig, default_direction_dir, fit_direction
@@ -64,7 +65,8 @@ def fit_direction_cmd(
     lm = load_lm(model) if cfg.device == "cpu" else load_lm(model, cfg.device)
     cache = workspace_activation_cache(ws.root, lm)
     try:
-        direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True)
+        direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True,
+                                  refused=is_refusal)
     finally:
         cache.close()
     direction.metrics["language"] = language or _contrast_language(sets[0] + sets[1])
