@@ -114,7 +114,8 @@ def main() -> None:
         probe = fit_probe(Path(tmp) / "probe")
         cfg = deharm.DeharmConfig(probe_path=probe, model_rewrites=False, answer=False,
                                   templates_per_pair=args.per_pair, margin=args.margin)
-        out, report = deharm.run(ds, cfg)
+        report = deharm.DeharmReport()
+        out = deharm.run(ds, cfg, report)
         rows = list(out)
         result = summarize(args.split, ds, out, report) | {"margin": args.margin, "baseline_today": baseline(ds),
                                                            "seconds": round(time.time() - t0, 1)}
@@ -131,7 +132,8 @@ def main() -> None:
                 ensure_ascii=False) + "\n" for i, r in enumerate(sample)))
         if args.model_prompts:
             sub = ds.select(range(min(args.model_prompts, len(ds))))
-            mout, mreport = deharm.run(sub, cfg.model_copy(update={"model_rewrites": True}))
+            mreport = deharm.DeharmReport()
+            mout = deharm.run(sub, cfg.model_copy(update={"model_rewrites": True}), mreport)
             result["model_rewrites"] = {"prompts": len(sub), "pairs": mreport.pairs,
                                         "asked": mreport.pairs, "kept": mreport.model_rewrites,
                                         "dropped_model": mreport.model_dropped,

@@ -125,7 +125,7 @@ def bench_size(n: int, raw_push_too: bool) -> list[dict[str, Any]]:
     """Push, pull and qa figures for one size on a fresh stack."""
     from curation.annotate.client import connect
     from curation.annotate.pull import pull_records
-    from curation.annotate.push import _question_ids, build_record, ensure_dataset, push_records
+    from curation.annotate.push import build_record, ensure_dataset, push_records, question_ids
     from curation.annotate.schemas import load_schema_model
     from curation.qa import stage as qa
     from curation.server import LocalStack, StackConfig
@@ -142,7 +142,7 @@ def bench_size(n: int, raw_push_too: bool) -> list[dict[str, Any]]:
             if raw_push_too:
                 spec = load_schema_model(schema)
                 raw_ds = ensure_dataset(client, spec, "scale_raw", "argilla", 1)
-                qids = _question_ids(client, raw_ds)
+                qids = question_ids(client, raw_ds)
                 records = [build_record(r, spec, qids, {}) for r in data]
                 bodies = [records[i:i + BATCH] for i in range(0, n, BATCH)]
                 del records
@@ -167,7 +167,7 @@ def bench_size(n: int, raw_push_too: bool) -> list[dict[str, Any]]:
             stack.stop()
     snap, codes = snapshot(n)
     raw_s, raw_peak, _ = measured(lambda: raw_qa(codes))
-    secs, peak, _ = measured(lambda: qa.run(snap)["records"])
+    secs, peak, _ = measured(lambda: qa.run(snap).records)
     out.append({"op": "qa", "records": n, "seconds": secs, "rate": n / secs, "peak_mib": peak, "raw_seconds": raw_s,
                 "raw_peak_mib": raw_peak, "server_mib": None})
     return out

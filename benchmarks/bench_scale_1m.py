@@ -57,9 +57,10 @@ def _stage(stage: str, root: str, n: int, trigger_cap: int, engine: str, queue: 
         ensure_ray(num_cpus=2)
     start = time.perf_counter()
     if stage == "ingest":
-        from curation.ingest.stage import IngestConfig, run
+        from curation.ingest.stage import IngestConfig, IngestReport, run
 
-        kept, _, report = run([str(Path(root) / "synth.jsonl")], IngestConfig(near_dedupe=False), ws.root, engine)
+        report = IngestReport()
+        kept = run([str(Path(root) / "synth.jsonl")], IngestConfig(near_dedupe=False), ws.root, engine, report=report)
         ws.save_dataset(kept, "ingested")
         rows, note = len(kept), f"{report.exact_duplicates} exact duplicates"
     elif stage == "near-dedupe":

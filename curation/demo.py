@@ -1,4 +1,5 @@
-"""`curate demo`: the whole pipeline on the bundled sample, as a list of (step name, function) pairs over the library.
+"""`curate demo`: the whole pipeline on the bundled sample, declared as data: a list of `Step`s, each calling one
+stage over the workspace datasets it names (`reads` are loaded and passed in, what it returns is saved as `writes`).
 
 Each step reads and writes named workspace datasets, prints one summary line, and is safe to re-run: datasets are
 replaced atomically, Argilla records are upserted by id, answered prompts are not re-generated, and the simulated
@@ -60,6 +61,11 @@ class DemoContext:
     api_url: str = ""
     results: dict[str, Any] = field(default_factory=dict)
 
+    def named(self, template: str) -> str:
+        """A step's dataset name: `{name}`, `{triggers}` and `{deharm}` filled from the config."""
+        return template.format(name=self.cfg.name, triggers=self.cfg.triggers_dataset,
+                               deharm=self.cfg.deharm_dataset)
+
     def save(self, ds: Any, name: str) -> None:
         self.ws.save_dataset(ds, name)
 
@@ -67,11 +73,24 @@ class DemoContext:
         return self.ws.load_dataset(name)
 
 
-Step = Callable[[DemoContext], str]
+# a step returns its summary line, or (summary, datasets for `writes`, in order; None: not written this time)
+StepResult = str | tuple[str, tuple[Any, ...]]
 
 
-# pipeline steps ---------------------------------------------------------------------------------------------------
-def step_sample(ctx: DemoContext) -> str:
+@dataclass(frozen=True)
+class Step:
+    """One demo step as data: the function calling one stage, the workspace datasets it reads (loaded and passed
+    in order) and the ones it writes (the datasets it returns, saved in order). Names are `DemoContext.named`
+    templates."""
+
+    name: str
+    call: Callable[..., StepResult]
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+
+
+# pipeline steps: each calls one stage over the datasets its Step reads ----------------------------------------------
+def sample_step(ctx: DemoContext) -> str:
     """Copy the bundled sample into the workspace (the demo works on that copy)."""
     target = ctx.ws.dir("sample") / "prompts.jsonl"
     source = resources.files("curation").joinpath(SAMPLE)
@@ -82,16 +101,16 @@ def step_sample(ctx: DemoContext) -> str:
     return f"{len(text.splitlines())} sample prompts in {target}"
 
 
-def step_ingest(ctx: DemoContext) -> str:
-    from curation.ingest.stage import IngestConfig, run
+def ingest_step(ctx: DemoContext) -> StepResult:
+    from curation.ingest.stage import IngestConfig, IngestReport, run
 
-    kept, removed, report = run([str(ctx.results["sample"])], IngestConfig(), ctx.ws.root)
-    ctx.save(kept, f"{ctx.cfg.name}.ingested")
-    ctx.save(removed, f"{ctx.cfg.name}.duplicates")
-    return f"{report.kept} prompts kept, {report.exact_duplicates} exact + {report.near_duplicates} near duplicates"
+    report = IngestReport()
+    kept = run([str(ctx.results["sample"])], IngestConfig(), ctx.ws.root, report=report)
+    return (f"{report.kept} prompts kept, {report.exact_duplicates} exact + {report.near_duplicates} near "
+            "duplicates", (kept, report.duplicates))
 
 
-def step_probe(ctx: DemoContext) -> str:
+def probe_step(ctx: DemoContext) -> str:
     """The harm probe: reuse the workspace's; else the contextual harm model when it is trained in this workspace
     (`curate probe fit`); else, flagged, the plain MiniLM probe on the built-in contrast set (seconds, not minutes)."""
     from curation.active_learning.stage import contrast_prompts
@@ -120,30 +139,28 @@ def step_probe(ctx: DemoContext) -> str:
            f"fit` trains it, then the demo uses it]"
 
 
-def step_generate(ctx: DemoContext) -> str:
+def generate_step(ctx: DemoContext, ds: Any) -> StepResult:
+    """Answer the prompts; answers of an earlier run (same model) are reused."""
     from curation.generate.stage import GenerateConfig, carry_over, pending_rows, run
 
-    name = f"{ctx.cfg.name}.answered"
-    ds = ctx.load(f"{ctx.cfg.name}.ingested")
+    name = ctx.named("{name}.answered")
     previous = ctx.load(name) if ctx.ws.has_dataset(name) else None
     cfg = GenerateConfig(model=ctx.cfg.model, max_new_tokens=ctx.cfg.max_new_tokens, batch_size=ctx.cfg.batch_size,
                          device=ctx.cfg.device)
     todo = len(pending_rows(carry_over(ds, previous) if previous is not None else ds, cfg.model))
     out = run(ds, cfg, previous=previous)
-    ctx.save(out, name)
-    return f"{todo} prompts answered by {ctx.cfg.model} ({len(out) - todo} reused)"
+    return f"{todo} prompts answered by {ctx.cfg.model} ({len(out) - todo} reused)", (out,)
 
 
-def step_judge(ctx: DemoContext) -> str:
+def judge_step(ctx: DemoContext, ds: Any) -> StepResult:
     from curation.judge.stage import JudgeConfig, run
 
-    out = run(ctx.load(f"{ctx.cfg.name}.answered"), JudgeConfig())
-    ctx.save(out, f"{ctx.cfg.name}.judged")
+    out = run(ds, JudgeConfig())
     labels = out[C.JUDGE_LABEL][:]
-    return ", ".join(f"{lab} {labels.count(lab)}" for lab in C.JUDGE_LABELS)
+    return ", ".join(f"{lab} {labels.count(lab)}" for lab in C.JUDGE_LABELS), (out,)
 
 
-def step_triggers(ctx: DemoContext) -> str:
+def triggers_step(ctx: DemoContext, ds: Any) -> StepResult:
     import warnings
 
     from curation.active_learning.stage import load_weights
@@ -151,25 +168,23 @@ def step_triggers(ctx: DemoContext) -> str:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out = run(ctx.load(f"{ctx.cfg.name}.judged"), TriggersConfig(weights=load_weights(ctx.ws.root)), ctx.ws.root,
-                  show_progress=False)
-    ctx.save(out, f"{ctx.cfg.name}.triggers")
+        out = run(ds, TriggersConfig(weights=load_weights(ctx.ws.root)), ctx.ws.root, show_progress=False)
     spans = [s for row in out[C.TRIGGER_SPANS] for s in row]
     homonyms = sum(s["label"] == "benign_homonym" for s in spans)
-    return f"{len(spans)} trigger spans ({homonyms} benign homonyms)"
+    return f"{len(spans)} trigger spans ({homonyms} benign homonyms)", (out,)
 
 
-def step_boundary(ctx: DemoContext) -> str:
-    from curation.boundary.stage import BoundaryConfig, score_with_report
+def boundary_step(ctx: DemoContext, ds: Any) -> StepResult:
+    from curation.boundary.stage import BoundaryConfig, ScoreReport, run
 
-    out, report = score_with_report(ctx.load(f"{ctx.cfg.name}.triggers"), BoundaryConfig(scorer="probe"),
-                                    ctx.ws.root)
-    ctx.save(out, ctx.cfg.name)
+    report = ScoreReport()
+    out = run(ds, BoundaryConfig(scorer="probe"), ctx.ws.root, report=report)
     auroc = f", label AUROC {report.label_auroc:.3f}" if report.label_auroc is not None else ""
-    return f"{report.in_band} of {report.rows} prompts near the boundary (calibration {report.calibration}{auroc})"
+    return (f"{report.in_band} of {report.rows} prompts near the boundary (calibration {report.calibration}{auroc})",
+            (out,))
 
 
-def step_server(ctx: DemoContext) -> str:
+def server_step(ctx: DemoContext) -> str:
     from curation.annotate.client import KEY_ENV, URL_ENV, connect
 
     if os.environ.get(URL_ENV) and os.environ.get(KEY_ENV):
@@ -196,12 +211,11 @@ def triggers_datasets(ctx: DemoContext, ds: Any | None = None) -> list[tuple[str
             for lang in sorted(langs, key=lambda x: (x != "en", x))]
 
 
-def step_push(ctx: DemoContext) -> str:
+def push_step(ctx: DemoContext, ds: Any) -> str:
     from curation.annotate.languages import schema_for_language, split_by_language
     from curation.annotate.push import push_records
     from curation.models.embeddings import get_encoder, workspace_cache
 
-    ds = ctx.load(ctx.cfg.name)
     parts = split_by_language(ds) if C.LANGUAGE in ds.column_names else {"en": ds}
     encoder = get_encoder()
     cache = workspace_cache(ctx.ws.root, encoder.model_id)
@@ -218,8 +232,7 @@ def step_push(ctx: DemoContext) -> str:
            "guidelines, 2 answers each)"
 
 
-def step_annotate(ctx: DemoContext) -> str:
-    ds = ctx.load(ctx.cfg.name)
+def annotate_step(ctx: DemoContext, ds: Any) -> str:
     targets = triggers_datasets(ctx, ds)
     ensure_annotators(ctx, [lang for lang, _, _ in targets if lang != "en"])
     mine = person_records(ds, ctx.cfg.person_share)
@@ -233,82 +246,86 @@ def step_annotate(ctx: DemoContext) -> str:
 
 
 def pull_triggers(ctx: DemoContext) -> Any:
-    """One snapshot of every language's trigger dataset, saved as `demo-triggers.annotations`."""
+    """One snapshot of every language's trigger dataset (saved by the steps as `demo-triggers.annotations`)."""
     from datasets import concatenate_datasets
 
     from curation.annotate.pull import pull_records
 
     parts = [pull_records(ctx.client, name, workspace) for _, name, workspace in triggers_datasets(ctx)]
-    snapshot = concatenate_datasets([p.cast(parts[0].features) for p in parts]) if len(parts) > 1 else parts[0]
-    ctx.save(snapshot, f"{ctx.cfg.triggers_dataset}.annotations")
-    return snapshot
+    return concatenate_datasets([p.cast(parts[0].features) for p in parts]) if len(parts) > 1 else parts[0]
 
 
-def step_qa(ctx: DemoContext) -> str:
+def qa_step(ctx: DemoContext, pipeline: Any) -> StepResult:
     from curation.qa import stage as qa
 
     snapshot = pull_triggers(ctx)
-    report = qa.run(snapshot, name=ctx.cfg.triggers_dataset, pipeline=qa.pipeline_spans(ctx.load(ctx.cfg.name)))
+    report = qa.run(snapshot, name=ctx.cfg.triggers_dataset, pipeline=qa.pipeline_spans(pipeline)).as_dict()
     ctx.ws.write_json(ctx.ws.artifact_dir("qa", ctx.cfg.triggers_dataset) / "report.json", report)
     kappa = (report["labels"].get("harmfulness") or {}).get("mean_cohen_kappa")
     f1 = (report["spans"].get(C.TRIGGER_SPANS) or {}).get("mean_overlap_f1")
-    return f"{report['responses']} responses; harmfulness Cohen kappa {_f(kappa)}, span overlap F1 {_f(f1)}"
+    return f"{report['responses']} responses; harmfulness Cohen kappa {_f(kappa)}, span overlap F1 {_f(f1)}", \
+        (snapshot,)
 
 
-def _adjudicate(ctx: DemoContext, name: str, snapshot: Any = None) -> Any:
+def adjudicated(ctx: DemoContext, name: str, snapshot: Any) -> Any:
+    """Gold of a snapshot (reviewers' decisions of the previous gold kept); the rule's config is recorded."""
     from curation.adjudicate import stage as adjudicate
-    from curation.annotate.pull import pull_records
 
-    if snapshot is None:
-        snapshot = pull_records(ctx.client, name)
-        ctx.save(snapshot, f"{name}.annotations")
     previous = ctx.load(f"{name}.gold") if ctx.ws.has_dataset(f"{name}.gold") else None
     gold = adjudicate.run(snapshot, name=name, previous=previous)
-    ctx.save(gold, f"{name}.gold")
     ctx.ws.write_json(ctx.ws.artifact_dir("adjudication", name) / "config.json",
                       adjudicate.AdjudicateConfig().model_dump())
     return gold
 
 
-def step_adjudicate(ctx: DemoContext) -> str:
+def adjudicate_step(ctx: DemoContext) -> StepResult:
     from curation.adjudicate import stage as adjudicate
     from curation.annotate.users import reviewers
 
-    gold = _adjudicate(ctx, ctx.cfg.triggers_dataset, pull_triggers(ctx))
+    snapshot = pull_triggers(ctx)
+    gold = adjudicated(ctx, ctx.cfg.triggers_dataset, snapshot)
     counts = adjudicate.counts(gold)
     review = ""
     if counts.get(adjudicate.NEEDS_REVIEW):
         name, n = adjudicate.push_review(gold, ctx.client, ctx.cfg.triggers_dataset,
                                          reviewers=sorted(reviewers(ctx.ws)))
         review = f"; {n} disagreement(s) sent to '{name}' (workspace {adjudicate.REVIEW_WORKSPACE})"
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + review
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + review, (snapshot, gold)
 
 
-def step_deharm(ctx: DemoContext) -> str:
+def deharm_step(ctx: DemoContext, gold: Any, pipeline: Any) -> StepResult:
+    """Benign rewrites of the confirmed benign homonyms (the pipeline's spans while none is confirmed)."""
     from curation.deharm import stage as deharm
-    from curation.models.embeddings import get_encoder, workspace_cache
     from curation.models.probe import default_probe_dir
 
-    source = ctx.load(f"{ctx.cfg.triggers_dataset}.gold")
     cfg = deharm.DeharmConfig(model=ctx.cfg.model, max_pairs=ctx.cfg.deharm_pairs, templates_per_pair=2,
                               rewrite_max_new_tokens=ctx.cfg.max_new_tokens,
                               answer_max_new_tokens=ctx.cfg.max_new_tokens, batch_size=ctx.cfg.batch_size,
                               device=ctx.cfg.device, probe_path=str(default_probe_dir(ctx.ws.root)),
                               keep_failed_answers=True)  # flagged for review; builds skip them unless rewritten
-    if not deharm.benign_triggers(source, cfg.span_labels):
-        source = ctx.load(ctx.cfg.name)  # no confirmed homonym yet: fall back to the pipeline's spans
-    ds, report = deharm.run(source, cfg)
-    ctx.save(ds, f"{ctx.cfg.name}.deharm")
-    if len(ds):
-        encoder = get_encoder()
-        with workspace_cache(ctx.ws.root, encoder.model_id) as cache:
-            deharm.push(ds, ctx.client, ctx.cfg.deharm_dataset, encoder=encoder, vector_cache=cache,
-                        show_progress=False)
-        simulate_or_skip(ctx, ctx.cfg.deharm_dataset, lambda user: deharm_answers(ds, user))
-        _adjudicate(ctx, ctx.cfg.deharm_dataset)
+    source = gold if deharm.benign_triggers(gold, cfg.span_labels) else pipeline
+    report = deharm.DeharmReport()
+    ds = deharm.run(source, cfg, report)
     return f"{report.rows} rewrites of {report.pairs} pairs ({len(report.triggers)} benign-capable triggers; " \
            f"model rewrites dropped: {report.model_dropped} copies, {report.probe_dropped} harmful) -> " \
-           f"'{ctx.cfg.deharm_dataset}'"
+           f"'{ctx.cfg.deharm_dataset}'", (ds,)
+
+
+def deharm_review_step(ctx: DemoContext, ds: Any) -> StepResult:
+    """The rewrites to Argilla (`deharm_review`), simulated answers, and their adjudication."""
+    from curation.annotate.pull import pull_records
+    from curation.deharm import stage as deharm
+    from curation.models.embeddings import get_encoder, workspace_cache
+
+    if not len(ds):
+        return "no rewrites to review", (None, None)
+    encoder = get_encoder()
+    with workspace_cache(ctx.ws.root, encoder.model_id) as cache:
+        deharm.push(ds, ctx.client, ctx.cfg.deharm_dataset, encoder=encoder, vector_cache=cache, show_progress=False)
+    simulated = simulate_or_skip(ctx, ctx.cfg.deharm_dataset, lambda user: deharm_answers(ds, user))
+    snapshot = pull_records(ctx.client, ctx.cfg.deharm_dataset)
+    gold = adjudicated(ctx, ctx.cfg.deharm_dataset, snapshot)
+    return f"{len(ds)} rewrites in '{ctx.cfg.deharm_dataset}'; {simulated}", (snapshot, gold)
 
 
 def build_config(ctx: DemoContext) -> dict[str, Any]:
@@ -328,7 +345,7 @@ def build_config(ctx: DemoContext) -> dict[str, Any]:
     }
 
 
-def step_build(ctx: DemoContext) -> str:
+def build_step(ctx: DemoContext) -> str:
     from curation.build import stage as build
 
     cfg, sub = build.load_build_config(build_config(ctx))
@@ -339,7 +356,7 @@ def step_build(ctx: DemoContext) -> str:
     return f"{counts} rows -> {path}"
 
 
-def step_version(ctx: DemoContext) -> str:
+def version_step(ctx: DemoContext) -> str:
     import hashlib
     import json
 
@@ -359,7 +376,7 @@ def step_version(ctx: DemoContext) -> str:
     return f"version {manifest['tag']} (fingerprint {manifest['fingerprint'][:12]})"
 
 
-def step_publish(ctx: DemoContext) -> str:
+def publish_step(ctx: DemoContext) -> str:
     from curation.publish.push_to_hub import stage_tree
 
     tag = ctx.results["version"]
@@ -370,11 +387,25 @@ def step_publish(ctx: DemoContext) -> str:
     return f"push-to-hub --dry-run: {len(files)} files for {ctx.cfg.repo_id} in {folder}"
 
 
-STEPS: list[tuple[str, Step]] = [
-    ("sample", step_sample), ("ingest", step_ingest), ("probe", step_probe), ("generate", step_generate),
-    ("judge", step_judge), ("triggers", step_triggers), ("boundary", step_boundary), ("server", step_server),
-    ("push", step_push), ("annotate", step_annotate), ("qa", step_qa), ("adjudicate", step_adjudicate),
-    ("deharm", step_deharm), ("build", step_build), ("version", step_version), ("publish", step_publish),
+STEPS: list[Step] = [
+    Step("sample", sample_step),
+    Step("ingest", ingest_step, writes=("{name}.ingested", "{name}.duplicates")),
+    Step("probe", probe_step),
+    Step("generate", generate_step, reads=("{name}.ingested",), writes=("{name}.answered",)),
+    Step("judge", judge_step, reads=("{name}.answered",), writes=("{name}.judged",)),
+    Step("triggers", triggers_step, reads=("{name}.judged",), writes=("{name}.triggers",)),
+    Step("boundary", boundary_step, reads=("{name}.triggers",), writes=("{name}",)),
+    Step("server", server_step),
+    Step("push", push_step, reads=("{name}",)),
+    Step("annotate", annotate_step, reads=("{name}",)),
+    Step("qa", qa_step, reads=("{name}",), writes=("{triggers}.annotations",)),
+    Step("adjudicate", adjudicate_step, writes=("{triggers}.annotations", "{triggers}.gold")),
+    Step("deharm", deharm_step, reads=("{triggers}.gold", "{name}"), writes=("{name}.deharm",)),
+    Step("deharm-review", deharm_review_step, reads=("{name}.deharm",),
+         writes=("{deharm}.annotations", "{deharm}.gold")),
+    Step("build", build_step),
+    Step("version", version_step),
+    Step("publish", publish_step),
 ]
 
 
@@ -519,17 +550,13 @@ def human_responses(client: Any, dataset_name: str, workspace_name: str = "argil
 def ensure_annotators(ctx: DemoContext, languages: list[str] | None = None) -> dict[str, str]:
     """The simulated accounts (and one account for a person), created once and assigned the demo's other
     languages (their workspaces); passwords kept in workspace secrets."""
-    import warnings
 
     from curation.annotate.languages import assign_languages
-    from curation.annotate.users import add_user
+    from curation.annotate.users import add_user, user_exists
 
     stored = ctx.ws.read_secret(SIM_SECRET) or {}
     for username in (*SIM_USERS, HUMAN_USER):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            exists = ctx.client.users(username=username) is not None
-        if not exists:
+        if not user_exists(ctx.client, username):
             _, password = add_user(ctx.client, username, "annotator", "argilla")
             stored[username] = password
         if languages:
@@ -538,50 +565,11 @@ def ensure_annotators(ctx: DemoContext, languages: list[str] | None = None) -> d
     return stored
 
 
-def annotate_as(api_url: str, api_key: str, dataset_id: Any, answers: dict[str, dict[str, Any]]) -> int:
-    """Answer, as one annotator through the annotators' REST endpoints, every pending record with known answers."""
-    import httpx
-
-    from curation.core.errors import ServiceError
-
-    headers = {"X-Argilla-Api-Key": api_key}
-    pending_filter = {"filters": {"and": [{"type": "terms", "scope": {"entity": "response", "property": "status"},
-                                           "values": ["pending"]}]}}
-    records, offset = [], 0
-    with httpx.Client(base_url=api_url, headers=headers, timeout=60) as http:
-        while True:
-            resp = http.post(f"/api/v1/me/datasets/{dataset_id}/records/search", json=pending_filter,
-                             params={"include": "responses", "offset": offset, "limit": 500})
-            if resp.status_code >= 400:
-                raise ServiceError(f"annotator search failed: HTTP {resp.status_code} {resp.text[:160]}",
-                                   "check `curate server logs server`")
-            items = resp.json()["items"]
-            records += [it["record"] for it in items]
-            offset += len(items)
-            if not items or offset >= resp.json()["total"]:
-                break
-        done = 0
-        for record in records:
-            if record.get("responses"):
-                continue
-            values = answers.get(record.get("external_id") or "")
-            if not values:
-                continue
-            body = {"status": "submitted", "values": {q: {"value": v} for q, v in values.items()}}
-            resp = http.post(f"/api/v1/records/{record['id']}/responses", json=body)
-            if resp.status_code == 422 and "already" in resp.text:
-                continue
-            if resp.status_code >= 400:
-                raise ServiceError(f"simulated annotation failed: HTTP {resp.status_code} {resp.text[:160]}",
-                                   "check `curate server logs server`")
-            done += 1
-    return done
-
-
 def simulate_or_skip(ctx: DemoContext, dataset_name: str, answers_for: Callable[[str], dict[str, dict[str, Any]]],
                      workspace_name: str = "argilla") -> str:
     """Simulated answers from both sim annotators, unless disabled or a person has already annotated."""
     from curation.annotate.pull import get_dataset
+    from curation.annotate.records import answer_pending_as
     from curation.annotate.users import api_key
 
     if not ctx.cfg.simulate:
@@ -593,23 +581,33 @@ def simulate_or_skip(ctx: DemoContext, dataset_name: str, answers_for: Callable[
     dataset = get_dataset(ctx.client, dataset_name, workspace_name)
     counts = []
     for user in SIM_USERS:
-        counts.append(annotate_as(ctx.client.api_url, api_key(ctx.client, user), dataset.id, answers_for(user)))
+        counts.append(answer_pending_as(ctx.client.api_url, api_key(ctx.client, user), dataset.id, answers_for(user)))
     ctx.ws.log_event("demo.simulated_annotation", dataset=dataset_name, users=list(SIM_USERS), responses=counts,
                      note="simulated")
     return f"SIMULATED: {' + '.join(map(str, counts))} responses by {', '.join(SIM_USERS)} on '{dataset_name}'"
 
 
 # running ----------------------------------------------------------------------------------------------------------
-def run(ws: Workspace, cfg: DemoConfig | None = None, steps: list[tuple[str, Step]] | None = None,
+def run_step(ctx: DemoContext, step: Step) -> str:
+    """Load the step's inputs, call it, save what it returns under its `writes` names; returns its summary."""
+    result = step.call(ctx, *[ctx.load(ctx.named(name)) for name in step.reads])
+    summary, outputs = (result, ()) if isinstance(result, str) else result
+    for name, ds in zip(step.writes, outputs, strict=True):
+        if ds is not None:
+            ctx.save(ds, ctx.named(name))
+    return summary
+
+
+def run(ws: Workspace, cfg: DemoConfig | None = None, steps: list[Step] | None = None,
         say: Callable[[str], None] = print) -> DemoContext:
     """Run every step in order, printing `name: summary (seconds)`; returns the context with results."""
     ctx = DemoContext(ws, cfg or DemoConfig())
     started = time.perf_counter()
-    for name, step in steps or STEPS:
+    for step in steps or STEPS:
         t0 = time.perf_counter()
-        summary = step(ctx)
-        say(f"[{name}] {summary} ({time.perf_counter() - t0:.1f}s)")
-        ws.log_event(f"demo.{name}", summary=summary)
+        summary = run_step(ctx, step)
+        say(f"[{step.name}] {summary} ({time.perf_counter() - t0:.1f}s)")
+        ws.log_event(f"demo.{step.name}", summary=summary)
     ctx.results["seconds"] = time.perf_counter() - started
     return ctx
 

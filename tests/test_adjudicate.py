@@ -94,19 +94,19 @@ def test_review_records_show_every_answer(snapshot):
     gold = adjudicate.run(snapshot, AdjudicateConfig(rule="unanimity"))
     kinds = {"harmfulness": "label", "trigger_spans": "span", "deharmed_rewrite": "text"}
     records = adjudicate.review_records(adjudicate.disagreements(gold), kinds)
-    assert str(records[0].id) == record_id(PROMPTS[1])
-    fields = records[0].fields
+    assert str(records[0]["id"]) == record_id(PROMPTS[1])
+    fields = records[0]["fields"]
     # one markdown field per annotator, spans highlighted on the prompt (not JSON offsets)
     assert fields["annotator_1"].startswith("**alice**") and fields["annotator_2"].startswith("**bob**")
     assert '<mark title="harmful_cue">bomb</mark><sup>harmful_cue</sup>' in fields["annotator_1"]
     assert "<mark" not in fields["annotator_2"]
     assert "harmful_cue \u201cbomb\u201d 1/2" in fields["votes"] and "language: en" in fields["record_info"]
     # the 1-vs-1 span disagreement pre-fills the union (spans marked by at least half)
-    assert records[0].suggestions["trigger_spans"].value == [{"label": "harmful_cue", "start": 16, "end": 20}]
-    assert records[0].metadata["disputed"] == "trigger_spans" and records[0].metadata["p_refuse"] == 0.5
-    suggestion = records[1].suggestions["harmfulness"]
-    assert suggestion.value == "benign" and suggestion.score == pytest.approx(2 / 3)
-    assert "benign 2/3, harmful 1/3" in records[1].fields["votes"]
+    assert records[0]["suggestions"]["trigger_spans"]["value"] == [{"label": "harmful_cue", "start": 16, "end": 20}]
+    assert records[0]["metadata"]["disputed"] == "trigger_spans" and records[0]["metadata"]["p_refuse"] == 0.5
+    suggestion = records[1]["suggestions"]["harmfulness"]
+    assert suggestion["value"] == "benign" and suggestion["score"] == pytest.approx(2 / 3)
+    assert "benign 2/3, harmful 1/3" in records[1]["fields"]["votes"]
 
 
 def test_a_label_tie_is_not_pre_filled():
@@ -117,9 +117,10 @@ def test_a_label_tie_is_not_pre_filled():
     items = adjudicate.disagreements(gold)
     (record,) = adjudicate.review_records(items, {"harmfulness": "label", "should_refuse": "label"},
                                           ["harmfulness", "should_refuse"])
-    assert "harmfulness" not in record.suggestions  # a tie: the reviewer chooses
-    assert record.suggestions["should_refuse"].value == "yes" and record.suggestions["should_refuse"].score == 1.0
-    assert "tie: not pre-filled" in record.fields["votes"]
+    assert "harmfulness" not in record["suggestions"]  # a tie: the reviewer chooses
+    should_refuse = record["suggestions"]["should_refuse"]
+    assert should_refuse["value"] == "yes" and should_refuse["score"] == 1.0
+    assert "tie: not pre-filled" in record["fields"]["votes"]
 
 
 def test_marked_text_escapes_markdown_and_html():
@@ -163,6 +164,9 @@ def test_review_merge_for_every_question_type(question, given, answer, expected,
     items = adjudicate.disagreements(gold)
     kinds = adjudicate._kinds_of(gold, json.loads(items[0]["row"]["gold_provenance"]))
     assert adjudicate.review_records(items, kinds)  # builds without error for every kind
+    asked = sorted(items[0]["questions"])
+    labels = {q: ["a", "b"] for q in asked}
+    assert adjudicate.review_schema(asked, kinds, labels, 2, gold).to_settings()  # valid Argilla settings, offline
     review = make_snapshot([{"prompt": PROMPTS[1], "responses": [
         resp("rita", {question: answer, "reviewed": "done"}, minute=9)]}], argilla_dataset="demo-review")
     merged = adjudicate.merge_review(gold, review)

@@ -10,7 +10,7 @@ import pytest
 from datasets import Dataset
 
 from curation.core import columns as C
-from curation.core.errors import InputError, ModelError
+from curation.core.errors import ConfigError, InputError, ModelError
 from curation.models.lm import generate, load_lm
 from curation.models.refusal_direction.activations import (
     ActivationCache,
@@ -107,7 +107,11 @@ def test_layer_selection_metrics_and_determinism(lm, direction) -> None:
 
 def test_ablation_check_reports_both_selections(lm) -> None:
     cfg = DirectionConfig(ablation_check=True, ablation_prompts=3, ablation_max_new_tokens=4, ablation_candidates=2)
-    d = fit_direction(lm, HARMFUL, HARMLESS, cfg)
+    from curation.judge.stage import is_refusal
+
+    with pytest.raises(ConfigError, match="needs a refusal judge"):
+        fit_direction(lm, HARMFUL, HARMLESS, cfg)
+    d = fit_direction(lm, HARMFUL, HARMLESS, cfg, refused=is_refusal)
     ab = d.metrics["ablation"]
     assert set(ab) >= {"baseline_refusal_rate", "refusal_rate_by_layer", "ablation_layer"}
     assert len(ab["refusal_rate_by_layer"]) == 2 and d.layer == ab["ablation_layer"]

@@ -273,7 +273,7 @@ def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium,
     monkeypatch.setenv("ARGILLA_API_URL", argilla_stack.api_url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     ws = Workspace(tmp_path / "ws")
-    upto = [name for name, _ in demo.STEPS].index("annotate") + 1
+    upto = [step.name for step in demo.STEPS].index("annotate") + 1
     ctx = demo.run(ws, demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4), steps=demo.STEPS[:upto],
                    say=lambda line: None)
     assert ctx.results["person_pending"] >= 1

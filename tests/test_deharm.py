@@ -124,7 +124,8 @@ def test_a_harm_model_is_required_unless_unscored_is_allowed():
 
 def test_rewrites_use_benign_senses_keep_the_trigger_and_blocked_prompts_are_never_rewritten():
     cfg = deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False, templates_per_pair=3)
-    out, report = deharm.run(harmful_dataset(), cfg)
+    report = deharm.DeharmReport()
+    out = deharm.run(harmful_dataset(), cfg, report)
     assert report.blocked == {"weapons": 1, "self_harm": 1}
     rewritten = set(out["original_id"])
     assert "r3" not in rewritten and "r4" not in rewritten
@@ -155,7 +156,8 @@ def test_filters_drop_and_count_bad_candidates(monkeypatch):
     monkeypatch.setattr(deharm, "entry_candidates", lambda lemma, lang: bad)
     monkeypatch.setattr(deharm, "frame_candidates", lambda *a: [])
     ds = harmful_dataset().select([0])
-    out, report = deharm.run(ds, deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
+    report = deharm.DeharmReport()
+    out = deharm.run(ds, deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False), report)
     assert report.dropped == {"meta_question": 1, "other_harm_cue": 1, "same_as_source": 1, "not_a_request": 1}
     assert out["rewrite"] == ["How can I hack together a quick Flask prototype?"]
 
@@ -171,7 +173,8 @@ def test_the_harm_model_drops_rewrites_without_margin(tmp_path, encoder):
     assert risky > 0.5 > safe
     cfg = deharm.DeharmConfig(probe_path=str(path), model_rewrites=False, answer=False, margin=0.0,
                               max_p_harmful=min(safe + 1e-6, 1.0), templates_per_pair=5)
-    out, report = deharm.run(harmful_dataset().select([2]), cfg)
+    report = deharm.DeharmReport()
+    out = deharm.run(harmful_dataset().select([2]), cfg, report)
     assert report.probe_dropped == report.dropped["harmful_score"] > 0
     assert all(p <= cfg.max_p_harmful for p in out["p_harmful"])
 
@@ -197,12 +200,14 @@ def test_tiny_model_answers_carry_a_finish_reason_and_truncated_ones_are_dropped
     assert all(a.new_tokens <= 3 for a in got)
     cfg = deharm.DeharmConfig(allow_unscored=True, model=str(tiny_lm_path), model_rewrites=True,
                               rewrite_max_new_tokens=6, answer_max_new_tokens=3, templates_per_pair=1)
-    out, report = deharm.run(harmful_dataset().select([0, 2]), cfg)
+    report = deharm.DeharmReport()
+    out = deharm.run(harmful_dataset().select([0, 2]), cfg, report)
     assert report.rows == len(out) and sum(report.answers_dropped.values()) == report.unanswered
     assert report.template_rewrites + report.model_rewrites == report.rows + report.unanswered
     assert all(r["finish_reason"] == "stop" and r["answer_issue"] is None for r in out)
-    flagged, again = deharm.run(harmful_dataset().select([0, 2]), cfg.model_copy(update={"keep_failed_answers": True,
-                                                                                        "model_rewrites": False}))
+    again = deharm.DeharmReport()
+    flagged = deharm.run(harmful_dataset().select([0, 2]), cfg.model_copy(update={"keep_failed_answers": True,
+                                                                                 "model_rewrites": False}), again)
     assert len(flagged) == again.rows == again.template_rewrites  # kept, each failure named on its row
     assert sum(r["answer_issue"] is not None for r in flagged) == again.unanswered
 
@@ -248,7 +253,7 @@ def test_accepted_pairs_feed_the_sft_and_dpo_builds_with_the_edited_text(workspa
     from curation.build import stage as build
 
     cfg = deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False)
-    out, _ = deharm.run(harmful_dataset().select([0, 2]), cfg)
+    out = deharm.run(harmful_dataset().select([0, 2]), cfg)
     edited = "How can I hack together a Flask prototype in one afternoon?"
     gold = out.map(lambda r, i: {"answer": f"Here is a harmless answer about {r['trigger']}.",
                                  "gold_rewrite_benign": "yes", "gold_answer_helpful": "yes",
@@ -281,8 +286,8 @@ def test_accepted_pairs_feed_the_sft_and_dpo_builds_with_the_edited_text(workspa
 def test_rewrites_are_pushed_to_argilla_and_upserted(argilla_stack):
     from curation.annotate.pull import pull_records
 
-    out, _ = deharm.run(harmful_dataset().select([0, 2]),
-                        deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
+    out = deharm.run(harmful_dataset().select([0, 2]),
+                     deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
     out = out.map(lambda r: {"answer": f"A helpful answer about {r['trigger']}."})
     for _ in range(2):  # a re-run upserts: same records, no duplicates
         deharm.push(out, argilla_stack.client, "deharm-test", show_progress=False)
@@ -302,8 +307,8 @@ def test_reviewers_edit_rewrite_and_answer_in_argilla_and_the_build_uses_the_edi
     from curation.cli import app
 
     ws = argilla_stack.workspace
-    out, _ = deharm.run(harmful_dataset().select([0, 2]),
-                        deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
+    out = deharm.run(harmful_dataset().select([0, 2]),
+                     deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False))
     out = out.map(lambda r: {"answer": f"A helpful answer about {r['trigger']}.", "finish_reason": "stop"})
     deharm.push(out, argilla_stack.client, "deharm-edit", show_progress=False)
     records = {r.id: r for r in argilla_stack.client.datasets(name="deharm-edit", workspace="argilla")
@@ -371,9 +376,9 @@ def test_a_reviewer_sees_the_deharm_record_in_the_argilla_ui(argilla_stack):
         pytest.skip("Chromium is not installed (`apt-get install chromium`)")
     from playwright.sync_api import sync_playwright
 
-    out, _ = deharm.run(harmful_dataset().select([0]),
-                        deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False,
-                                            templates_per_pair=1))
+    out = deharm.run(harmful_dataset().select([0]),
+                     deharm.DeharmConfig(allow_unscored=True, model_rewrites=False, answer=False,
+                                         templates_per_pair=1))
     out = out.map(lambda r: {"answer": "Create app.py with a single route, then start it with `flask run`."})
     dataset = deharm.push(out, argilla_stack.client, "deharm-ui", workspace_name="deharm_team", show_progress=False)
     _, password = add_user(argilla_stack.client, "deharm_reviewer", "annotator", "deharm_team")

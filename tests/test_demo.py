@@ -16,12 +16,30 @@ def argilla_env(argilla_stack, monkeypatch):
     return argilla_stack
 
 
-def test_steps_are_named_functions_in_pipeline_order():
-    names = [name for name, _ in demo.STEPS]
+def test_steps_are_data_in_pipeline_order():
+    names = [step.name for step in demo.STEPS]
     assert names[:2] == ["sample", "ingest"] and names[-3:] == ["build", "version", "publish"]
     for required in ("judge", "triggers", "boundary", "push", "annotate", "qa", "adjudicate", "deharm"):
         assert required in names
-    assert all(callable(step) for _, step in demo.STEPS)
+    assert all(callable(step.call) for step in demo.STEPS)
+    # every dataset a step reads was written by an earlier step (the list is a valid pipeline)
+    written: set[str] = set()
+    for step in demo.STEPS:
+        assert set(step.reads) <= written, (step.name, set(step.reads) - written)
+        written |= set(step.writes)
+
+
+def test_run_step_loads_reads_and_saves_writes(tmp_path):
+    from datasets import Dataset
+
+    from curation.core.workspace import Workspace
+
+    ctx = demo.DemoContext(Workspace(tmp_path / "ws"), demo.DemoConfig(name="t"))
+    ctx.save(Dataset.from_dict({"x": [1, 2]}), "t.in")
+    step = demo.Step("double", lambda _, ds: ("doubled", (ds.map(lambda r: {"x": 2 * r["x"]}), None)),
+                     reads=("{name}.in",), writes=("{name}.out", "{name}.skipped"))
+    assert demo.run_step(ctx, step) == "doubled"
+    assert ctx.load("t.out")["x"] == [2, 4] and not ctx.ws.has_dataset("t.skipped")
 
 
 def test_simulated_answers_disagree_realistically_and_do_not_copy_suggestions():
@@ -65,7 +83,7 @@ def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_p
     cfg = demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4, deharm_pairs=3)
     lines: list[str] = []
     ctx = demo.run(ws, cfg, say=lines.append)
-    assert [line.split("]")[0][1:] for line in lines] == [name for name, _ in demo.STEPS]
+    assert [line.split("]")[0][1:] for line in lines] == [step.name for step in demo.STEPS]
     annotate_line = next(line for line in lines if line.startswith("[annotate]"))
     assert "SIMULATED" in annotate_line
     pending = ctx.results["person_pending"]

@@ -112,18 +112,22 @@ def test_triggers_on_ray_equal_local(ray_local, probe_root):
 
 def test_ingest_on_ray_equal_local_and_fills_the_probe_cache(ray_local, tmp_path, encoder):
     from curation.core.hashing import sha
-    from curation.ingest.stage import IngestConfig, run
+    from curation.ingest.stage import IngestConfig, IngestReport, run
     from curation.models.embeddings import workspace_cache
 
     src = write_jsonl(tmp_path / "synth.jsonl", 800, seed=2)
     cfg = IngestConfig(detect_language=True)
     root = tmp_path / "ws"
-    kept_r, removed_r, report_r = run([str(src)], cfg, root, engine="ray")
+    report_r = IngestReport()
+    kept_r = run([str(src)], cfg, root, engine="ray", report=report_r)
+    removed_r = report_r.duplicates
     cache = workspace_cache(root, encoder.model_id)  # Ray actors filled it: the probe scorer reuses the vectors
     keys = [sha(f"{encoder.model_id}\x00{p}", 32) for p in kept_r[C.PROMPT]]
     assert len(cache.get_many(keys)) == len(keys)
     cache.close()
-    kept, removed, report = run([str(src)], cfg, root)
+    report = IngestReport()
+    kept = run([str(src)], cfg, root, report=report)
+    removed = report.duplicates
     assert report.as_dict() == report_r.as_dict() and report.near_duplicates > 0
     assert_same_rows(kept, kept_r)
     assert_same_rows(removed, removed_r)

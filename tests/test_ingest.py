@@ -15,7 +15,7 @@ from curation.core import columns as C
 from curation.core.errors import InputError, ServiceError
 from curation.core.hashing import record_id
 from curation.ingest.dedupe import exact_duplicates, near_duplicates
-from curation.ingest.stage import IngestConfig, load_prompts, run
+from curation.ingest.stage import IngestConfig, IngestReport, load_prompts, run
 
 FAST = IngestConfig(near_dedupe=False, detect_language=False)
 
@@ -72,13 +72,15 @@ def test_column_flags_and_extra_columns_in_meta(tmp_path):
 def test_stable_ids_and_exact_duplicates_point_to_kept_row(tmp_path, workspace):
     a = write_jsonl(tmp_path / "a.jsonl", [{"prompt": "How do I kill a Python process?"}, {"prompt": "Other"}])
     b = write_csv(tmp_path / "b.csv", [{"prompt": "  how do I KILL a python   process?"}])
-    kept, removed, report = run([str(a), str(b)], FAST, workspace.root)
+    report = IngestReport()
+    kept = run([str(a), str(b)], FAST, workspace.root, report=report)
+    removed = report.duplicates
     assert record_id("How do I kill a Python process?") == record_id("  how do I KILL a python   process?")
     assert len(kept) == 2 and report.exact_duplicates == 1 and report.kept == 2
     assert removed[C.SOURCE] == ["b.csv"] and removed["duplicate_kind"] == ["exact"]
     assert removed[C.DUPLICATE_OF][0] == removed[C.ID][0] == kept[C.ID][0]
     assert report.per_source == {"a.jsonl": 2, "b.csv": 0}
-    again, _, _ = run([str(a), str(b)], FAST, workspace.root)
+    again = run([str(a), str(b)], FAST, workspace.root)
     assert again[C.ID] == kept[C.ID]  # re-runs are idempotent
 
 
@@ -86,11 +88,13 @@ def test_near_duplicates_record_the_kept_row(tmp_path, workspace, encoder):
     rows = [{"prompt": "How do I kill a Python process?"}, {"prompt": "Write a poem about the sea."},
             {"prompt": "How can I kill a Python process?"}, {"prompt": "How do I kill a python process??"}]
     src = write_jsonl(tmp_path / "n.jsonl", rows)
-    kept, removed, report = run([str(src)], IngestConfig(detect_language=False), workspace.root)
+    report = IngestReport()
+    kept = run([str(src)], IngestConfig(detect_language=False), workspace.root, report=report)
+    removed = report.duplicates
     assert kept[C.PROMPT] == ["How do I kill a Python process?", "Write a poem about the sea."]
     assert report.near_duplicates == 2 and set(removed["duplicate_kind"]) == {"near"}
     assert set(removed[C.DUPLICATE_OF]) == {kept[C.ID][0]} and min(removed["similarity"]) >= 0.95
-    strict, _, _ = run([str(src)], IngestConfig(detect_language=False, near_threshold=0.999), workspace.root)
+    strict = run([str(src)], IngestConfig(detect_language=False, near_threshold=0.999), workspace.root)
     assert len(strict) == 4
 
 
@@ -115,7 +119,7 @@ def test_language_identification(tmp_path, workspace):
     rows = [{"prompt": "How do I bake bread at home?"}, {"prompt": "Comment faire une tarte aux pommes à la maison ?"},
             {"prompt": "Wie backe ich zu Hause ein Brot?"}, {"prompt": "¿Cómo hago pan en casa sin horno?"},
             {"prompt": "Bonjour tout le monde", "language": "fr"}]
-    kept, _, _ = run([str(write_jsonl(tmp_path / "l.jsonl", rows))], IngestConfig(near_dedupe=False), workspace.root)
+    kept = run([str(write_jsonl(tmp_path / "l.jsonl", rows))], IngestConfig(near_dedupe=False), workspace.root)
     assert kept[C.LANGUAGE] == ["en", "fr", "de", "es", "fr"]
 
 
@@ -135,14 +139,16 @@ def test_unknown_prompt_column_lists_columns(tmp_path):
 
 def test_empty_prompts_are_dropped_and_counted(tmp_path, workspace):
     src = write_jsonl(tmp_path / "e.jsonl", [{"prompt": "real"}, {"prompt": "   "}, {"prompt": ""}, {"prompt": None}])
-    kept, _, report = run([str(src)], FAST, workspace.root)
+    report = IngestReport()
+    kept = run([str(src)], FAST, workspace.root, report=report)
     assert kept[C.PROMPT] == ["real"] and report.empty == 3 and report.read == 4
 
 
 def test_rows_longer_than_the_limit_are_dropped_and_counted(tmp_path, workspace):
     src = write_jsonl(tmp_path / "long.jsonl", [{"prompt": "short"}, {"prompt": "x" * 50}])
-    kept, _, report = run([str(src)], IngestConfig(max_chars=20, near_dedupe=False, detect_language=False),
-                          workspace.root)
+    report = IngestReport()
+    kept = run([str(src)], IngestConfig(max_chars=20, near_dedupe=False, detect_language=False),
+               workspace.root, report=report)
     assert kept[C.PROMPT] == ["short"] and report.too_long == 1
 
 
@@ -184,7 +190,8 @@ def test_malformed_json_is_an_input_error(tmp_path):
 def test_skip_bad_lines_counts_what_it_skipped(tmp_path, workspace):
     src = tmp_path / "bad.jsonl"
     src.write_text('{"prompt": "first ok"}\n{"prompt": \n[1, 2]\n{"prompt": "second ok"}\n', encoding="utf-8")
-    kept, _, report = run([str(src)], FAST.model_copy(update={"skip_bad_lines": True}), workspace.root)
+    report = IngestReport()
+    kept = run([str(src)], FAST.model_copy(update={"skip_bad_lines": True}), workspace.root, report=report)
     assert kept[C.PROMPT] == ["first ok", "second ok"] and report.bad_lines_skipped == 2
     assert kept[C.SOURCE] == ["bad.jsonl", "bad.jsonl"]  # the source keeps its own name
 
@@ -206,7 +213,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def test_short_english_prompts_are_english(tmp_path, workspace):
     """Frozen test split of short prompts written for #16 (unrestricted lingua: 61% of its English rows as `en`)."""
-    from curation.ingest.langid import detect_with_confidence
+    from curation.models.langid import detect_with_confidence
 
     rows = _read_jsonl(DATA / "langid_short_test.jsonl")
     english = [r["prompt"] for r in rows if r["lang"] == "en"]
@@ -217,16 +224,17 @@ def test_short_english_prompts_are_english(tmp_path, workspace):
     assert sum(x == r["lang"] for x, r in zip(found, others, strict=True)) / len(others) >= 0.9
     # through ingest: a source default; rows lingua is unsure of are flagged, languages stay within the setting
     src = write_jsonl(tmp_path / "short.jsonl", [{"prompt": p} for p in english])
-    kept, _, report = run([str(src)], IngestConfig(near_dedupe=False, language="en"), workspace.root)
+    report = IngestReport()
+    kept = run([str(src)], IngestConfig(near_dedupe=False, language="en"), workspace.root, report=report)
     assert report.languages["en"] / len(kept) >= 0.98 and set(report.languages) <= {"en", "de", "fr", "es", "it"}
     assert 0 < report.language_uncertain == sum(kept["language_uncertain"]) < len(kept)
-    free, _, _ = run([str(src)], IngestConfig(near_dedupe=False, languages=["en", "fr", "de"]), workspace.root)
+    free = run([str(src)], IngestConfig(near_dedupe=False, languages=["en", "fr", "de"]), workspace.root)
     assert set(free[C.LANGUAGE]) <= {"en", "fr", "de"}
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared refusal-direction data not on this machine")
 def test_public_instruction_sets_are_detected_english():
-    from curation.ingest.langid import detect_languages
+    from curation.models.langid import detect_languages
 
     prompts = [r["instruction"] for n in ("harmful_val", "harmless_val")
                for r in json.loads((SHARED / f"{n}.json").read_text())]
@@ -243,7 +251,7 @@ def test_source_args_override_columns_and_language_per_source(tmp_path, workspac
 
     cfg = IngestConfig(near_dedupe=False, category_col="category",
                        source_args=parse_source_args([f"{b}:category_col=kind,language=en"]))
-    kept, _, _ = run([str(a), str(b)], cfg, workspace.root)
+    kept = run([str(a), str(b)], cfg, workspace.root)
     assert kept[C.CATEGORY] == ["animals", "chat"] and kept[C.LANGUAGE][1] == "en"
     with pytest.raises(InputError, match="unknown option 'colour'"):
         parse_source_args(["b.jsonl:colour=red"])
@@ -256,7 +264,9 @@ def test_near_dedupe_keeps_minimal_pairs_with_different_labels(tmp_path, workspa
     rows = _read_jsonl(DATA / "contrast_minimal_pairs.jsonl")
     src = write_jsonl(tmp_path / "pairs.jsonl", [{k: r[k] for k in ("prompt", "label")} for r in rows])
     cfg = IngestConfig(detect_language=False, near_threshold=0.85)
-    kept, removed, report = run([str(src)], cfg, workspace.root)
+    report = IngestReport()
+    kept = run([str(src)], cfg, workspace.root, report=report)
+    removed = report.duplicates
     pair_of = {record_id(r["prompt"]): r["pair"] for r in rows}
     by_id = {i: p for i, p in zip(kept[C.ID], kept[C.PROMPT], strict=True)}
     assert "Why did Hitler attack Poland in 1939?" in by_id.values()
@@ -286,8 +296,10 @@ def test_near_duplicates_never_merge_incompatible_rows():
 def test_too_long_and_empty_rows_are_kept_with_the_duplicates(tmp_path, workspace):
     src = write_jsonl(tmp_path / "mix.jsonl", [{"prompt": "short"}, {"prompt": "x" * 50}, {"prompt": " "},
                                                {"prompt": "short"}])
-    kept, removed, _ = run([str(src)], IngestConfig(max_chars=20, near_dedupe=False, detect_language=False),
-                           workspace.root)
+    report = IngestReport()
+    kept = run([str(src)], IngestConfig(max_chars=20, near_dedupe=False, detect_language=False),
+               workspace.root, report=report)
+    removed = report.duplicates
     assert kept[C.PROMPT] == ["short"]
     assert sorted(removed["duplicate_kind"]) == ["empty", "exact", "too_long"] and len(removed) == 3
 

@@ -48,8 +48,9 @@ def test_uncertainty_and_weights_are_simple_and_bounded():
 def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encoder):
     from curation.annotate.pull import iter_raw_records, pull_records
     from curation.annotate.push import push_records
+    from curation.annotate.records import answer_pending_as
     from curation.annotate.users import api_key
-    from curation.demo import DemoConfig, DemoContext, accepting_answers, annotate_as, ensure_annotators
+    from curation.demo import DemoConfig, DemoContext, accepting_answers, ensure_annotators
 
     client, ws = argilla_stack.client, argilla_stack.workspace
     ds = pipeline()
@@ -61,9 +62,10 @@ def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encod
     answers = {rid: {**a, "trigger_spans": [s for s in a.get("trigger_spans", []) if s["label"] != "target"
                                             and s["label"] != "context"]}
                for rid, a in accepting_answers(confirmed_part).items()}
-    assert annotate_as(client.api_url, api_key(client, "sim-annotator-1"), dataset.id, answers) == 4
+    assert answer_pending_as(client.api_url, api_key(client, "sim-annotator-1"), dataset.id, answers) == 4
 
-    report, snapshot = loop.run(client, "loop-test", ws.root, loop.LoopConfig(), pipeline=ds)
+    report = loop.LoopReport()
+    snapshot = loop.run(client, "loop-test", ws.root, loop.LoopConfig(), pipeline=ds, report=report)
     assert report.confirmed == 4 and report.confirmed_harmful == 2 and report.rescored == 4
     assert report.probe_auroc_after == pytest.approx(1.0)
     lex, syn = report.proposers["lexicon.v1"], report.proposers["syntactic.v1"]

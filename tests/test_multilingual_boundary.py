@@ -106,7 +106,7 @@ def test_mixed_language_dataset_routed_through_ingest_triggers_and_boundary(lang
     root, _ = language_probes_ws
     source = tmp_path / "mixed.jsonl"
     source.write_text("".join(json.dumps({"prompt": p, "label": lab}) + "\n" for p, lab in MIXED))
-    ds, _, _ = ingest.run([str(source)], IngestConfig(near_dedupe=False), root)
+    ds = ingest.run([str(source)], IngestConfig(near_dedupe=False), root)
     assert ds[C.LANGUAGE] == MIXED_LANGS  # lingua language id
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

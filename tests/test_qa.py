@@ -32,7 +32,7 @@ def test_label_agreement_matches_libraries(label_snapshot):
     from curation.qa import stage as qa
 
     report = qa.run(label_snapshot)
-    lab = report["labels"]["harmfulness"]
+    lab = report.labels["harmfulness"]
     assert lab["annotators"] == ["alice", "bob", "carol"]
     ab = lab["cohen_kappa"]["alice|bob"]
     assert ab["n"] == 4 and ab["agreement"] == 0.75
@@ -47,7 +47,7 @@ def test_label_agreement_matches_libraries(label_snapshot):
     assert lab["per_annotator"]["alice"]["agrees_with_others"] == 1.0  # record 2 ties among the others
     assert lab["per_annotator"]["bob"]["agrees_with_others"] == 0.75
     assert sum(map(sum, lab["confusion"])) == 2 * (3 + 1 + 3 + 1)
-    assert report["responses"] == 10
+    assert report.responses == 10 and report.as_dict()["responses"] == 10
 
 
 def test_span_agreement_exact_overlap_and_suggestions():
@@ -62,11 +62,11 @@ def test_span_agreement_exact_overlap_and_suggestions():
     ]}]
     snap = make_snapshot(rows)
     report = qa.run(snap)
-    pair = report["spans"]["trigger_spans"]["pairs"]["alice|bob"]
+    pair = report.spans["trigger_spans"]["pairs"]["alice|bob"]
     assert pair["exact"]["f1"] == pytest.approx(2 * 1 / 5)
     assert pair["overlap"]["f1"] == pytest.approx(2 * 2 / 5)
-    assert report["spans"]["trigger_spans"]["per_label"]["target"] == {"exact": 0.0, "overlap": 1.0}
-    sugg = report["suggestions"]["trigger_spans"]
+    assert report.spans["trigger_spans"]["per_label"]["target"] == {"exact": 0.0, "overlap": 1.0}
+    sugg = report.suggestions["trigger_spans"]
     assert list(sugg["agents"]) == ["lexicon.v1+probe_occlusion.v1"]  # no per-span agents: one combined agent
     assert sugg["added_by_humans"] == 1 and sugg["human_spans"] == 5
 
@@ -75,7 +75,7 @@ def test_span_agreement_exact_overlap_and_suggestions():
         {"label": "benign_homonym", "start": 9, "end": 13, "agents": ["lexicon.v1"]},
         {"label": "target", "start": 16, "end": 30, "agents": ["probe_occlusion.v1"]},
         {"label": "harmful_cue", "start": 0, "end": 3, "agents": ["probe_occlusion.v1"]}])}
-    agents = qa.run(snap, pipeline=pipeline)["suggestions"]["trigger_spans"]["agents"]
+    agents = qa.run(snap, pipeline=pipeline).suggestions["trigger_spans"]["agents"]
     assert agents["lexicon.v1"]["precision"] == 1.0 and agents["lexicon.v1"]["recall"] == pytest.approx(2 / 5)
     assert agents["probe_occlusion.v1"]["precision"] == pytest.approx(2 / 4)
 

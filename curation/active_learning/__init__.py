@@ -4,6 +4,7 @@ The stage itself lives in `stage.py`; this module only re-exports its public nam
 
 from curation.active_learning.stage import (
     LoopConfig,
+    LoopReport,
     annotated_span_examples,
     contrast_prompts,
     hard_negatives,
@@ -14,6 +15,7 @@ from curation.active_learning.stage import (
 
 __all__ = [
     "LoopConfig",
+    "LoopReport",
     "annotated_span_examples",
     "contrast_prompts",
     "hard_negatives",

@@ -6,7 +6,6 @@ annotators can sort by `uncertainty` and see the most uncertain first."""
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curation.core import columns as C
 from curation.core.errors import InputError
+from curation.core.report import StageReport
 from curation.models.probe import margin_to_proba
 
 UNCERTAINTY = "uncertainty"
@@ -47,7 +47,7 @@ class LoopConfig(BaseModel):
 
 
 @dataclass
-class LoopReport:
+class LoopReport(StageReport):
     """What one round did: data used, probe quality, proposer weights and precision, records rescored."""
 
     confirmed: int = 0
@@ -64,9 +64,6 @@ class LoopReport:
     probe_path: str | None = None
     span_model_path: str | None = None
     span_examples: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 # inputs -----------------------------------------------------------------------------------------------------------
@@ -280,37 +277,22 @@ def refit_span_model(snapshot: Dataset, workspace_root: Path, cfg: LoopConfig) -
 
 
 # Argilla updates --------------------------------------------------------------------------------------------------
-def ensure_uncertainty_property(client: Any, dataset_id: Any) -> None:
-    """Add the float metadata property `uncertainty` (visible, sortable in the UI) when the dataset lacks it."""
-    from curation.annotate.client import raw_request
-
-    have = raw_request(client, "GET", f"/api/v1/me/datasets/{dataset_id}/metadata-properties")["items"]
-    if any(p["name"] == UNCERTAINTY for p in have):
-        return
-    raw_request(client, "POST", f"/api/v1/datasets/{dataset_id}/metadata-properties",
-                json={"name": UNCERTAINTY, "title": "Uncertainty (sort descending: most uncertain first)",
-                      "settings": {"type": "float", "min": 0.0, "max": 1.0}, "visible_for_annotators": True})
-
-
-def _suggestions(record: dict[str, Any], p: float, margin: float, spans: list[dict[str, Any]] | None,
-                 weights: dict[str, float], cfg: LoopConfig, question_ids: dict[str, str], probe_name: str
-                 ) -> list[dict[str, Any]]:
-    agent = f"{LOOP_AGENT}:probe:{probe_name}"
-    out = []
-    if HARMFULNESS in question_ids:
-        out.append({"question_id": question_ids[HARMFULNESS], "type": "model", "agent": agent,
-                    "value": "harmful" if p >= 0.5 else "benign", "score": float(max(p, 1 - p))})
-    if "should_refuse" in question_ids:
-        out.append({"question_id": question_ids["should_refuse"], "type": "model", "agent": agent,
-                    "value": "yes" if p >= 0.5 else "no", "score": float(max(p, 1 - p))})
+def _suggestions(p: float, spans: list[dict[str, Any]] | None, weights: dict[str, float], cfg: LoopConfig,
+                 probe_name: str) -> list[dict[str, Any]]:
+    """The rescored suggestions of one record, by question name (questions the dataset lacks are skipped)."""
     from curation.annotate.push import CUE_LABELS, join_agents
 
+    agent = f"{LOOP_AGENT}:probe:{probe_name}"
+    out = [{"question": HARMFULNESS, "agent": agent, "value": "harmful" if p >= 0.5 else "benign",
+            "score": float(max(p, 1 - p))},
+           {"question": "should_refuse", "agent": agent, "value": "yes" if p >= 0.5 else "no",
+            "score": float(max(p, 1 - p))}]
     cues = [s for s in spans or [] if s.get("label") in CUE_LABELS]  # the push's rule: cue spans only, none without
     scored = sorted(((reweighted_score(list(s.get("agents") or []), weights), s) for s in cues), key=lambda x: -x[0])
     kept = [(sc, s) for sc, s in scored if sc >= cfg.keep_threshold]  # no forced span: a prompt may have no cue
-    if SPANS in question_ids and kept:
+    if kept:
         kept.sort(key=lambda x: int(x[1]["start"]))
-        out.append({"question_id": question_ids[SPANS], "type": "model",
+        out.append({"question": SPANS,
                     "value": [{"label": s["label"], "start": int(s["start"]), "end": int(s["end"])} for _, s in kept],
                     "score": [round(float(sc), 4) for sc, _ in kept],
                     "agent": join_agents(a for _, s in kept for a in (s.get("agents") or [LOOP_AGENT]))})
@@ -319,46 +301,32 @@ def _suggestions(record: dict[str, Any], p: float, margin: float, spans: list[di
 
 def rescore_pending(client: Any, dataset: Any, probe: Any, encoder: Any, cache: Any, weights: dict[str, float],
                     spans: dict[str, list[dict[str, Any]]], cfg: LoopConfig) -> int:
-    """Upsert every record without submitted responses with new metadata (full: an upsert without metadata
-    wipes it) and suggestions; returns how many were updated."""
-    from curation.annotate.client import raw_request
-    from curation.annotate.pull import iter_raw_records
-    from curation.annotate.push import _question_ids, _upsert
+    """Give every record without submitted responses new metadata (p_refuse, boundary_score, uncertainty) and
+    suggestions from the refit probe and weights; returns how many were updated."""
+    from curation.annotate.records import ensure_metadata_property, update_pending_records
 
-    ensure_uncertainty_property(client, dataset.id)
-    question_ids = _question_ids(client, dataset)
-    records = [r for r in iter_raw_records(client, dataset.id, include=("responses",))
-               if not any(x.get("status") == "submitted" for x in r.get("responses") or [])]
-    if not records:
-        return 0
-    prompts = [r["fields"].get(C.PROMPT) or "" for r in records]
-    margins = probe.score_texts(prompts, encoder, cache)
-    p_refuse = margin_to_proba(margins)
-    unsure = uncertainty(p_refuse)
-    done = 0
-    for start in range(0, len(records), cfg.batch_size):
-        batch = []
-        for offset, record in enumerate(records[start:start + cfg.batch_size]):
-            i = start + offset
-            rid = record.get("external_id") or record["id"]
-            metadata = {**(record.get("metadata") or {}), C.P_REFUSE: float(p_refuse[i]),
-                        C.BOUNDARY_SCORE: float(margins[i]), UNCERTAINTY: float(unsure[i])}
-            metadata = {k: v for k, v in metadata.items() if not (isinstance(v, float) and math.isnan(v))}
-            batch.append({"id": record["id"], "external_id": record.get("external_id"),
-                          "fields": record["fields"], "metadata": metadata,
-                          "suggestions": _suggestions(record, float(p_refuse[i]), float(margins[i]),
-                                                      spans.get(rid), weights, cfg, question_ids, cfg.probe)})
-        _upsert(client, dataset, batch, done, len(records))
-        done += len(batch)
-    raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/progress")  # surfaces a server error right away
-    return done
+    ensure_metadata_property(client, dataset, UNCERTAINTY, "Uncertainty (sort descending: most uncertain first)",
+                             "float", 0.0, 1.0)
+
+    def rescore(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        margins = probe.score_texts([r["fields"].get(C.PROMPT) or "" for r in records], encoder, cache)
+        p_refuse = margin_to_proba(margins)
+        unsure = uncertainty(p_refuse)
+        return [{"metadata": {C.P_REFUSE: float(p_refuse[i]), C.BOUNDARY_SCORE: float(margins[i]),
+                              UNCERTAINTY: float(unsure[i])},
+                 "suggestions": _suggestions(float(p_refuse[i]), spans.get(r.get("external_id") or r["id"]), weights,
+                                             cfg, cfg.probe)}
+                for i, r in enumerate(records)]
+
+    return update_pending_records(client, dataset, rescore, cfg.batch_size)
 
 
 def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = None, workspace_name: str = "argilla",
-        pipeline: Dataset | None = None, gold: Dataset | None = None) -> tuple[LoopReport, Dataset]:
-    """One round: pull NAME, refit the probe, re-weight proposers, rescore pending records. Returns the report and
-    the pulled snapshot."""
+        pipeline: Dataset | None = None, gold: Dataset | None = None, report: LoopReport | None = None) -> Dataset:
+    """One round: pull NAME, refit the probe, re-weight proposers, rescore pending records. Returns the pulled
+    snapshot; `report` (when given) gets what the round did."""
     from curation.annotate.pull import get_dataset, pull_records
+    from curation.annotate.push import question_ids
     from curation.core.workspace import Workspace
     from curation.models.embeddings import get_encoder, workspace_cache
     from curation.models.probe import Probe, default_probe_dir
@@ -366,11 +334,11 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
     cfg = cfg or LoopConfig()
     dataset = get_dataset(client, name, workspace_name)
     snapshot = pull_records(client, name, workspace_name)
-    if SPANS not in {q.name for q in dataset.settings.questions} and HARMFULNESS not in \
-            {q.name for q in dataset.settings.questions}:
+    if not {SPANS, HARMFULNESS} & set(question_ids(client, dataset)):
         raise InputError(f"loop: Argilla dataset '{name}' has neither '{HARMFULNESS}' nor '{SPANS}' questions",
                          "run the loop on a dataset pushed with the trigger_spans schema")
-    report = LoopReport(pending=len(unanswered_records(snapshot)))
+    report = report if report is not None else LoopReport()
+    report.pending = len(unanswered_records(snapshot))
     confirmed = confirmed_labels(snapshot, gold)
     report.confirmed = len(confirmed)
     report.confirmed_harmful = sum(h for _, h in confirmed.values())
@@ -404,4 +372,4 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
         if cfg.refit_spans:
             report.span_model_path, report.span_examples = refit_span_model(snapshot, workspace_root, cfg)
         report.rescored = rescore_pending(client, dataset, probe, encoder, cache, weights, spans, cfg)
-    return report, snapshot
+    return snapshot

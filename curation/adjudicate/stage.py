@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import warnings
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,8 +26,9 @@ from curation.annotate.responses import (
     span_answers,
     span_tuples,
 )
+from curation.annotate.schemas import AnnotationSchema
 from curation.core import columns as C
-from curation.core.errors import InputError, ServiceError
+from curation.core.errors import InputError
 from curation.core.registry import adjudicators
 
 GOLD = "gold"
@@ -338,19 +338,6 @@ def _kinds_of(gold: Dataset, provenance: dict[str, Any]) -> dict[str, str]:
     return {q: p.get("kind") or feature_kind(gold.features.get(C.GOLD_PREFIX + q)) for q, p in provenance.items()}
 
 
-def _original_labels(client: Any, gold: Dataset, workspace_name: str) -> dict[str, list[str]]:
-    """Label lists of the original Argilla dataset's questions (so reviewers see every option)."""
-    base = gold[0].get(C.ARGILLA_DATASET) if C.ARGILLA_DATASET in gold.column_names else None
-    if not base:
-        return {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dataset = client.datasets(name=base, workspace=workspace_name)
-    if dataset is None:
-        return {}
-    return {q.name: list(getattr(q, "labels", None) or []) for q in dataset.settings.questions}
-
-
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
@@ -458,11 +445,10 @@ def _suggestion(question: str, kind: str, p: dict[str, Any], gold_value: Any) ->
 
 
 def review_records(open_items: list[dict[str, Any]], kinds: dict[str, str], asked: list[str] | None = None,
-                   slots: int | None = None) -> list[Any]:
-    """Argilla records for review: the prompt, the model response, each annotator's answers as a markdown field
-    (spans highlighted), the vote counts, metadata, and suggestions (majority pre-fill; ties left empty)."""
-    import argilla as rg
-
+                   slots: int | None = None) -> list[dict[str, Any]]:
+    """Records for review: the prompt, the model response, each annotator's answers as a markdown field (spans
+    highlighted), the vote counts, metadata, and suggestions (majority pre-fill; ties left empty), as the dicts
+    `curation.annotate.review.push_review_records` upserts."""
     records = []
     for item in open_items:
         row = item["row"]
@@ -476,16 +462,16 @@ def review_records(open_items: list[dict[str, Any]], kinds: dict[str, str], aske
                   **{f"{ANNOTATOR_FIELD}_{i + 1}": v for i, v in enumerate(views)}}
         if (row.get(C.RESPONSE) or "").strip():
             fields[C.RESPONSE] = row[C.RESPONSE]
-        suggestions = []
+        suggestions = {}
         for question in asked or [q for q, p in provenance.items() if p["status"] == NEEDS_REVIEW]:
             if question not in provenance:
                 continue
             made = _suggestion(question, kinds[question], provenance[question], row.get(C.GOLD_PREFIX + question))
             if made:
-                suggestions.append(rg.Suggestion(question_name=question, **made))
+                suggestions[question] = made
         metadata = {k: row[k] for k in REVIEW_METADATA if row.get(k) not in (None, "")}
         metadata[OPEN_QUESTIONS] = ",".join(q for q, p in provenance.items() if p["status"] == NEEDS_REVIEW)
-        records.append(rg.Record(id=row[C.ID], fields=fields, suggestions=suggestions, metadata=metadata))
+        records.append({"id": row[C.ID], "fields": fields, "suggestions": suggestions, "metadata": metadata})
     return records
 
 
@@ -500,45 +486,46 @@ def review_guidelines() -> str:
     return "Adjudicate: the annotators disagreed. Give the final answer to each disputed question."
 
 
-def _review_settings(rg: Any, asked: list[str], kinds: dict[str, str], labels: dict[str, list[str]], slots: int,
-                     gold: Dataset) -> Any:
-    questions = []
+def review_schema(asked: list[str], kinds: dict[str, str], labels: dict[str, list[str]], slots: int,
+                  gold: Dataset) -> AnnotationSchema:
+    """The review dataset's schema: one optional question per disputed question, a required `reviewed`, the
+    prompt, response, votes, one field per annotator and the record's metadata."""
+    questions: list[dict[str, Any]] = []
     for q in asked:
         kind = kinds[q]
         if kind == "span":
-            questions.append(rg.SpanQuestion(name=q, field=C.PROMPT, labels=labels[q] or ["span"],
-                                             allow_overlapping=True, required=False,
-                                             title=f"{q}: final spans (pre-filled: marked by at least half)"))
+            questions.append({"type": "span", "name": q, "field": C.PROMPT, "labels": labels[q] or ["span"],
+                              "allow_overlapping": True, "required": False,
+                              "title": f"{q}: final spans (pre-filled: marked by at least half)"})
         elif kind == "multi_label":
-            questions.append(rg.MultiLabelQuestion(name=q, labels=labels[q], required=False,
-                                                   title=f"{q}: final answer"))
+            questions.append({"type": "multi_label", "name": q, "labels": labels[q], "required": False,
+                              "title": f"{q}: final answer"})
         else:
-            questions.append(rg.LabelQuestion(name=q, labels=labels[q], required=False,
-                                              title=f"{q}: final answer (empty on a tie)"))
-    questions.append(rg.LabelQuestion(name=REVIEWED_QUESTION, labels={"done": "done", "unsure": "unsure, discuss"},
-                                      required=True, title="Reviewed (Argilla needs one required question)"))
-    fields = [rg.TextField(name=C.PROMPT, title="Prompt"),
-              rg.TextField(name=C.RESPONSE, title="Model response", required=False),
-              rg.TextField(name=VOTES_FIELD, title="Votes", use_markdown=True),
-              *[rg.TextField(name=f"{ANNOTATOR_FIELD}_{i + 1}", title=f"Annotator {i + 1}", use_markdown=True,
-                             required=i == 0) for i in range(slots)],
-              rg.TextField(name=INFO_FIELD, title="Record metadata", use_markdown=True)]
-    metadata = [rg.TermsMetadataProperty(name=OPEN_QUESTIONS, title="Disputed questions")]
+            questions.append({"type": "label", "name": q, "labels": labels[q], "required": False,
+                              "title": f"{q}: final answer (empty on a tie)"})
+    questions.append({"type": "label", "name": REVIEWED_QUESTION, "labels": {"done": "done",
+                                                                             "unsure": "unsure, discuss"},
+                      "required": True, "title": "Reviewed (Argilla needs one required question)"})
+    fields = [{"name": C.PROMPT, "title": "Prompt"},
+              {"name": C.RESPONSE, "title": "Model response", "required": False},
+              {"name": VOTES_FIELD, "title": "Votes", "use_markdown": True},
+              *[{"name": f"{ANNOTATOR_FIELD}_{i + 1}", "title": f"Annotator {i + 1}", "use_markdown": True,
+                 "required": i == 0} for i in range(slots)],
+              {"name": INFO_FIELD, "title": "Record metadata", "use_markdown": True}]
+    metadata = [{"type": "terms", "name": OPEN_QUESTIONS, "title": "Disputed questions"}]
     for name in REVIEW_METADATA:
         if name in gold.column_names:
-            metadata.append(rg.FloatMetadataProperty(name=name, title=name) if name in REVIEW_FLOAT_METADATA
-                            else rg.TermsMetadataProperty(name=name, title=name))
-    return rg.Settings(guidelines=review_guidelines(), fields=fields, questions=questions, metadata=metadata,
-                       distribution=rg.TaskDistribution(min_submitted=1))
+            metadata.append({"type": "float" if name in REVIEW_FLOAT_METADATA else "terms", "name": name,
+                             "title": name})
+    return AnnotationSchema(name=REVIEW, guidelines=review_guidelines(), fields=fields, questions=questions,
+                            metadata=metadata, min_submitted=1)
 
 
 def push_review(gold: Dataset, client: Any, name: str, workspace_name: str = REVIEW_WORKSPACE,
                 source_workspace: str = "argilla", reviewers: list[str] | None = None) -> tuple[str, int]:
     """Create (or update) the Argilla review dataset with every disagreement in the reviewers' workspace
     (annotators are not members, so they cannot see it); returns (dataset name, records)."""
-    import argilla as rg
-
-    from curation.annotate.push import ensure_workspace
+    from curation.annotate.review import push_review_records, question_labels
 
     open_items = disagreements(gold)
     review_name = review_dataset_name(gold, name)
@@ -546,7 +533,8 @@ def push_review(gold: Dataset, client: Any, name: str, workspace_name: str = REV
         return review_name, 0
     kinds = _kinds_of(gold, json.loads(open_items[0]["row"][C.GOLD_PROVENANCE]))
     asked = sorted({q for item in open_items for q in item["questions"]})
-    labels = _original_labels(client, gold, source_workspace)
+    base = gold[0].get(C.ARGILLA_DATASET) if C.ARGILLA_DATASET in gold.column_names else None
+    labels = question_labels(client, base, source_workspace) if base else {}  # reviewers see every option
     for item in open_items:
         for q, answers in item["questions"].items():
             seen = [lab for v in answers.values() for lab in
@@ -555,26 +543,14 @@ def push_review(gold: Dataset, client: Any, name: str, workspace_name: str = REV
             labels[q] = list(dict.fromkeys([*labels.get(q, []), *seen]))
     slots = max(2, max(len({u for p in json.loads(i["row"][C.GOLD_PROVENANCE]).values() for u in p["answers"]})
                        for i in open_items))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            workspace = ensure_workspace(client, workspace_name)
-            for username in reviewers or []:
-                user = client.users(username=username)
-                if user is not None and username not in {u.username for u in workspace.users}:
-                    workspace.add_user(user)
-            dataset = client.datasets(name=review_name, workspace=workspace_name)
-            if dataset is None:
-                settings = _review_settings(rg, asked, kinds, labels, slots, gold)
-                dataset = rg.Dataset(name=review_name, workspace=workspace_name, settings=settings, client=client)
-                dataset.create()
-            else:
-                slots = sum(1 for f in dataset.settings.fields if f.name.startswith(f"{ANNOTATOR_FIELD}_"))
-                asked = [q.name for q in dataset.settings.questions if q.name in kinds]
-            dataset.records.log(review_records(open_items, kinds, asked, slots))
-    except Exception as err:  # noqa: BLE001 - the SDK raises many types for one failure
-        raise ServiceError(f"could not push the review dataset '{review_name}' to Argilla: "
-                           f"{str(err).splitlines()[0][-400:]}", "check it with `curate server status`") from None
+
+    def records(fields: list[str], questions: list[str]) -> list[dict[str, Any]]:
+        """The records for the dataset as it is on the server (an existing one keeps its annotator slots)."""
+        return review_records(open_items, kinds, [q for q in questions if q in kinds],
+                              sum(1 for f in fields if f.startswith(f"{ANNOTATOR_FIELD}_")))
+
+    push_review_records(client, review_name, workspace_name, review_schema(asked, kinds, labels, slots, gold),
+                        records, reviewers or [])
     return review_name, len(open_items)
 
 

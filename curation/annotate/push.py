@@ -289,7 +289,8 @@ def ensure_dataset(client: Any, schema: AnnotationSchema, dataset_name: str, wor
     return dataset
 
 
-def _question_ids(client: Any, dataset: Any) -> dict[str, str]:
+def question_ids(client: Any, dataset: Any) -> dict[str, str]:
+    """question name -> question id of an Argilla dataset (the bulk upsert addresses suggestions by id)."""
     from curation.annotate.client import raw_request
 
     body = raw_request(client, "GET", f"/api/v1/datasets/{dataset.id}/questions")
@@ -303,9 +304,13 @@ BULK_TIMEOUT = 300.0  # a busy server (annotators plus a push on 2 cores) can ta
 BULK_ATTEMPTS = 3
 
 
-def _upsert(client: Any, dataset: Any, records: list[dict[str, Any]], done: int, total: int) -> None:
+def upsert_records(client: Any, dataset: Any, records: list[dict[str, Any]], done: int = 0,
+                   total: int | None = None) -> None:
+    """Upsert one batch of records (bulk-upsert JSON bodies, see `build_record`) into `dataset`, by id or
+    external id; a busy server is retried, errors name how far the push got (`done` of `total`)."""
     import httpx
 
+    total = len(records) if total is None else total
     url = f"/api/v1/datasets/{dataset.id}/records/bulk"
     for attempt in range(1, BULK_ATTEMPTS + 1):
         try:
@@ -346,7 +351,7 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
     dataset = ensure_dataset(client, spec, dataset_name, workspace_name, min_submitted)
     if len(ds) == 0:
         return dataset
-    question_ids = _question_ids(client, dataset)
+    qids = question_ids(client, dataset)
     ds = most_uncertain_first(ds)
     vectors = _vectors(ds, spec, encoder, vector_cache, show_progress and len(ds) > 1000)
     wanted = [c for c in ds.column_names if c not in vectors]
@@ -373,9 +378,9 @@ def push_records(ds: Dataset, schema: str, dataset_name: str, client: Any, works
                 seen.add(row[C.ID])
                 vec = {name: _as_list(values[start + offset]) for name, values in vectors.items()
                        if values[start + offset] is not None}
-                batch.append(build_record(row, spec, question_ids, vec, makers, suggest))
+                batch.append(build_record(row, spec, qids, vec, makers, suggest))
             if batch:
-                _upsert(client, dataset, batch, done, total)
+                upsert_records(client, dataset, batch, done, total)
             done += len(chunk[C.ID])
             progress.update(task, completed=done, rate=f"{done / (time.perf_counter() - started):.0f} records/s")
             if on_batch:

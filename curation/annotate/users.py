@@ -48,6 +48,13 @@ def add_user(client: Any, username: str, role: str = "annotator", workspace: str
     return user, password
 
 
+def user_exists(client: Any, username: str) -> bool:
+    """Whether the Argilla server has a user of that name."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the SDK warns when the user does not exist
+        return client.users(username=username) is not None
+
+
 def load_roles(ws: Workspace) -> dict[str, str]:
     """username -> curation role recorded by `curate users add --role`."""
     import json

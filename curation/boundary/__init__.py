@@ -4,10 +4,13 @@ The stage itself lives in `stage.py`; this module only re-exports its public nam
 
 from curation.boundary.stage import (
     BoundaryConfig,
+    ScoreReport,
     SelectConfig,
+    run,
     score_threshold,
     score_with_report,
     select_prompts,
 )
 
-__all__ = ["BoundaryConfig", "SelectConfig", "score_threshold", "score_with_report", "select_prompts"]
+__all__ = ["BoundaryConfig", "ScoreReport", "SelectConfig", "run", "score_threshold", "score_with_report",
+           "select_prompts"]

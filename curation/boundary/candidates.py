@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.core import columns as C
 from curation.core.errors import InputError
 from curation.core.hashing import normalize_text, record_id
+from curation.core.report import StageReport
 
 TEMPLATES = {
     "rewrite": ("Rewrite the following request in different words, keeping what it asks for. "
@@ -53,7 +54,7 @@ class CandidateConfig(BaseModel):
 
 
 @dataclass
-class CandidateReport:
+class CandidateReport(StageReport):
     seeds: int
     generated: int = 0
     empty: int = 0
@@ -61,9 +62,6 @@ class CandidateReport:
     out_of_band: int = 0
     kept: int = 0
     per_alpha: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def resolve_template(template: str) -> str:

@@ -13,6 +13,7 @@ import numpy as np
 
 from curation.core import columns as C
 from curation.core.errors import InputError
+from curation.core.report import StageReport
 
 METHODS = ("k-center", "mmr")
 
@@ -90,7 +91,7 @@ def min_pairwise_distance(vectors: np.ndarray) -> float:
 
 
 @dataclass
-class SelectionReport:
+class SelectionReport(StageReport):
     budget: int
     selected: int
     pool: int
@@ -104,9 +105,6 @@ class SelectionReport:
     mean_closeness: float
     mean_closeness_top_n: float
     per_group: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def _group_keys(rows: dict[str, list], n: int) -> list[str]:

@@ -1,7 +1,7 @@
 """Boundary stage: score prompts by how close they sit to a model's refusal decision boundary (RASS-style),
 calibrate scores to P(refuse) on judged rows, select diverse near-boundary prompts, and mine new ones.
 
-`score(ds, cfg, workspace_root)` adds `boundary_score`, `p_refuse`, `in_band`, `scorer`, `boundary_provenance`.
+`run(ds, cfg, workspace_root)` adds `boundary_score`, `p_refuse`, `in_band`, `scorer`, `boundary_provenance`.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
 from curation.core.languages import normalize_language_code
 from curation.core.registry import scorers
+from curation.core.report import StageReport
 
 if TYPE_CHECKING:
     from curation.core.engine import EngineConfig
 
-__all__ = ["BoundaryConfig", "ScoreReport", "score", "score_with_report", "SelectConfig", "select_prompts",
+__all__ = ["BoundaryConfig", "ScoreReport", "run", "score_with_report", "SelectConfig", "select_prompts",
            "score_threshold", "BOUNDARY_COLUMNS"]
 
 SCORE_MAP_BATCH = 1024  # rows per scoring batch (the scorer batches its own model calls inside)
@@ -77,13 +78,15 @@ class BoundaryConfig(BaseModel):
 
 
 @dataclass
-class ScoreReport:
-    scorer: str
-    rows: int
-    in_band: int
-    threshold: float
-    band: tuple[float, float]
-    calibration: str  # "fitted", "loaded" or "none"
+class ScoreReport(StageReport):
+    """What scoring did: rows, how many fell in the band, threshold and band, calibration, AUROC on labels."""
+
+    scorer: str = ""
+    rows: int = 0
+    in_band: int = 0
+    threshold: float = 0.0
+    band: tuple[float, float] = (0.0, 0.0)
+    calibration: str = "none"  # "fitted", "loaded" or "none"
     calibration_auroc: float | None = None
     label_auroc: float | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -98,9 +101,6 @@ class ScoreReport:
         oos = "-" if self.label_auroc_out_of_sample is None else f"{self.label_auroc_out_of_sample:.3f}"
         return [f"{self.in_sample_rows} of {self.rows} rows were in the probe's training data: their scores and "
                 f"the label AUROC are in-sample (optimistic); label AUROC on the other rows: {oos}"]
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def score_threshold(p_fn: Callable[[np.ndarray], np.ndarray], target: float, scores: np.ndarray) -> float:
@@ -297,9 +297,14 @@ def scorer_in_sample(scorer: Any, prompts: Sequence[str]) -> np.ndarray:
     return seen
 
 
-def score(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str) -> Dataset:
-    """Dataset in, dataset out: the rows with `boundary_score`, `p_refuse`, `in_band`, `scorer`, provenance."""
-    return score_with_report(ds, cfg, workspace_root)[0]
+def run(ds: Dataset, cfg: BoundaryConfig, workspace_root: Path | str, scorer: BoundaryScorer | None = None,
+        engine: str | EngineConfig = "local", report: ScoreReport | None = None) -> Dataset:
+    """Dataset in, dataset out: the rows with `boundary_score`, `p_refuse`, `in_band`, `scorer`, provenance;
+    `report` (when given) gets the figures of `score_with_report`."""
+    out, made = score_with_report(ds, cfg, workspace_root, scorer, engine)
+    if report is not None:
+        report.update(made)
+    return out
 
 
 class SelectConfig(BaseModel):

@@ -32,7 +32,7 @@ def language_agreement(snapshot: Any, languages_by_id: dict[str, str], name: str
     for lang, idx in sorted(groups.items()):
         try:
             with datasets_progress(False):
-                out[lang] = summary(qa_run(snapshot.select(idx), name=f"{name} [{lang}]"))
+                out[lang] = summary(qa_run(snapshot.select(idx), name=f"{name} [{lang}]").as_dict())
         except InputError:  # nothing submitted for this language yet
             continue
     return out

@@ -33,8 +33,10 @@ def fit_direction_cmd(
     workspace_dir: common.WorkspaceDir = None,
 ) -> None:
     """Fit the refusal direction of MODEL (difference of means per layer) and save it as a safetensors artifact."""
+    from curation.ingest.stage import sample_prompts
+    from curation.judge.stage import is_refusal
     from curation.models.lm import load_lm
-    from curation.models.probe_fitting import contrast_language, sample_prompts
+    from curation.models.probe_fitting import contrast_language
     from curation.models.refusal_direction.activations import workspace_activation_cache
     from curation.models.refusal_direction.direction import DirectionConfig, default_direction_dir, fit_direction
 
@@ -47,7 +49,8 @@ def fit_direction_cmd(
     lm = load_lm(model) if cfg.device == "cpu" else load_lm(model, cfg.device)
     cache = workspace_activation_cache(ws.root, lm)
     try:
-        direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True)
+        direction = fit_direction(lm, sets[0], sets[1], cfg, sets[2], sets[3], cache, show_progress=True,
+                                  refused=is_refusal)
     finally:
         cache.close()
     direction.metrics["language"] = language or contrast_language(sets[0] + sets[1])

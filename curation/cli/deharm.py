@@ -39,7 +39,8 @@ def deharm_command(
                               senses=sense or None, templates_per_pair=per_pair, allow_unscored=allow_unscored,
                               model_rewrites=not no_model_rewrites, max_pairs=max_pairs,
                               answer_max_new_tokens=max_new_tokens, device=s.device)
-    ds, report = deharm.run(ws.load_dataset(name), cfg)
+    report = deharm.DeharmReport()
+    ds = deharm.run(ws.load_dataset(name), cfg, report)
     target = out or f"{name}.deharm"
     ws.save_dataset(ds, target)
     ws.log_event("deharm", name=name, out=target, **report.as_dict())

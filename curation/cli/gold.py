@@ -27,7 +27,7 @@ def import_command(
     """Make gold from labels the data already has: every gold value's provenance is `source_label`."""
     from curation.core.errors import InputError
     from curation.ingest.gold import to_gold
-    from curation.ingest.stage import IngestConfig, parse_source_args, run
+    from curation.ingest.stage import IngestConfig, IngestReport, parse_source_args, run
 
     s = common.settings()
     ws = common.workspace()
@@ -39,11 +39,12 @@ def import_command(
                            language=language, languages=list(s.languages), max_chars=s.max_prompt_chars,
                            near_threshold=s.near_dup_threshold, embedding_model=s.embedding_model,
                            batch_size=s.batch_size, device=s.device, source_args=parse_source_args(source_args or []))
-        ds, removed, report = run(sources, cfg, ws.root)
+        ingested = IngestReport()
+        ds = run(sources, cfg, ws.root, report=ingested)
         ws.save_dataset(ds, name)
-        ws.save_dataset(removed, f"{name}.duplicates")
-        common.console.print(f"ingested {report.kept} rows to '{name}' ({report.contrast_pairs} contrast pairs, "
-                             f"{report.label_conflicts} label conflicts)", soft_wrap=True)
+        ws.save_dataset(ingested.duplicates, f"{name}.duplicates")
+        common.console.print(f"ingested {ingested.kept} rows to '{name}' ({ingested.contrast_pairs} contrast pairs, "
+                             f"{ingested.label_conflicts} label conflicts)", soft_wrap=True)
     else:
         ds = ws.load_dataset(name)
     gold, report = to_gold(ds, origin=name)

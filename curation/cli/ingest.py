@@ -32,7 +32,7 @@ def ingest(
 ) -> None:
     """Read prompt sets into one normalized, deduplicated dataset."""
     from curation.core.engine import engine_options
-    from curation.ingest.stage import IngestConfig, parse_source_args, refuse_overwrite, run
+    from curation.ingest.stage import IngestConfig, IngestReport, parse_source_args, refuse_overwrite, run
 
     s = common.settings()
     cfg = IngestConfig(prompt_col=prompt_col, response_col=response_col, label_col=label_col, lang_col=lang_col,
@@ -43,7 +43,9 @@ def ingest(
                        skip_bad_lines=skip_bad_lines)
     ws = common.workspace()
     refuse_overwrite(ws, name, overwrite)
-    kept, removed, report = run(sources, cfg, ws.root, engine=engine_options(engine, num_proc))
+    report = IngestReport()
+    kept = run(sources, cfg, ws.root, engine=engine_options(engine, num_proc), report=report)
+    removed = report.duplicates
     ws.save_dataset(kept, name)
     ws.save_dataset(removed, f"{name}.duplicates")
     ws.log_event("ingest", name=name, sources=sources, report=report.as_dict())

@@ -28,8 +28,9 @@ def loop_command(
     cfg = loop.LoopConfig(probe=probe, use_contrast=not no_contrast, keep_threshold=keep_threshold,
                           embedding_model=s.embedding_model, device=s.device, refit_spans=not no_span_refit)
     gold = ws.load_dataset(f"{name}.gold") if ws.has_dataset(f"{name}.gold") else None
-    report, snapshot = loop.run(common.argilla_client(api_url, api_key), name, ws.root, cfg, argilla_workspace,
-                                ws.load_dataset(pipeline) if pipeline else None, gold)
+    report = loop.LoopReport()
+    snapshot = loop.run(common.argilla_client(api_url, api_key), name, ws.root, cfg, argilla_workspace,
+                        ws.load_dataset(pipeline) if pipeline else None, gold, report)
     ws.save_dataset(snapshot, f"{name}.annotations")
     ws.write_json(ws.artifact_dir("loop", name) / "report.json", report.as_dict())
     ws.log_event("loop", name=name, **{k: v for k, v in report.as_dict().items() if k != "proposers"})

@@ -55,9 +55,9 @@ def fit(
     if not harmful or not harmless:
         raise InputError("probe fit needs --harmful and --harmless sources",
                          "pass both, or --per-language --labelled SRC with a harmful/benign label column")
+    from curation.ingest.stage import sample_prompts
     from curation.models.embeddings import get_encoder, workspace_cache
     from curation.models.probe import default_probe_dir, fit_probe
-    from curation.models.probe_fitting import sample_prompts
     from curation.models.probe_routing import fit_language_probe, language_probe_name
 
     texts = {kind: sample_prompts(srcs, prompt_col, max_per_class, s.seed)["prompt"]
@@ -93,8 +93,9 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
                     cross_lingual: bool = True) -> None:
     """`--preset contextual`: the fine-tuned harm model (cached by content hash) saved as probe NAME, and (unless
     --no-cross-lingual) the same rows' probe on the multilingual encoder for non-English rows."""
+    from curation.ingest.stage import sample_prompts
     from curation.models.harm.model import fit_contextual_probe
-    from curation.models.probe_fitting import fit_contextual_transfer, sample_prompts
+    from curation.models.probe_fitting import fit_contextual_transfer
 
     s = common.settings()
     ws = common.workspace()
@@ -123,7 +124,8 @@ def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, lab
     from datasets import concatenate_datasets
 
     from curation.core.errors import InputError
-    from curation.models.probe_fitting import languages_or_detected, sample_prompts
+    from curation.ingest.stage import sample_prompts
+    from curation.models.probe_fitting import languages_or_detected
     from curation.models.probe_routing import fit_per_language
 
     s = common.settings()

@@ -24,7 +24,7 @@ def qa_command(
     ws = common.workspace()
     snapshot = ws.load_dataset(common.snapshot_name(ws, name))
     spans = qa.pipeline_spans(ws.load_dataset(pipeline)) if pipeline else None
-    report = qa.run(snapshot, qa.QAConfig(iou_threshold=iou), name=name, pipeline=spans)
+    report = qa.run(snapshot, qa.QAConfig(iou_threshold=iou), name=name, pipeline=spans).as_dict()
     ws.write_json(ws.artifact_dir("qa", name) / "report.json", report)
     print_report(report)
     if plot:

@@ -3,9 +3,11 @@
 The stage itself lives in `stage.py`; this module only re-exports its public names."""
 
 from curation.deharm.stage import (
+    DeharmConfig,
+    DeharmReport,
     has_trigger,
     model_rewrites,
     run,
 )
 
-__all__ = ["has_trigger", "model_rewrites", "run"]
+__all__ = ["DeharmConfig", "DeharmReport", "has_trigger", "model_rewrites", "run"]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.core import columns as C
 from curation.core.errors import ConfigError, InputError
 from curation.core.hashing import normalize_text, record_id
+from curation.core.report import StageReport
 from curation.deharm import filters as F
 from curation.deharm.answers import SHORT_ANSWER, check_answers, generate_answers
 from curation.deharm.filters import word_overlap
@@ -81,7 +82,7 @@ class DeharmConfig(BaseModel):
 
 
 @dataclass
-class DeharmReport:
+class DeharmReport(StageReport):
     """What the stage did: pairs found, rewrites made and dropped (per filter), answers dropped (per reason)."""
 
     triggers: list[str] = field(default_factory=list)
@@ -102,9 +103,6 @@ class DeharmReport:
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + n
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 # input: trigger spans and the prompts holding them -------------------------------------------------------------
@@ -370,8 +368,9 @@ def _select(pairs: list[dict[str, Any]], kept: list[list[Candidate]], cfg: Dehar
     return out
 
 
-def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmReport]:
-    """Benign rewrites of every trigger span (filtered, MMR-selected), with complete, checked answers."""
+def run(ds: Dataset, cfg: DeharmConfig | None = None, report: DeharmReport | None = None) -> Dataset:
+    """Benign rewrites of every trigger span (filtered, MMR-selected), with complete, checked answers; `report`
+    (when given) gets what was made and dropped."""
     cfg = cfg or DeharmConfig()
     if C.PROMPT not in ds.column_names:
         raise InputError(f"deharm: no '{C.PROMPT}' column (columns: {', '.join(ds.column_names)})",
@@ -384,7 +383,8 @@ def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmRe
         raise ConfigError("deharm: no harm model to check that rewrites are benign",
                           "fit one with `curate probe fit`, or pass --allow-unscored to review unscored rewrites")
     load_frames(cfg.templates)  # a bad frame file fails before any model is loaded
-    report = DeharmReport(triggers=benign_triggers(ds, cfg.span_labels))
+    report = report if report is not None else DeharmReport()
+    report.triggers = benign_triggers(ds, cfg.span_labels)
     pairs = trigger_pairs(ds, None, cfg.max_pairs, cfg.span_labels, report)
     report.pairs = len(pairs)
     report.triggers = sorted({p["trigger"].casefold(): p["trigger"] for p in pairs}.values(), key=str.casefold)
@@ -414,7 +414,7 @@ def run(ds: Dataset, cfg: DeharmConfig | None = None) -> tuple[Dataset, DeharmRe
     report.rows = len(rows)
     out = Dataset.from_list(rows, features=OUTPUT_FEATURES) if rows else \
         Dataset.from_dict({k: [] for k in OUTPUT_FEATURES}, features=OUTPUT_FEATURES)
-    return out, report
+    return out
 
 
 def _answer(rows: list[dict[str, Any]], cfg: DeharmConfig, report: DeharmReport) -> list[dict[str, Any]]:

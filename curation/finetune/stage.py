@@ -11,7 +11,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.core import columns as C
 from curation.core.errors import InputError, ModelError
 from curation.core.hashing import config_hash
+from curation.core.report import StageReport
 from curation.core.workspace import Workspace, atomic_dir
 
 ADAPTERS = "adapters"
@@ -51,7 +52,7 @@ class FinetuneConfig(BaseModel):
 
 
 @dataclass
-class FinetuneReport:
+class FinetuneReport(StageReport):
     """What was trained: where the adapter is, on how many examples, the loss curve's ends and the time."""
 
     adapter: str
@@ -63,9 +64,6 @@ class FinetuneReport:
     seconds: float
     device: str
     meta: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def adapter_dir(workspace: Workspace, name: str) -> Path:

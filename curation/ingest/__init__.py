@@ -7,6 +7,7 @@ from curation.ingest.stage import (
     LABEL_CONFLICT,
     LANGUAGE_UNCERTAIN,
     IngestConfig,
+    IngestReport,
     load_prompts,
     parse_source_args,
     run,
@@ -15,6 +16,7 @@ from curation.ingest.stage import (
 __all__ = [
     "CONTRAST_OF",
     "IngestConfig",
+    "IngestReport",
     "LABEL_CONFLICT",
     "LANGUAGE_UNCERTAIN",
     "load_prompts",

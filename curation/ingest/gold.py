@@ -14,6 +14,7 @@ from datasets import Dataset, Value
 from curation.build.context import SOURCE_LABEL
 from curation.core import columns as C
 from curation.core.errors import InputError
+from curation.core.report import StageReport
 
 GOLD, UNANNOTATED, NEEDS_REVIEW = "gold", "unannotated", "needs_review"
 # one imported label answers every question the builders ask of a prompt's harmfulness
@@ -23,7 +24,7 @@ QUESTIONS = {"harmfulness": {"harmful": "harmful", "benign": "benign"},
 
 
 @dataclass
-class GoldImportReport:
+class GoldImportReport(StageReport):
     """Rows made gold, left without gold (unknown label) and sent to review (conflicting duplicate labels)."""
 
     rows: int = 0
@@ -31,9 +32,6 @@ class GoldImportReport:
     unknown_label: int = 0
     label_conflicts: int = 0
     labels: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def to_gold(ds: Dataset, origin: str = "") -> tuple[Dataset, GoldImportReport]:

@@ -17,11 +17,12 @@ from curation.core.engine import EngineConfig, map_stage
 from curation.core.errors import InputError
 from curation.core.hashing import stage_fingerprint
 from curation.core.progress import datasets_progress, is_long
+from curation.core.report import StageReport
 from curation.ingest.dedupe import Duplicate, exact_duplicates, near_duplicates
-from curation.ingest.langid import MIN_CONFIDENCE, detect_with_confidence
 from curation.ingest.normalize import normalize_source
 from curation.ingest.sources import read_source
 from curation.models.embeddings import DEFAULT_MODEL, EmbedBatch, get_encoder
+from curation.models.langid import MIN_CONFIDENCE, detect_with_confidence
 
 __all__ = ["IngestConfig", "IngestReport", "run", "load_prompts", "LanguageBatch", "SOURCE_FIELDS",
            "parse_source_args"]
@@ -31,6 +32,7 @@ LANGUAGE_UNCERTAIN = "language_uncertain"
 CONTRAST_OF = "contrast_of"
 LABEL_CONFLICT = "label_conflict"
 DROP_KIND = "duplicate_kind"
+DUPLICATES = "duplicates"  # the report's dataset of dropped rows, saved as NAME.duplicates
 # options one source may override (`--source-args FILE:category_col=type,language=en`)
 SOURCE_FIELDS = ("prompt_col", "response_col", "label_col", "lang_col", "category_col", "label", "language")
 
@@ -89,7 +91,9 @@ def parse_source_args(values: Sequence[str]) -> dict[str, dict[str, str]]:
 
 
 @dataclass
-class IngestReport:
+class IngestReport(StageReport):
+    """What ingest read, dropped and kept; the dropped rows are `datasets["duplicates"]` (see `duplicates`)."""
+
     read: int = 0
     empty: int = 0
     too_long: int = 0
@@ -103,8 +107,10 @@ class IngestReport:
     per_source: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, object]:
-        return dict(self.__dict__)
+    @property
+    def duplicates(self) -> Dataset:
+        """The dropped rows (duplicates with `duplicate_of`, empty and over-long prompts), saved as NAME.duplicates."""
+        return self.datasets[DUPLICATES]
 
     def why_empty(self, max_chars: int) -> str:
         """Why no row was kept, for the one-line error."""
@@ -148,12 +154,12 @@ def load_prompts(raw_sources: Sequence[str], cfg: IngestConfig | None = None,
 
 
 def run(raw_sources: Sequence[str], cfg: IngestConfig, workspace_root: Path | None = None,
-        engine: str | EngineConfig = "local") -> tuple[Dataset, Dataset, IngestReport]:
-    """Return (kept rows, dropped duplicate rows with `duplicate_of`, report).
+        engine: str | EngineConfig = "local", report: IngestReport | None = None) -> Dataset:
+    """The kept rows; `report` (when given) gets the counts and, as `report.duplicates`, the dropped rows.
 
     `engine` runs language id and the near-dedupe embeddings in-process or on Ray; the ANN index is built once.
     """
-    report = IngestReport()
+    report = report if report is not None else IngestReport()
     ds = load_prompts(raw_sources, cfg, report)
     with datasets_progress(is_long(len(ds))):
         return _filter_and_dedupe(ds, cfg, workspace_root, engine, report)
@@ -219,9 +225,10 @@ def _known(value: str | None, unknown: tuple[str, ...] = ("", "unknown")) -> str
 
 def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | None,
                        engine: str | EngineConfig = "local",
-                       report: IngestReport | None = None) -> tuple[Dataset, Dataset, IngestReport]:
-    """Kept rows and the dropped ones (empty, too long, duplicates: `duplicate_kind`, `duplicate_of`)."""
-    report = report or IngestReport()
+                       report: IngestReport | None = None) -> Dataset:
+    """Kept rows; the dropped ones (empty, too long, duplicates: `duplicate_kind`, `duplicate_of`) go to
+    `report.duplicates`."""
+    report = report if report is not None else IngestReport()
     report.read = len(ds)
     for name in ds.unique(C.SOURCE):
         report.per_source[name] = 0
@@ -305,7 +312,8 @@ def _filter_and_dedupe(ds: Dataset, cfg: IngestConfig, workspace_root: Path | No
         report.per_source[name] += 1
     for lang in kept[C.LANGUAGE][:]:
         report.languages[lang or "und"] = report.languages.get(lang or "und", 0) + 1
-    return kept, removed, report
+    report.datasets[DUPLICATES] = removed
+    return kept
 
 
 def refuse_overwrite(ws: Any, name: str, overwrite: bool = False) -> None:
@@ -318,3 +326,12 @@ def refuse_overwrite(ws: Any, name: str, overwrite: bool = False) -> None:
     if later:
         raise InputError(f"'{name}' already holds columns of later stages ({', '.join(later[:5])})",
                          "ingest under another --name, or pass --overwrite to replace it")
+
+
+def sample_prompts(sources: Sequence[str], prompt_col: str | None = None, max_rows: int | None = None, seed: int = 0,
+                   label: str | None = None) -> Dataset:
+    """The normalized prompts of `sources` (every row labelled `label` when given), a seeded sample of `max_rows`."""
+    ds = load_prompts(list(sources), IngestConfig(prompt_col=prompt_col, label=label))
+    if max_rows and len(ds) > max_rows:
+        ds = ds.shuffle(seed=seed).select(range(max_rows))
+    return ds

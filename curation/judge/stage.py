@@ -353,6 +353,12 @@ def judge_responses(responses: list[str], judge: str = DEFAULT_JUDGE, **options:
     return get_judge(judge, **options).judge(list(responses))
 
 
+def is_refusal(responses: list[str], judge: str = "string_match") -> list[bool]:
+    """Whether each response refuses (any label but full_compliance), by a cheap judge: the refusal direction's
+    ablation check counts refusals with it."""
+    return [r["label"] != "full_compliance" for r in judge_responses(responses, judge=judge)]
+
+
 class JudgeBatch:
     """Batch class of the judge stage (`curation.core.engine.map_stage`): builds the judge once, labels batches."""
 

@@ -21,20 +21,9 @@ class TransferFit:
     probe: Probe
 
 
-def sample_prompts(sources: Sequence[str], prompt_col: str | None = None, max_rows: int | None = None, seed: int = 0,
-                   label: str | None = None) -> Dataset:
-    """The normalized prompts of `sources` (every row labelled `label` when given), a seeded sample of `max_rows`."""
-    from curation.ingest.stage import IngestConfig, load_prompts
-
-    ds = load_prompts(list(sources), IngestConfig(prompt_col=prompt_col, label=label))
-    if max_rows and len(ds) > max_rows:
-        ds = ds.shuffle(seed=seed).select(range(max_rows))
-    return ds
-
-
 def languages_or_detected(ds: Dataset) -> list[str]:
     """The `language` column, with empty cells filled by language identification (lingua)."""
-    from curation.ingest.langid import detect_languages
+    from curation.models.langid import detect_languages
 
     langs = list(ds["language"])
     missing = [i for i, lang in enumerate(langs) if not lang]
@@ -45,7 +34,7 @@ def languages_or_detected(ds: Dataset) -> list[str]:
 
 def contrast_language(texts: Sequence[str]) -> str:
     """The language of a contrast set (lingua; 90% of its prompts), or 'multilingual' when it mixes languages."""
-    from curation.ingest.langid import detect_languages
+    from curation.models.langid import detect_languages
     from curation.models.probe_routing import JOINT, language_counts
 
     counts = language_counts(detect_languages(list(texts[:500])))
@@ -58,7 +47,7 @@ def fit_english_transfer(harmful: list[str], harmless: list[str], probe: Probe, 
     """English data on an English-only encoder: record the probe as English and fit the same data on the
     multilingual encoder (`NAME-multilingual`), which non-English rows are routed to (its scores transfer across
     languages; the English encoder's do not). None when the data is not English or the encoder is multilingual."""
-    from curation.ingest.langid import detect_languages
+    from curation.models.langid import detect_languages
     from curation.models.probe_routing import fit_transfer_probe, is_english_only, language_counts
 
     counts = language_counts(detect_languages((harmful + harmless)[:500]))

@@ -3,9 +3,10 @@
 The stage itself lives in `stage.py`; this module only re-exports its public names."""
 
 from curation.qa.stage import (
+    QAReport,
     pipeline_spans,
     run,
     summary,
 )
 
-__all__ = ["pipeline_spans", "run", "summary"]
+__all__ = ["QAReport", "pipeline_spans", "run", "summary"]

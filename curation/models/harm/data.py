@@ -31,7 +31,7 @@ NEEDS_CUE = {"homonym", "figurative", "safe_context"}
 @lru_cache(maxsize=8)
 def _lexicon_pattern(lang: str) -> re.Pattern[str]:
     """One regex of every shipped lexicon entry of `lang`, allowing a short inflection suffix."""
-    from curation.triggers.lexicon import LEXICON_ROOT, read_lexicon_path
+    from curation.models.lexicon_files import LEXICON_ROOT, read_lexicon_path
 
     folder = LEXICON_ROOT / lang
     phrases = sorted({e.phrase.lower() for e in read_lexicon_path(folder)}, key=len, reverse=True)

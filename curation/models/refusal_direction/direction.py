@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from curation.core.errors import InputError, ModelError
+from curation.core.errors import ConfigError, InputError, ModelError
 from curation.core.workspace import atomic_dir
 from curation.models.lm import LoadedLM, load_lm
 from curation.models.refusal_direction.activations import ActivationCache, check_layer, collect_activations
@@ -220,15 +220,15 @@ def rank_layers(per_layer: list[dict[str, float]], select_by: str, max_layer_fra
 
 
 def ablation_check(lm: LoadedLM, directions: np.ndarray, harmful_prompts: Sequence[str], layers: Sequence[int],
-                   max_new_tokens: int = 32, batch_size: int = 8, judge: str = "string_match") -> dict[str, Any]:
-    """Refusal rate on harmful prompts without ablation and with each candidate layer's direction ablated."""
-    from curation.judge.stage import judge_responses
+                   refused: Callable[[list[str]], list[bool]], max_new_tokens: int = 32,
+                   batch_size: int = 8) -> dict[str, Any]:
+    """Refusal rate on harmful prompts without ablation and with each candidate layer's direction ablated;
+    `refused` says which responses refuse (the judge stage's `is_refusal`: models do not import stages)."""
     from curation.models.lm import generate
     from curation.models.refusal_direction.steering import ablation
 
     def refusal_rate(responses: list[str]) -> float:
-        labels = [r["label"] for r in judge_responses(responses, judge=judge)]
-        return float(np.mean([lab != "full_compliance" for lab in labels]))
+        return float(np.mean(refused(responses)))
 
     prompts = list(harmful_prompts)
     baseline = refusal_rate(generate(lm, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size))
@@ -251,9 +251,14 @@ def fit_direction(
     harmless_val: Sequence[str] | None = None,
     cache: ActivationCache | None = None,
     show_progress: bool = False,
+    refused: Callable[[list[str]], list[bool]] | None = None,
 ) -> RefusalDirection:
-    """Difference-of-means direction per layer; pick the layer by validation separation (and ablation if asked)."""
+    """Difference-of-means direction per layer; pick the layer by validation separation (and ablation if asked:
+    `refused` judges the ablated answers, e.g. `curation.judge.stage.is_refusal`)."""
     cfg = cfg or DirectionConfig(model=lm.model_id)
+    if cfg.ablation_check and refused is None:
+        raise ConfigError("the ablation check needs a refusal judge",
+                          "pass refused=curation.judge.stage.is_refusal to fit_direction")
     harmful, harmless = _check_contrast(harmful, harmless, "contrast sets")
     rng = np.random.default_rng(cfg.seed)
     if harmful_val is None or harmless_val is None:
@@ -285,7 +290,7 @@ def fit_direction(
     layer = ranked[0]
     if cfg.ablation_check:
         candidates = ranked[: cfg.ablation_candidates]
-        check = ablation_check(lm, directions, list(harmful_val)[: cfg.ablation_prompts], candidates,
+        check = ablation_check(lm, directions, list(harmful_val)[: cfg.ablation_prompts], candidates, refused,
                                cfg.ablation_max_new_tokens, cfg.batch_size)
         metrics["ablation"] = check
         layer = check["ablation_layer"]
