@@ -104,7 +104,7 @@ def test_calibration_errors_are_one_line_with_counts(probe_ws) -> None:
 def test_unknown_scorer_and_missing_artifacts(workspace) -> None:
     from curation.core.errors import ModelError
 
-    with pytest.raises(InputError, match="unknown boundary scorer 'nope'.*direction, probe"):
+    with pytest.raises(InputError, match="unknown boundary scorer 'nope'.*direction.v1, probe.v1"):
         score_with_report(_dataset(), BoundaryConfig(scorer="nope"), workspace.root)
     with pytest.raises(ModelError, match="no probe at"):
         score_with_report(_dataset(), BoundaryConfig(scorer="probe"), workspace.root)
