@@ -330,6 +330,7 @@ def directions(model: str, adapter_spec: str, data: BenchData, sizes: Sizes, dev
     and the AUROC of the chosen layer's projection on the frozen harm-model test set (en)."""
     from sklearn.metrics import roc_auc_score
 
+    from curation.judge.stage import is_refusal
     from curation.models.refusal_direction.direction import MIN_PER_CLASS, DirectionConfig, cached_lm, fit_direction
 
     harmful = [p for p in data.harmful_train][: sizes.direction_n]
@@ -345,7 +346,7 @@ def directions(model: str, adapter_spec: str, data: BenchData, sizes: Sizes, dev
         lm = cached_lm(spec, device)
         cfg = DirectionConfig(model=spec, device=device, ablation_check=True, ablation_prompts=16,
                               ablation_max_new_tokens=32, batch_size=sizes.eval_batch_size, seed=seed)
-        d = fit_direction(lm, harmful, harmless, cfg, harmful_val, harmless_val)
+        d = fit_direction(lm, harmful, harmless, cfg, harmful_val, harmless_val, refused=is_refusal)
         m = d.metrics
         sep = d.with_layer(m["separation_layer"])
         out[label] = {

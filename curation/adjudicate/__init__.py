@@ -1,10 +1,59 @@
-"""Adjudication: turn annotators' answers into gold values with a registered rule (majority, unanimity or a
+"""Adjudication stage: turn annotators' answers into gold values with a registered rule; the rest goes to review.
 
 The stage itself lives in `stage.py`; this module only re-exports its public names."""
 
 from curation.adjudicate.stage import (
     AdjudicateConfig,
+    Decision,
+    TrustedAnnotatorArgs,
+    annotator_views,
+    answer_kind,
+    counts,
+    disagreements,
+    feature_kind,
+    get_rule,
+    gold_features,
+    majority,
+    make_majority,
+    make_trusted_annotator,
+    make_unanimity,
+    marked_text,
+    merge_review,
+    push_review,
+    review_dataset_name,
+    review_guidelines,
+    review_records,
+    review_schema,
+    reviewer_answers,
     run,
+    unanimity,
+    vote_summary,
 )
 
-__all__ = ["AdjudicateConfig", "run"]
+__all__ = [
+    "AdjudicateConfig",
+    "Decision",
+    "TrustedAnnotatorArgs",
+    "annotator_views",
+    "answer_kind",
+    "counts",
+    "disagreements",
+    "feature_kind",
+    "get_rule",
+    "gold_features",
+    "majority",
+    "make_majority",
+    "make_trusted_annotator",
+    "make_unanimity",
+    "marked_text",
+    "merge_review",
+    "push_review",
+    "review_dataset_name",
+    "review_guidelines",
+    "review_records",
+    "review_schema",
+    "reviewer_answers",
+    "run",
+    "unanimity",
+    "vote_summary",
+]

@@ -4,10 +4,18 @@ The stage itself lives in `stage.py`; this module only re-exports its public nam
 
 from curation.finetune.stage import (
     FinetuneConfig,
+    FinetuneReport,
     adapter_dir,
     load_training_data,
     run,
     to_prompt_completion,
 )
 
-__all__ = ["FinetuneConfig", "adapter_dir", "load_training_data", "run", "to_prompt_completion"]
+__all__ = [
+    "FinetuneConfig",
+    "FinetuneReport",
+    "adapter_dir",
+    "load_training_data",
+    "run",
+    "to_prompt_completion",
+]

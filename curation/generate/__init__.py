@@ -1,4 +1,4 @@
-"""Generate stage: a local causal/chat model answers every prompt; resumable and checkpointed. Each answer records
+"""Generate stage: a local causal/chat model answers every prompt; resumable, each answer records why it stopped.
 
 The stage itself lives in `stage.py`; this module only re-exports its public names."""
 
@@ -9,6 +9,15 @@ from curation.generate.stage import (
     pending_rows,
     run,
     truncated_count,
+    with_responses,
 )
 
-__all__ = ["DEFAULT_MAX_NEW_TOKENS", "GenerateConfig", "carry_over", "pending_rows", "run", "truncated_count"]
+__all__ = [
+    "DEFAULT_MAX_NEW_TOKENS",
+    "GenerateConfig",
+    "carry_over",
+    "pending_rows",
+    "run",
+    "truncated_count",
+    "with_responses",
+]

@@ -8,9 +8,12 @@ from curation.ingest.stage import (
     LANGUAGE_UNCERTAIN,
     IngestConfig,
     IngestReport,
+    LanguageBatch,
     load_prompts,
     parse_source_args,
+    refuse_overwrite,
     run,
+    sample_prompts,
 )
 
 __all__ = [
@@ -19,7 +22,10 @@ __all__ = [
     "IngestReport",
     "LABEL_CONFLICT",
     "LANGUAGE_UNCERTAIN",
+    "LanguageBatch",
     "load_prompts",
     "parse_source_args",
+    "refuse_overwrite",
     "run",
+    "sample_prompts",
 ]

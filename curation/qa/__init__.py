@@ -1,12 +1,19 @@
-"""QA stage: inter-annotator agreement on a pulled annotation snapshot (labels and spans) and how well each
+"""QA stage: inter-annotator agreement on a pulled annotation snapshot and how well each suggestion held up.
 
 The stage itself lives in `stage.py`; this module only re-exports its public names."""
 
 from curation.qa.stage import (
+    QAConfig,
     QAReport,
     pipeline_spans,
     run,
     summary,
 )
 
-__all__ = ["QAReport", "pipeline_spans", "run", "summary"]
+__all__ = [
+    "QAConfig",
+    "QAReport",
+    "pipeline_spans",
+    "run",
+    "summary",
+]

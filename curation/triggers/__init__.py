@@ -7,7 +7,15 @@ from curation.triggers.stage import (
     TRIGGER_FLAGS,
     TriggersConfig,
     TriggerTagger,
+    output_features,
     run,
 )
 
-__all__ = ["DEFAULT_WEIGHTS", "TRIGGER_FLAGS", "TriggerTagger", "TriggersConfig", "run"]
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "TRIGGER_FLAGS",
+    "TriggerTagger",
+    "TriggersConfig",
+    "output_features",
+    "run",
+]
