@@ -479,3 +479,12 @@ def fit_test_probe(root: Path, encoder: Any) -> Path:
         return fit_probe(PROBE_HARMFUL, PROBE_HARMLESS, encoder, cache).save(default_probe_dir(root))
     finally:
         cache.close()
+
+
+def sign_in(page: Any, url: str, user: str, password: str) -> None:
+    """Sign a playwright page in to the Argilla UI at `url` as `user`."""
+    page.goto(f"{url}/sign-in")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda u: "sign-in" not in u, timeout=30_000)

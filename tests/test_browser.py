@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset
+from factories import sign_in
 from typer.testing import CliRunner
 
 from curation.annotate.push import push_records
@@ -81,11 +82,7 @@ def test_annotator_labels_in_the_ui_and_pull_returns_it(argilla_stack, chromium)
 
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(f"{url}/sign-in")
-        page.get_by_label("Username").fill("browser_annotator")
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(lambda u: "sign-in" not in u, timeout=30_000)
+        sign_in(page, url, "browser_annotator", password)
         page.goto(f"{url}/dataset/{dataset.id}/annotation-mode")
         page.get_by_text("benign homonym", exact=True).click()
         _select_word(page, PROMPT, "kill")
@@ -144,14 +141,6 @@ class _Screenshots:
         return page
 
 
-def _sign_in(page, url: str, user: str, password: str) -> None:
-    page.goto(f"{url}/sign-in")
-    page.get_by_label("Username").fill(user)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda u: "sign-in" not in u, timeout=30_000)
-
-
 def _answer(url: str, key: str, record_uuid, values: dict) -> None:
     import httpx
 
@@ -196,7 +185,7 @@ def test_reviewer_resolves_a_disagreement_in_the_ui_and_pull_gives_that_gold(arg
 
     with _Screenshots("browser-review") as shots:
         annotator = shots.page(chromium)
-        _sign_in(annotator, url, "rv_alice", ann_password)
+        sign_in(annotator, url, "rv_alice", ann_password)
         annotator.wait_for_function("() => document.body.innerText.includes('rv_ds')")
         assert "rv_ds-review" not in annotator.inner_text("body")  # not a member of the reviewers' workspace
         annotator.goto(f"{url}/dataset/{review.id}/annotation-mode")
@@ -204,7 +193,7 @@ def test_reviewer_resolves_a_disagreement_in_the_ui_and_pull_gives_that_gold(arg
         assert REVIEW_PROMPT not in annotator.inner_text("body")
 
         page = shots.page(chromium)
-        _sign_in(page, url, "rv_rita", rev_password)
+        sign_in(page, url, "rv_rita", rev_password)
         page.goto(f"{url}/dataset/{review.id}/annotation-mode")
         page.wait_for_function("t => document.body.innerText.includes(t)", arg="rv_alice")
         marks = page.eval_on_selector_all("mark", "els => els.map(e => e.textContent)")
@@ -245,7 +234,7 @@ def test_a_typed_rewrite_survives_the_documented_key_sequence(argilla_stack, chr
     rewrite = "How do I keep my neighbour's cat out of my garden?"
     with _Screenshots("browser-keyboard") as shots:
         page = shots.page(chromium)
-        _sign_in(page, url, "kb_annotator", password)
+        sign_in(page, url, "kb_annotator", password)
         page.goto(f"{url}/dataset/{dataset.id}/annotation-mode")
         page.wait_for_function("t => document.body.innerText.includes(t)", arg=prompt)
         page.get_by_text("harmful", exact=True).click()
@@ -281,7 +270,7 @@ def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium,
     dataset = get_dataset(argilla_stack.client, demo.DemoConfig().triggers_dataset)
     with _Screenshots("browser-demo-queue") as shots:
         page = shots.page(chromium)
-        _sign_in(page, argilla_stack.api_url, demo.HUMAN_USER, password)
+        sign_in(page, argilla_stack.api_url, demo.HUMAN_USER, password)
         page.goto(f"{argilla_stack.api_url}/dataset/{dataset.id}/annotation-mode")
         page.wait_for_function("() => document.body.innerText.includes('Mark the trigger words')", timeout=30_000)
         body = page.inner_text("body")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from datasets import Dataset
+from factories import sign_in
 
 from curation.core.errors import ConfigError, InputError
 from curation.deharm import filters as F
@@ -389,11 +390,7 @@ def test_a_reviewer_sees_the_deharm_record_in_the_argilla_ui(argilla_stack):
                                      args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         try:
-            page.goto(f"{argilla_stack.api_url}/sign-in")
-            page.get_by_label("Username").fill("deharm_reviewer")
-            page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(lambda u: "sign-in" not in u, timeout=30_000)
+            sign_in(page, argilla_stack.api_url, "deharm_reviewer", password)
             page.goto(f"{argilla_stack.api_url}/dataset/{dataset.id}/annotation-mode")
             row = out[0]
             page.wait_for_function("t => document.body.innerText.includes(t)", arg=row["answer"], timeout=60_000)
