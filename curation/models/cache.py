@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -44,7 +44,7 @@ class KeyValueCache:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> KeyValueCache:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -56,9 +56,6 @@ class EmbeddingCache(KeyValueCache):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, table="vec", value_column="data")
-
-    def __enter__(self) -> EmbeddingCache:
-        return self
 
     def get_many(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         return {k: np.frombuffer(v, dtype=np.float32) for k, v in self.get_raw(keys).items()}
@@ -72,9 +69,6 @@ class TranslationCache(KeyValueCache):
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, table="tr", value_column="text")
-
-    def __enter__(self) -> TranslationCache:
-        return self
 
     def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         return self.get_raw(keys)
