@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -326,18 +327,17 @@ def _translate_jobs(
     from curation.core.config import default_settings
     from curation.models.embeddings import encoder_from_spec, multilingual_model, workspace_cache
 
-    cache = translation_cache(workspace_root)
     translator = load_translator(cfg, cfg.model)
     back_translator = load_translator(cfg, cfg.back_model) if cfg.back_model and cfg.back_translate else translator
     key, back_key = cfg.generation_key(cfg.model), cfg.generation_key(cfg.back_model or cfg.model)
-    has_spans = C.TRIGGER_SPANS in column_names
-    align_encoder = vectors = None
-    if has_spans:
-        align_encoder = encoder_from_spec(cfg.align_model or multilingual_model(default_settings()), cfg.device)
-        align_cache = workspace_cache(workspace_root, align_encoder.model_id)
-        vectors = word_vectors_fn(align_encoder, align_cache)
     new_rows: list[dict[str, Any]] = []
-    try:
+    with ExitStack() as caches:
+        cache = caches.enter_context(translation_cache(workspace_root))
+        vectors = None
+        if C.TRIGGER_SPANS in column_names:  # spans are projected by word alignment on the multilingual encoder
+            align_encoder = encoder_from_spec(cfg.align_model or multilingual_model(default_settings()), cfg.device)
+            vectors = word_vectors_fn(align_encoder, caches.enter_context(
+                workspace_cache(workspace_root, align_encoder.model_id)))
         for (src, tgt), group in jobs.items():
             prompts = [r[C.PROMPT] for r in group]
             translations = translate_texts(prompts, src, tgt, translator, cache, key, stats)
@@ -347,10 +347,6 @@ def _translate_jobs(
                                              desc="back-translate"))
             for row, text, back in zip(group, translations, backs, strict=True):
                 new_rows.append(_translated_row(row, text, back, tgt, cfg, column_names, taken_ids, vectors, stats))
-    finally:
-        cache.close()
-        if has_spans:
-            align_cache.close()
     stats.translated_rows = len(new_rows)
     return new_rows
 
