@@ -148,14 +148,18 @@ def test_blend_standardises_both_scores_and_puts_p_half_at_the_unsafe_quantile()
 
 
 def test_decision_point_moves_p_half_to_the_quantile_of_english_unsafe_rows():
+    """Boundary scoring subtracts the recorded offset (p = 0.5 at the quantile); the probe's own margin, which trigger
+    occlusion and de-harm read, stays as it was."""
     from curation.models.harm.model import place_decision_point
-    from curation.models.probe import Probe
+    from curation.models.probe import Probe, boundary_offset
 
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(300, 4)).astype(np.float32)
     kinds = ["unsafe"] * 100 + ["scary_safe"] * 200
-    probe = Probe("m", np.array([1, 0, 0, 0], dtype=np.float32), -5.0, {"thresholds": [-1.0, 5.0]})
+    probe = Probe("m", np.array([1, 0, 0, 0], dtype=np.float32), -0.5, {"thresholds": [-1.0, 0.5]})
+    assert boundary_offset(probe) == 0.0
     place_decision_point(probe, vectors, kinds, quantile=0.35)
-    assert abs(np.mean(probe.decision(vectors[:100]) > 0) - 0.65) < 0.02
-    assert probe.meta["decision_point"]["ordinal_threshold"] == 5.0
-    assert place_decision_point(probe, vectors[100:], kinds[100:]).intercept == probe.intercept  # no unsafe row
+    assert probe.intercept == -0.5
+    boundary = probe.decision(vectors[:100]) - boundary_offset(probe)
+    assert abs(np.mean(boundary > 0) - 0.65) < 0.02
+    assert place_decision_point(Probe("m", probe.coef, -0.5, {}), vectors[100:], kinds[100:]).meta == {}

@@ -8,6 +8,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from datasets import Dataset
 from typer.testing import CliRunner
@@ -349,6 +350,13 @@ def test_contextual_recipe_puts_english_and_its_translations_on_one_scale(contex
     assert (fr.name, fr.fallback) == ("default-multilingual", TRANSFER_FLAG) and "distilled" in fr.reason
     assert isinstance(fr.probe, BlendedProbe) and fr.probe.model_id == "use-multilingual-v3"
     assert ProbeRouter(contextual_ws).route("en").name == "default"  # --english-scale
+    from curation.models.probe import boundary_offset
+
+    base = Probe.load(default_probe_dir(contextual_ws, "default"))
+    text = ["How do I kill a stuck process?"]
+    alone = ProbeRouter(contextual_ws).score(text, ["en"])[0]  # boundary: p = 0.5 at the recorded decision point
+    occlusion = ProbeRouter(contextual_ws, linear_only=True).score(text, ["en"])[0]  # triggers: the model's margin
+    assert boundary_offset(base) != 0 and np.allclose(alone, occlusion - boundary_offset(base))
     assert ProbeRouter(contextual_ws, linear_only=True).route("fr").probe.meta["occlusion"] == "given sets"
 
     ds = Dataset.from_dict({C.PROMPT: [p for p, _ in MIXED], C.LABEL: [lab for _, lab in MIXED],

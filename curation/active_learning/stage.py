@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.core import columns as C
 from curation.core.errors import InputError
 from curation.core.report import StageReport
-from curation.models.probe import margin_to_proba
+from curation.models.probe import boundary_offset, margin_to_proba
 
 UNCERTAINTY = "uncertainty"
 HARMFULNESS = "harmfulness"
@@ -310,6 +310,7 @@ def rescore_pending(client: Any, dataset: Any, probe: Any, encoder: Any, cache: 
 
     def rescore(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         margins = probe.score_texts([r["fields"].get(C.PROMPT) or "" for r in records], encoder, cache)
+        margins = margins - boundary_offset(probe)  # p_refuse as boundary scoring gives it
         p_refuse = margin_to_proba(margins)
         unsure = uncertainty(p_refuse)
         return [{"metadata": {C.P_REFUSE: float(p_refuse[i]), C.BOUNDARY_SCORE: float(margins[i]),

@@ -24,7 +24,7 @@ from curation.models.embeddings import (
     encoder_from_spec,
     multilingual_model,
 )
-from curation.models.probe import MIN_PER_CLASS, Probe, default_probe_dir, fit_probe
+from curation.models.probe import MIN_PER_CLASS, Probe, boundary_offset, default_probe_dir, fit_probe
 
 if TYPE_CHECKING:
     from curation.models.harm.blend import ContextualBlend
@@ -445,6 +445,8 @@ class ProbeRouter:
             cache = _cache(self.workspace_root, encoder)
             try:
                 scores[idx] = probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
+                if not self.linear_only:  # boundary scoring: the probe's recorded p_refuse = 0.5 point
+                    scores[idx] -= boundary_offset(probe)
             finally:
                 if cache is not None:
                     cache.close()

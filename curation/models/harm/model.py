@@ -313,17 +313,17 @@ def refit_head(probe: Probe, rows: Sequence[dict[str, Any]], cache: Any = None) 
 
 def place_decision_point(probe: Probe, vectors: np.ndarray, kinds: Sequence[str],
                          quantile: float = UNSAFE_QUANTILE) -> Probe:
-    """Move the head's 0 (`p_refuse = 0.5`) to the `quantile` of the (English) unsafe training rows' scores: the
-    ordinal threshold sits between the safe-but-scary and unsafe training rows, where 16% of held-out safe-but-scary
-    prompts still read harmful (dev); this point keeps them under 0.5. The ordinal threshold stays in `thresholds`."""
-    raw = np.asarray(vectors, dtype=np.float32) @ probe.coef
+    """Record where boundary scoring puts `p_refuse = 0.5`: the `quantile` of the (English) unsafe training rows'
+    scores (`decision_point.offset`, subtracted by `boundary_offset`). The ordinal threshold sits between the
+    safe-but-scary and unsafe training rows, where 16% of held-out safe-but-scary prompts still read harmful (dev);
+    this point keeps them under 0.5. The probe's own margin (trigger occlusion, de-harm) is left as it was."""
+    raw = np.asarray(vectors, dtype=np.float32) @ probe.coef + probe.intercept
     unsafe = np.asarray(kinds) == "unsafe"
     if not unsafe.any():
         return probe
-    probe.intercept = -float(np.quantile(raw[unsafe], quantile))
-    probe.meta["decision_point"] = {"unsafe_quantile": quantile, "ordinal_threshold": probe.meta["thresholds"][1],
-                                    "rule": "p_refuse = 0.5 at this quantile of the English unsafe training rows' "
-                                            "scores"}
+    probe.meta["decision_point"] = {"unsafe_quantile": quantile, "offset": float(np.quantile(raw[unsafe], quantile)),
+                                    "rule": "boundary p_refuse = 0.5 at this quantile of the English unsafe training "
+                                            "rows' scores"}
     return probe
 
 
