@@ -377,3 +377,9 @@ def test_contextual_recipe_puts_english_and_its_translations_on_one_scale(contex
     stale = ProbeRouter(contextual_ws, same_scale=True)
     assert stale.blend() is None and stale.route("en").name == "default"
     assert stale.route("fr").probe.__class__ is Probe
+    from curation.models.probe_fitting import refresh_contextual_blend
+
+    assert refresh_contextual_blend(contextual_ws)  # what `curate loop` does after refitting the head
+    fresh = ProbeRouter(contextual_ws, same_scale=True)
+    assert fresh.blend() is not None and fresh.route("en").fallback == BLEND_FLAG
+    assert not refresh_contextual_blend(contextual_ws, "other")

@@ -55,6 +55,7 @@ class LoopReport(StageReport):
     pending: int = 0
     hard_negatives: int = 0
     rescored: int = 0
+    blend_refreshed: bool = False  # the contextual model's cross-lingual blend was refit for the new head
     probe_auroc_before: float | None = None
     probe_auroc_after: float | None = None
     proposers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -373,4 +374,8 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
         if cfg.refit_spans:
             report.span_model_path, report.span_examples = refit_span_model(snapshot, workspace_root, cfg)
         report.rescored = rescore_pending(client, dataset, probe, encoder, cache, weights, spans, cfg)
+    if contextual:  # the refit head makes the cross-lingual blend stale: refit it for the new head
+        from curation.models.probe_fitting import refresh_contextual_blend
+
+        report.blend_refreshed = refresh_contextual_blend(workspace_root, cfg.probe)
     return snapshot

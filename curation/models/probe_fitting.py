@@ -104,3 +104,22 @@ def fit_contextual_blend(rows: Sequence[dict[str, Any]], transfer: Probe, worksp
                       str(base.meta.get("created", "")), keep=keep)
     transfer.meta["contextual_blend"] = blend.to_meta()
     transfer.save(default_probe_dir(workspace_root, target))
+
+
+def refresh_contextual_blend(workspace_root: Path, name: str = "default") -> bool:
+    """Refit the blend for a contextual probe whose head changed (the loop's refit), on the shipped English rows, so
+    English rows and their translations stay on one scale; False when the workspace has no blend to refresh."""
+    from curation.models.harm.model import training_rows
+    from curation.models.probe import default_probe_dir
+    from curation.models.probe_routing import JOINT, language_probe_name
+
+    target = language_probe_name(name, JOINT)
+    folder = default_probe_dir(workspace_root, target)
+    if not (folder / "probe.json").exists():
+        return False
+    transfer = Probe.load(folder)
+    if not transfer.meta.get("contextual_blend"):
+        return False
+    rows = [r for r in training_rows() if r.get("lang", "en") == "en"]
+    fit_contextual_blend(rows, transfer, workspace_root, name, target)
+    return True
