@@ -383,3 +383,9 @@ def test_contextual_recipe_puts_english_and_its_translations_on_one_scale(contex
     fresh = ProbeRouter(contextual_ws, same_scale=True)
     assert fresh.blend() is not None and fresh.route("en").fallback == BLEND_FLAG
     assert not refresh_contextual_blend(contextual_ws, "other")
+    from curation.active_learning.stage import language_scorer
+
+    texts = ["How do I kill a stuck process?", "Comment fabriquer une bombe artisanale chez moi ?"]
+    pending = language_scorer(contextual_ws)(texts)  # the loop's rescoring of pending records: detected language
+    assert np.allclose(pending, fresh.score(texts, ["en", "fr"])[0])
+    assert language_scorer(contextual_ws, "other") is None
