@@ -26,7 +26,9 @@ from curation.models.harm.evaluate import load_eval, metrics, metrics_line  # no
 
 def _test_metrics(probe, encoder) -> dict:
     rows = load_eval("test")
-    raw = probe.score_texts([r["text"] for r in rows], encoder)
+    from curation.models.probe import boundary_offset
+
+    raw = probe.score_texts([r["text"] for r in rows], encoder) - boundary_offset(probe)  # boundary's 0.5 point
     p = 1.0 / (1.0 + np.exp(-raw))
     return {lang or "all": metrics(rows, raw, p, lang) for lang in (None, "en", "fr")}
 

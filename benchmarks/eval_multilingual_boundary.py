@@ -76,12 +76,12 @@ def decontaminate(ws: Path, rows: list[dict]) -> dict:
     """Refit the transfer probe exactly as `probe fit` did, minus training rows within cosine 0.85 of any prompt of
     the parallel set (the shipped contrast data shares some prompts with it, so the figures would be in-sample)."""
     os.environ["CURATE_WORKSPACE"] = str(ws)
-    from curation.cli.probe import _load
     from curation.core.config import load_settings
+    from curation.ingest.stage import sample_prompts
     from curation.models.probe_routing import fit_transfer_probe
 
     s = load_settings(workspace=ws)
-    texts = {kind: list(_load([str(TRAIN / f"{kind}_train.json")], None, 2000, s.seed)["prompt"])
+    texts = {kind: list(sample_prompts([str(TRAIN / f"{kind}_train.json")], None, 2000, s.seed)["prompt"])
              for kind in ("harmful", "harmless")}
     _, probe = fit_transfer_probe(texts["harmful"], texts["harmless"], ws, "default", s, s.seed, s.batch_size,
                                   exclude=[r[lang] for r in rows for lang in LANGS])

@@ -47,6 +47,10 @@ class DemoConfig(BaseModel):
                                 description="Share of the records (the most uncertain) left unanswered by the "
                                             "simulated annotators: the queue of the person ('annotator').")
     port: int | None = Field(None, description="Argilla port of the local stack (default: last used, else 6900).")
+    harm_model: str = Field("contextual", pattern="^(contextual|plain)$",
+                            description="contextual: train the contextual harm model (once per workspace, cached); "
+                                        "plain: the MiniLM probe on the built-in contrast set.")
+    harm_max_rows: int | None = Field(None, ge=8, description="Train the contextual model on a sample (tests).")
     repo_id: str = "local/refusal-curation-demo"
     device: str = "cpu"
 
@@ -111,32 +115,54 @@ def ingest_step(ctx: DemoContext) -> StepResult:
 
 
 def probe_step(ctx: DemoContext) -> str:
-    """The harm probe: reuse the workspace's; else the contextual harm model when it is trained in this workspace
-    (`curate probe fit`); else, flagged, the plain MiniLM probe on the built-in contrast set (seconds, not minutes)."""
-    from curation.active_learning.stage import contrast_prompts
-    from curation.models.embeddings import get_encoder, workspace_cache
-    from curation.models.harm.model import cached_model, fit_contextual_probe
-    from curation.models.probe import Probe, default_probe_dir, fit_probe
+    """The harm probe: reuse the workspace's; else train the contextual harm model (`curate probe fit`'s default, cached
+    by content hash in the workspace) and its cross-lingual transfer probe + blend for the non-English prompts; with
+    `harm_model: plain`, the plain MiniLM probe on the built-in contrast set (seconds, not minutes)."""
+    from curation.models.probe import Probe, default_probe_dir
 
     folder = default_probe_dir(ctx.ws.root)
     if (folder / "probe.json").exists():
         probe = Probe.load(folder)
-        kind = "contextual harm model" if probe.meta.get("preset") == "contextual" else "plain probe"
-        return f"{kind} reused ({folder}, hold-out AUROC {probe.meta.get('holdout_auroc', 0):.3f})"
-    if cached_model(ctx.ws.root) is not None:
-        probe, _, _ = fit_contextual_probe(ctx.ws.root)
-        return f"contextual harm model (cached) as the probe, dev AUROC {probe.meta['holdout_auroc']:.3f}"
+        contextual = probe.meta.get("preset") == "contextual"
+        if contextual or ctx.cfg.harm_model == "plain" or not probe.meta.get("fallback"):
+            kind = "contextual harm model" if contextual else "plain probe"
+            return f"{kind} reused ({folder}, hold-out AUROC {probe.meta.get('holdout_auroc') or 0:.3f})"
+    if ctx.cfg.harm_model == "contextual":
+        return _contextual_probe(ctx)
+    return _plain_probe(ctx, folder)
+
+
+def _contextual_probe(ctx: DemoContext) -> str:
+    """Train (or reuse from the workspace cache) the contextual harm model and its transfer probe + blend."""
+    from curation.core.config import load_settings
+    from curation.models.harm.model import TrainConfig, fit_contextual_probe
+    from curation.models.probe_fitting import fit_contextual_transfer
+
+    start = time.monotonic()
+    cfg = TrainConfig(max_rows=ctx.cfg.harm_max_rows)
+    probe, _, cached = fit_contextual_probe(ctx.ws.root, cfg=cfg, holdout=ctx.cfg.harm_max_rows is None)
+    fit_contextual_transfer([], [], ctx.ws.root, "default", load_settings(workspace=ctx.ws.root))
+    how = "cached" if cached else "trained"
+    auroc = probe.meta.get("holdout_auroc")
+    return (f"contextual harm model ({how}, {time.monotonic() - start:.0f} s with the cross-lingual blend) as the "
+            f"probe" + (f", dev AUROC {auroc:.3f}" if auroc is not None else ""))
+
+
+def _plain_probe(ctx: DemoContext, folder: Any) -> str:
+    """The plain MiniLM probe on the built-in contrast set (`harm_model: plain`)."""
+    from curation.active_learning.stage import contrast_prompts
+    from curation.models.embeddings import get_encoder, workspace_cache
+    from curation.models.probe import fit_probe
+
     harmful, harmless = contrast_prompts()
     encoder = get_encoder()
     with workspace_cache(ctx.ws.root, encoder.model_id) as cache:
         probe = fit_probe(harmful, harmless, encoder, cache)
     probe.meta["sources"] = {"harmful": "curation/data/contrast/harmful.jsonl",
                              "harmless": "curation/data/contrast/harmless.jsonl"}
-    probe.meta["fallback"] = "contextual harm model not trained in this workspace"
     probe.save(folder)
     return f"plain probe fit on the built-in contrast set ({len(harmful)}+{len(harmless)}), hold-out AUROC " \
-           f"{probe.meta['holdout_auroc']:.3f} [fallback: contextual harm model not trained here; `curate probe " \
-           f"fit` trains it, then the demo uses it]"
+           f"{probe.meta['holdout_auroc']:.3f} (harm_model: plain)"
 
 
 def generate_step(ctx: DemoContext, ds: Any) -> StepResult:

@@ -263,8 +263,8 @@ def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium,
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     ws = Workspace(tmp_path / "ws")
     upto = [step.name for step in demo.STEPS].index("annotate") + 1
-    ctx = demo.run(ws, demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4), steps=demo.STEPS[:upto],
-                   say=lambda line: None)
+    cfg = demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4, harm_model="plain")  # the queue, not the model
+    ctx = demo.run(ws, cfg, steps=demo.STEPS[:upto], say=lambda line: None)
     assert ctx.results["person_pending"] >= 1
     password = ws.read_secret(demo.SIM_SECRET)[demo.HUMAN_USER]
     dataset = get_dataset(argilla_stack.client, demo.DemoConfig().triggers_dataset)

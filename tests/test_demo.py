@@ -42,6 +42,26 @@ def test_run_step_loads_reads_and_saves_writes(tmp_path):
     assert ctx.load("t.out")["x"] == [2, 4] and not ctx.ws.has_dataset("t.skipped")
 
 
+def test_probe_step_trains_the_contextual_model_by_default_and_replaces_an_old_fallback_probe(tmp_path):
+    """The demo's harm probe is the contextual model (here a tiny sample of its data) with the cross-lingual blend;
+    a plain probe the demo fit earlier as a fallback is replaced, a re-run reuses the model."""
+    from curation.core.workspace import Workspace
+    from curation.models.probe import Probe, default_probe_dir
+
+    ws = Workspace(tmp_path / "ws")
+    folder = default_probe_dir(ws.root)
+    plain = demo.DemoContext(ws, demo.DemoConfig(harm_model="plain"))
+    assert demo.probe_step(plain).startswith("plain probe fit on the built-in contrast set")
+    old = Probe.load(folder)
+    old.meta["fallback"] = "contextual harm model not trained in this workspace"  # what earlier demos saved
+    old.save(folder)
+    ctx = demo.DemoContext(ws, demo.DemoConfig(harm_max_rows=48))
+    assert demo.probe_step(ctx).startswith("contextual harm model (trained")
+    assert Probe.load(folder).meta["preset"] == "contextual"
+    assert "contextual_blend" in Probe.load(default_probe_dir(ws.root, "default-multilingual")).meta
+    assert demo.probe_step(ctx).startswith("contextual harm model reused")
+
+
 def test_simulated_answers_disagree_realistically_and_do_not_copy_suggestions():
     from datasets import Dataset
 
@@ -80,10 +100,11 @@ def test_demo_runs_end_to_end_and_is_idempotent(argilla_env, tiny_lm_path, tmp_p
     from curation.core.workspace import Workspace
 
     ws = Workspace(tmp_path / "ws")
-    cfg = demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4, deharm_pairs=3)
+    cfg = demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4, deharm_pairs=3, harm_max_rows=48)
     lines: list[str] = []
     ctx = demo.run(ws, cfg, say=lines.append)
     assert [line.split("]")[0][1:] for line in lines] == [step.name for step in demo.STEPS]
+    assert next(line for line in lines if line.startswith("[probe]")).startswith("[probe] contextual harm model")
     annotate_line = next(line for line in lines if line.startswith("[annotate]"))
     assert "SIMULATED" in annotate_line
     pending = ctx.results["person_pending"]

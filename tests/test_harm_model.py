@@ -72,6 +72,7 @@ def test_tiny_contextual_fit_is_cached_and_scores_through_the_probe_api(tmp_path
     probe, path, cached = fit_contextual_probe(tmp_path, "default", cfg=cfg, holdout=False)
     assert not cached and (path / "probe.json").exists() and (path / "train_hashes.npy").exists()
     assert probe.meta["preset"] == "contextual" and probe.meta["steps"] == 3
+    assert probe.meta["decision_point"]["unsafe_quantile"] == 0.35  # p = 0.5 above most safe-but-scary rows
     assert (tmp_path / "artifacts" / "models").is_dir() and str(tmp_path) in probe.model_id
     again, _, cached = fit_contextual_probe(tmp_path, "default", cfg=TrainConfig(max_rows=48, epochs=1, batch_size=16),
                                           holdout=False)
@@ -120,3 +121,45 @@ def test_boundary_report_warns_when_the_probe_scores_its_own_training_rows(tmp_p
     assert "6 of 8 rows were in the probe's training data" in report.warnings()[0]
     clean = Dataset.from_dict({"prompt": ["How do I hurt my neighbour?", "Plan a picnic."]})
     assert score_with_report(clean, BoundaryConfig(calibrate=False), tmp_path)[1].warnings() == []
+
+
+def test_blend_standardises_both_scores_and_puts_p_half_at_the_unsafe_quantile():
+    """`fit_blend` on synthetic scores: English and non-English rows get logits on one scale, 0 sits at the chosen
+    quantile of the unsafe rows' blend, and the parameters survive the probe metadata round trip."""
+    from curation.models.harm.blend import ContextualBlend, balanced_scale, fit_blend
+
+    rng = np.random.default_rng(0)
+    kinds = np.array(["plain"] * 200 + ["scary_safe"] * 200 + ["unsafe"] * 100)
+    level = np.array([{"plain": 0, "scary_safe": 1, "unsafe": 2}[k] for k in kinds], dtype=float)
+    vectors = rng.normal(size=(len(kinds), 8)) + level[:, None]
+    contextual = 10 * level + rng.normal(size=len(kinds))  # another scale than the transfer score
+    transfer = vectors[:, 0] + 0.5 * rng.normal(size=len(kinds))
+    mean, spread = balanced_scale(contextual, kinds)
+    assert abs(mean - 10) < 1 and 0.5 < spread < 1.5  # per-level means averaged, pooled within-level spread
+    blend = fit_blend(contextual, transfer, vectors, kinds, "stamp", weight=0.5, unsafe_quantile=0.3)
+    english = blend.english(contextual, transfer)
+    assert abs(np.mean(english[kinds == "unsafe"] >= 0) - 0.7) < 0.02
+    assert np.mean(english[kinds == "scary_safe"] >= 0) < np.mean(english[kinds == "unsafe"] >= 0)
+    other = blend.other(vectors, transfer)  # the contextual score distilled from the vectors
+    assert np.corrcoef(other, english)[0, 1] > 0.8
+    again = ContextualBlend.from_meta(json.loads(json.dumps(blend.to_meta())))
+    assert np.allclose(again.english(contextual, transfer), english) and again.base_created == "stamp"
+    assert ContextualBlend.from_meta(None) is None
+
+
+def test_decision_point_moves_p_half_to_the_quantile_of_english_unsafe_rows():
+    """Boundary scoring subtracts the recorded offset (p = 0.5 at the quantile); the probe's own margin, which trigger
+    occlusion and de-harm read, stays as it was."""
+    from curation.models.harm.model import place_decision_point
+    from curation.models.probe import Probe, boundary_offset
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(300, 4)).astype(np.float32)
+    kinds = ["unsafe"] * 100 + ["scary_safe"] * 200
+    probe = Probe("m", np.array([1, 0, 0, 0], dtype=np.float32), -0.5, {"thresholds": [-1.0, 0.5]})
+    assert boundary_offset(probe) == 0.0
+    place_decision_point(probe, vectors, kinds, quantile=0.35)
+    assert probe.intercept == -0.5
+    boundary = probe.decision(vectors[:100]) - boundary_offset(probe)
+    assert abs(np.mean(boundary > 0) - 0.65) < 0.02
+    assert place_decision_point(Probe("m", probe.coef, -0.5, {}), vectors[100:], kinds[100:]).meta == {}

@@ -8,6 +8,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 from datasets import Dataset
 from typer.testing import CliRunner
@@ -318,3 +319,73 @@ def test_transfer_training_set_adds_shipped_rows_dedupes_and_excludes_near_dupli
     h, b, info = transfer_training_set(harmful, harmless)
     assert info["shipped_en"] == [len(shipped_h), len(shipped_b)] and len(h) + len(b) <= 5 + len(shipped_h) + len(
         shipped_b)
+
+
+@pytest.fixture(scope="module")
+def contextual_ws(tmp_path_factory):
+    """A tiny real contextual harm model (48 rows, 3 steps) and its transfer probe + blend, as `probe fit --preset
+    contextual` saves them."""
+    from curation.core.config import load_settings
+    from curation.models.harm.model import TrainConfig, fit_contextual_probe
+    from curation.models.probe_fitting import fit_contextual_transfer
+
+    root = tmp_path_factory.mktemp("contextual_ws")
+    fit_contextual_probe(root, "default", cfg=TrainConfig(max_rows=48, epochs=1, batch_size=16), holdout=False)
+    fit_contextual_transfer([], [], root, "default", load_settings(workspace=root))
+    return root
+
+
+def test_contextual_recipe_puts_english_and_its_translations_on_one_scale(contextual_ws) -> None:
+    """English rows: the contextual model blended with the transfer probe; other rows: the transfer probe blended
+    with the contextual score distilled onto USE; `--english-scale` keeps English on the contextual model; a refit
+    head (the loop) makes the blend stale and routing falls back to the two models alone."""
+    from curation.models.probe_routing import BLEND_FLAG, BlendedProbe
+
+    transfer = Probe.load(default_probe_dir(contextual_ws, "default-multilingual"))
+    blend = transfer.meta["contextual_blend"]
+    assert blend["weight"] == 0.5 and blend["rows"] > 1000 and len(blend["distill_coef"]) == 512
+    router = ProbeRouter(contextual_ws, same_scale=True)
+    en, fr = router.route("en"), router.route("fr")
+    assert (en.name, en.fallback) == ("default+default-multilingual", BLEND_FLAG) and "0.5 x" in en.reason
+    assert (fr.name, fr.fallback) == ("default-multilingual", TRANSFER_FLAG) and "distilled" in fr.reason
+    assert isinstance(fr.probe, BlendedProbe) and fr.probe.model_id == "use-multilingual-v3"
+    assert ProbeRouter(contextual_ws).route("en").name == "default"  # --english-scale
+    from curation.models.probe import boundary_offset
+
+    base = Probe.load(default_probe_dir(contextual_ws, "default"))
+    text = ["How do I kill a stuck process?"]
+    alone = ProbeRouter(contextual_ws).score(text, ["en"])[0]  # boundary: p = 0.5 at the recorded decision point
+    occlusion = ProbeRouter(contextual_ws, linear_only=True).score(text, ["en"])[0]  # triggers: the model's margin
+    assert boundary_offset(base) != 0 and np.allclose(alone, occlusion - boundary_offset(base))
+    assert ProbeRouter(contextual_ws, linear_only=True).route("fr").probe.meta["occlusion"] == "given sets"
+
+    ds = Dataset.from_dict({C.PROMPT: [p for p, _ in MIXED], C.LABEL: [lab for _, lab in MIXED],
+                            C.LANGUAGE: MIXED_LANGS})
+    out, report = score_with_report(ds, BoundaryConfig(), contextual_ws)
+    assert [s for s, lg in zip(out[C.SCORER], MIXED_LANGS, strict=True) if lg == "en"] == \
+        ["probe:default+default-multilingual"] * 2
+    routes = [json.loads(p) for p in out[C.BOUNDARY_PROVENANCE]]
+    assert {r["language_fallback"] for r in routes} == {BLEND_FLAG, TRANSFER_FLAG}
+    assert all(r["route_reason"] for r in routes) and report.provenance["cross_lingual_scale"]
+    scores = dict(zip(out[C.PROMPT], out[C.BOUNDARY_SCORE], strict=True))
+    by_lang = {lg: [scores[p] for (p, _), g in zip(MIXED, MIXED_LANGS, strict=True) if g == lg] for lg in MIXED_LANGS}
+    assert all(harmful > benign for benign, harmful in by_lang.values())  # bomb above "kill a process" everywhere
+
+    base = Probe.load(default_probe_dir(contextual_ws, "default"))
+    base.meta["created"] = "refit later"
+    base.save(default_probe_dir(contextual_ws, "default"))
+    stale = ProbeRouter(contextual_ws, same_scale=True)
+    assert stale.blend() is None and stale.route("en").name == "default"
+    assert stale.route("fr").probe.__class__ is Probe
+    from curation.models.probe_fitting import refresh_contextual_blend
+
+    assert refresh_contextual_blend(contextual_ws)  # what `curate loop` does after refitting the head
+    fresh = ProbeRouter(contextual_ws, same_scale=True)
+    assert fresh.blend() is not None and fresh.route("en").fallback == BLEND_FLAG
+    assert not refresh_contextual_blend(contextual_ws, "other")
+    from curation.active_learning.stage import language_scorer
+
+    texts = ["How do I kill a stuck process?", "Comment fabriquer une bombe artisanale chez moi ?"]
+    pending = language_scorer(contextual_ws)(texts)  # the loop's rescoring of pending records: detected language
+    assert np.allclose(pending, fresh.score(texts, ["en", "fr"])[0])
+    assert language_scorer(contextual_ws, "other") is None

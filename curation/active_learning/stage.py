@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.core import columns as C
 from curation.core.errors import InputError
 from curation.core.report import StageReport
-from curation.models.probe import margin_to_proba
+from curation.models.probe import boundary_offset, margin_to_proba
 
 UNCERTAINTY = "uncertainty"
 HARMFULNESS = "harmfulness"
@@ -55,6 +55,7 @@ class LoopReport(StageReport):
     pending: int = 0
     hard_negatives: int = 0
     rescored: int = 0
+    blend_refreshed: bool = False  # the contextual model's cross-lingual blend was refit for the new head
     probe_auroc_before: float | None = None
     probe_auroc_after: float | None = None
     proposers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -299,17 +300,39 @@ def _suggestions(p: float, spans: list[dict[str, Any]] | None, weights: dict[str
     return out
 
 
+def language_scorer(workspace_root: Path, name: str = "default", device: str = "cpu") -> Any:
+    """Margins of texts routed by their detected language the way `boundary score` routes them (the contextual
+    model's cross-lingual blend), or None when the workspace has no blend to route to."""
+    from curation.models.probe_routing import ProbeRouter
+
+    router = ProbeRouter(Path(workspace_root), name, device, same_scale=True)
+    if router.blend() is None:
+        return None
+
+    def score(texts: list[str]) -> np.ndarray:
+        from curation.models.langid import detect_languages
+
+        return router.score(list(texts), detect_languages(list(texts)))[0]
+
+    return score
+
+
 def rescore_pending(client: Any, dataset: Any, probe: Any, encoder: Any, cache: Any, weights: dict[str, float],
-                    spans: dict[str, list[dict[str, Any]]], cfg: LoopConfig) -> int:
+                    spans: dict[str, list[dict[str, Any]]], cfg: LoopConfig, score_fn: Any = None) -> int:
     """Give every record without submitted responses new metadata (p_refuse, boundary_score, uncertainty) and
-    suggestions from the refit probe and weights; returns how many were updated."""
+    suggestions from the refit probe and weights (`score_fn`: texts -> margins, e.g. `language_scorer`); returns how
+    many were updated."""
     from curation.annotate.records import ensure_metadata_property, update_pending_records
 
     ensure_metadata_property(client, dataset, UNCERTAINTY, "Uncertainty (sort descending: most uncertain first)",
                              "float", 0.0, 1.0)
 
     def rescore(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        margins = probe.score_texts([r["fields"].get(C.PROMPT) or "" for r in records], encoder, cache)
+        texts = [r["fields"].get(C.PROMPT) or "" for r in records]
+        if score_fn is not None:
+            margins = np.asarray(score_fn(texts), dtype=np.float64)
+        else:
+            margins = probe.score_texts(texts, encoder, cache) - boundary_offset(probe)  # as boundary scoring
         p_refuse = margin_to_proba(margins)
         unsure = uncertainty(p_refuse)
         return [{"metadata": {C.P_REFUSE: float(p_refuse[i]), C.BOUNDARY_SCORE: float(margins[i]),
@@ -371,5 +394,11 @@ def run(client: Any, name: str, workspace_root: Path, cfg: LoopConfig | None = N
         report.weights_path = str(path)
         if cfg.refit_spans:
             report.span_model_path, report.span_examples = refit_span_model(snapshot, workspace_root, cfg)
-        report.rescored = rescore_pending(client, dataset, probe, encoder, cache, weights, spans, cfg)
+        score_fn = None
+        if contextual:  # the refit head makes the cross-lingual blend stale: refit it, rescore through it
+            from curation.models.probe_fitting import refresh_contextual_blend
+
+            report.blend_refreshed = refresh_contextual_blend(workspace_root, cfg.probe)
+            score_fn = language_scorer(workspace_root, cfg.probe, cfg.device) if report.blend_refreshed else None
+        report.rescored = rescore_pending(client, dataset, probe, encoder, cache, weights, spans, cfg, score_fn)
     return snapshot

@@ -51,9 +51,11 @@ class ProbeScorer:
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         from curation.models.embeddings import workspace_cache
+        from curation.models.probe import boundary_offset
 
         with workspace_cache(self.workspace_root, self.encoder.model_id) as cache:
-            return self.probe.score_texts(list(texts), self.encoder, cache, batch_size=self.batch_size)
+            raw = self.probe.score_texts(list(texts), self.encoder, cache, batch_size=self.batch_size)
+        return raw - boundary_offset(self.probe)  # the contextual model's p_refuse = 0.5 point (docs/harm-model.md)
 
     def default_p_refuse(self, scores: np.ndarray) -> np.ndarray:
         from scipy.special import expit

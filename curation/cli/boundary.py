@@ -92,7 +92,8 @@ def score_cmd(
                                            "`probe fit --per-language` probes exist)."),
     cross_lingual_scale: bool = typer.Option(True, "--cross-lingual-scale/--english-scale",
                                              help="probe: English rows of an English-only probe also use its "
-                                                  "cross-lingual probe, so all languages share one scale."),
+                                                  "cross-lingual probe (the contextual model: a blend of both), so "
+                                                  "all languages share one scale."),
     out: common.Out = None,
     plot: Path = typer.Option(None, "--plot", help="Write a PNG histogram of scores by label."),
     batch_size: int = typer.Option(16, "--batch-size"),

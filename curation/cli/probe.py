@@ -113,10 +113,14 @@ def _fit_contextual(harmful: list[str] | None, harmless: list[str] | None, name:
     ws.log_event("probe.fit", name=name, preset="contextual", model=m.get("model_dir"), cached=cached)
     if cross_lingual:
         fit = fit_contextual_transfer(extra["harmful"], extra["harmless"], ws.root, name, s)
+        w = (fit.probe.meta.get("contextual_blend") or {}).get("weight", 0)
         common.console.print(f"cross-lingual: the contextual model's encoder is English-only, so non-English rows are "
                              f"scored by the same rows' probe on '{fit.probe.model_id}' ('{fit.target}', hold-out "
-                             f"AUROC {fit.probe.meta['holdout_auroc']:.3f}); English rows stay on the contextual model "
-                             "(--no-cross-lingual to skip)", markup=False)
+                             f"AUROC {fit.probe.meta['holdout_auroc']:.3f}) blended with the contextual score "
+                             f"distilled onto that encoder; English rows by {w:g} x the contextual model + {1 - w:g} x "
+                             f"that probe, so every language is on one scale "
+                             "(`boundary score --english-scale`: English rows on the contextual model alone; "
+                             "--no-cross-lingual to skip)", markup=False)
 
 
 def _fit_per_language(harmful: list[str] | None, harmless: list[str] | None, labelled: list[str] | None, name: str,

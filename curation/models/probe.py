@@ -90,6 +90,12 @@ class Probe:
         return np.isin(text_hashes(texts), self.train_hashes)
 
 
+def boundary_offset(probe: Probe) -> float:
+    """What boundary scoring subtracts from the probe's margin so `p_refuse = 0.5` sits where the probe recorded it
+    (`decision_point`, the contextual harm model); 0 for other probes."""
+    return float((probe.meta.get("decision_point") or {}).get("offset", 0.0))
+
+
 @dataclass
 class NeighbourVote:
     """kNN part of a probe: mean cosine to the k nearest harmful minus the k nearest harmless training prompts, added

@@ -62,9 +62,11 @@ def fit_english_transfer(harmful: list[str], harmless: list[str], probe: Probe, 
 
 
 def fit_contextual_transfer(harmful: list[str], harmless: list[str], workspace_root: Path, name: str,
-                            settings: Any) -> TransferFit:
+                            settings: Any, exclude: Sequence[str] = ()) -> TransferFit:
     """The contextual harm model's encoder is English-only: fit its training rows (shipped contrast data plus the
-    extra `harmful`/`harmless` prompts, English rows only) on the multilingual encoder for non-English rows."""
+    extra `harmful`/`harmless` prompts, English rows only) on the multilingual encoder for non-English rows, and the
+    blend that puts the contextual model and that probe on one scale (`curation.models.harm.blend`), stored in the
+    transfer probe (`exclude`: prompts whose near-duplicates neither may train on, e.g. an eval set)."""
     from curation.models.harm.model import training_rows
     from curation.models.probe_routing import fit_transfer_probe
 
@@ -72,5 +74,52 @@ def fit_contextual_transfer(harmful: list[str], harmless: list[str], workspace_r
     unsafe = [r["prompt"] for r in rows if r["kind"] == "unsafe"]
     safe = [r["prompt"] for r in rows if r["kind"] != "unsafe"]
     target, transfer = fit_transfer_probe(unsafe, safe, workspace_root, name, settings, settings.seed,
-                                          settings.batch_size, transfer_from="contextual")
+                                          settings.batch_size, transfer_from="contextual", exclude=exclude)
+    fit_contextual_blend(rows, transfer, workspace_root, name, target, exclude)
     return TransferFit(target, transfer)
+
+
+def fit_contextual_blend(rows: Sequence[dict[str, Any]], transfer: Probe, workspace_root: Path, name: str,
+                         target: str, exclude: Sequence[str] = ()) -> None:
+    """Fit the contextual/transfer blend on the English training `rows` (prompt, kind) and save it in the transfer
+    probe `target` (`contextual_blend`)."""
+    import numpy as np
+
+    from curation.models.embeddings import embed, encoder_from_spec, workspace_cache
+    from curation.models.harm.blend import fit_blend
+    from curation.models.probe import default_probe_dir
+    from curation.models.probe_routing import NEAR_DUPLICATE_COSINE
+
+    base = Probe.load(default_probe_dir(workspace_root, name))
+    texts = [r["prompt"] for r in rows]
+    encoder = encoder_from_spec(transfer.model_id)
+    with workspace_cache(workspace_root, encoder.model_id) as cache:
+        vectors = embed(texts, encoder, cache)
+        held = embed(list(exclude), encoder, cache) if exclude else None
+    keep = (vectors @ held.T).max(axis=1) < NEAR_DUPLICATE_COSINE if held is not None else None
+    contextual_encoder = encoder_from_spec(base.model_id)
+    with workspace_cache(workspace_root, contextual_encoder.model_id) as cache:
+        contextual = base.score_texts(texts, contextual_encoder, cache)
+    blend = fit_blend(np.asarray(contextual), transfer.decision(vectors), vectors, [r["kind"] for r in rows],
+                      str(base.meta.get("created", "")), keep=keep)
+    transfer.meta["contextual_blend"] = blend.to_meta()
+    transfer.save(default_probe_dir(workspace_root, target))
+
+
+def refresh_contextual_blend(workspace_root: Path, name: str = "default") -> bool:
+    """Refit the blend for a contextual probe whose head changed (the loop's refit), on the shipped English rows, so
+    English rows and their translations stay on one scale; False when the workspace has no blend to refresh."""
+    from curation.models.harm.model import training_rows
+    from curation.models.probe import default_probe_dir
+    from curation.models.probe_routing import JOINT, language_probe_name
+
+    target = language_probe_name(name, JOINT)
+    folder = default_probe_dir(workspace_root, target)
+    if not (folder / "probe.json").exists():
+        return False
+    transfer = Probe.load(folder)
+    if not transfer.meta.get("contextual_blend"):
+        return False
+    rows = [r for r in training_rows() if r.get("lang", "en") == "en"]
+    fit_contextual_blend(rows, transfer, workspace_root, name, target)
+    return True

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,13 +24,17 @@ from curation.models.embeddings import (
     encoder_from_spec,
     multilingual_model,
 )
-from curation.models.probe import MIN_PER_CLASS, Probe, default_probe_dir, fit_probe
+from curation.models.probe import MIN_PER_CLASS, Probe, boundary_offset, default_probe_dir, fit_probe
+
+if TYPE_CHECKING:
+    from curation.models.harm.blend import ContextualBlend
 
 JOINT = "multilingual"
 JOINT_FLAG = "joint_probe"        # no probe for the row's language: the joint multilingual probe scored it
 BASE_FLAG = "base_probe"          # no language or joint probe: the base (usually English) probe scored it
 TRANSFER_FLAG = "cross_lingual"   # English-only base probe: the same data's probe on the multilingual encoder scored it
 SAME_SCALE_FLAG = "cross_lingual_scale"  # an English row scored by that transfer probe too, so languages compare
+BLEND_FLAG = "contextual_blend"  # an English row scored by the contextual model blended with the transfer probe
 _MULTILINGUAL_MARKERS = ("multilingual", "labse", "xlm", "m3", "laser", "mbert", "mt5", "nllb")
 
 
@@ -252,12 +256,50 @@ def _summary(probe: Probe, counts: dict[str, tuple[int, int]]) -> dict[str, Any]
             "holdout_auroc": probe.meta.get("holdout_auroc")}
 
 
+class BlendedProbe:
+    """The contextual model and its transfer probe on one scale (`ContextualBlend`): English rows need both encoders,
+    other rows only the multilingual one (the contextual score distilled onto it)."""
+
+    def __init__(self, base: Probe, transfer: Probe, blend: ContextualBlend, english: bool) -> None:
+        self.base, self.transfer, self.blend, self.english = base, transfer, blend, english
+        self.model_id = f"{base.model_id} + {transfer.model_id}" if english else transfer.model_id
+        self.meta = {"language": "en" if english else JOINT, "blend_weight": blend.weight,
+                     "created": transfer.meta.get("created")}
+
+    def score(self, texts: Sequence[str], router: ProbeRouter, batch_size: int = 64) -> np.ndarray:
+        """Blended logits of `texts` (> 0 reads harmful)."""
+        from curation.models.embeddings import embed
+
+        encoder = router.encoder(self.transfer)
+        cache = _cache(router.workspace_root, encoder)
+        try:
+            vectors = embed(list(texts), encoder, cache, batch_size=batch_size)
+        finally:
+            if cache is not None:
+                cache.close()
+        transfer = self.transfer.decision(vectors)
+        if not self.english:
+            return self.blend.other(vectors, transfer)
+        encoder = router.encoder(self.base)
+        cache = _cache(router.workspace_root, encoder)
+        try:
+            contextual = self.base.score_texts(list(texts), encoder, cache, batch_size)
+        finally:
+            if cache is not None:
+                cache.close()
+        return self.blend.english(contextual, transfer)
+
+    def in_sample(self, texts: Sequence[str]) -> np.ndarray:
+        """Rows among either model's training prompts."""
+        return self.base.in_sample(texts) | self.transfer.in_sample(texts)
+
+
 @dataclass
 class RoutedProbe:
     """The probe a language's rows are scored with, and the flag saying it is a fallback (None when not)."""
 
     name: str
-    probe: Probe
+    probe: Probe | BlendedProbe
     fallback: str | None = None
     reason: str | None = None  # why the row left its language's (or the base) probe, when it did
 
@@ -277,6 +319,7 @@ class ProbeRouter:
         self.same_scale = same_scale
         self.linear_only = linear_only  # trigger occlusion: a transfer probe's occlusion head (linear, given sets)
         self._probes: dict[str, Probe | None] = {}
+        self._blends: dict[str, BlendedProbe | None] = {}
         self._encoders: dict[str, Encoder] = {}
 
     def _load(self, probe_name: str) -> Probe | None:
@@ -300,10 +343,42 @@ class ProbeRouter:
             return None
         return base, joint
 
+    def blend(self) -> tuple[Probe, Probe, ContextualBlend] | None:
+        """(contextual base probe, transfer probe, their blend) when the transfer probe holds a blend fit for this
+        base probe (`curate probe fit --preset contextual`); None for trigger occlusion (`linear_only`), other
+        probes, or a blend made stale by a refit of the base probe's head."""
+        from curation.models.harm.blend import ContextualBlend
+
+        pair = None if self.linear_only else self.transfer()
+        if pair is None or pair[0].meta.get("preset") != "contextual":
+            return None
+        blend = ContextualBlend.from_meta(pair[1].meta.get("contextual_blend"))
+        if blend is None or blend.base_created != pair[0].meta.get("created"):
+            return None
+        return pair[0], pair[1], blend
+
+    def _blended(self, english: bool) -> BlendedProbe | None:
+        key = "en" if english else "other"
+        if key not in self._blends:
+            found = self.blend()
+            self._blends[key] = BlendedProbe(*found, english) if found else None
+        return self._blends[key]
+
     def route(self, language: str | None) -> RoutedProbe:
         lang = normalize_language_code(language)
         joint_name = language_probe_name(self.name, JOINT)
         pair = self.transfer()
+        own = self._load(language_probe_name(self.name, lang)) is not None
+        blended = None if own else self._blended(lang == "en")
+        if blended is not None and (lang != "en" or self.same_scale):
+            w = blended.blend.weight
+            if lang == "en":
+                return RoutedProbe(f"{self.name}+{joint_name}", blended, BLEND_FLAG,
+                                   f"English rows: {w:g} x the contextual model + {1 - w:g} x the cross-lingual "
+                                   "probe (standardised), the scale the other languages are scored on")
+            return RoutedProbe(joint_name, blended, TRANSFER_FLAG,
+                               transfer_reason(*pair) + f", blended with the contextual model's score distilled onto "
+                               f"that encoder (weight {w:g}), the scale English rows are scored on")
         if (lang == "en" and self.same_scale and pair and pair[0].meta.get("preset") != "contextual"
                 and self._load(language_probe_name(self.name, "en")) is None):  # the contextual model keeps English
             return RoutedProbe(joint_name, pair[1], SAME_SCALE_FLAG,
@@ -329,6 +404,7 @@ class ProbeRouter:
                          "(add --per-language for one probe per language)")
 
     def encoder(self, probe: Probe) -> Encoder:
+        """The encoder of `probe` (loaded once per router)."""
         if probe.model_id not in self._encoders:
             self._encoders[probe.model_id] = encoder_from_spec(probe.model_id, self.device)
         return self._encoders[probe.model_id]
@@ -362,10 +438,15 @@ class ProbeRouter:
             by_probe.setdefault(routes[lang].name, []).append(i)
         for idx in by_probe.values():
             probe = used[idx[0]].probe
+            if isinstance(probe, BlendedProbe):
+                scores[idx] = probe.score([texts[i] for i in idx], self, batch_size)
+                continue
             encoder = self.encoder(probe)
             cache = _cache(self.workspace_root, encoder)
             try:
                 scores[idx] = probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
+                if not self.linear_only:  # boundary scoring: the probe's recorded p_refuse = 0.5 point
+                    scores[idx] -= boundary_offset(probe)
             finally:
                 if cache is not None:
                     cache.close()

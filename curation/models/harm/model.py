@@ -24,6 +24,7 @@ from curation.models.probe import Probe, margin_to_proba, text_hashes
 BASE_MODEL = "all-MiniLM-L6-v2"
 PRESET = "contextual"
 VERSION = 2  # bump when the training code changes what a given config produces
+UNSAFE_QUANTILE = 0.35  # p_refuse = 0.5 at this quantile of the unsafe training rows' scores (dev: scary FPR <= 0.05)
 
 
 @dataclass
@@ -247,8 +248,13 @@ def fit_contextual_probe(workspace_root: Path, name: str = "default", harmful: S
     if time_budget_s is not None:
         cfg.time_budget_s = time_budget_s
     rows = training_rows(harmful, harmless, hard_negatives)
+    if cfg.max_rows and len(rows) > cfg.max_rows:  # the sample `train` takes (same seed), for the decision point
+        rows = random.Random(cfg.seed).sample(rows, cfg.max_rows)
     folder, probe, cached = train(rows, workspace_root, cfg)
     probe.train_hashes = text_hashes([r["prompt"] for r in rows])
+    english = [r for r in rows if r.get("lang", "en") == "en"]  # the encoder is English-only
+    place_decision_point(probe, _training_vectors(probe, [r["prompt"] for r in english], workspace_root),
+                         [r["kind"] for r in english])
     levels = probe.meta["levels"]
     probe.meta.update({"n_harmful": levels["unsafe"], "n_harmless": levels["plain"] + levels["scary_safe"],
                        "holdout_auroc": dev_auroc(probe) if holdout else None,
@@ -300,7 +306,34 @@ def refit_head(probe: Probe, rows: Sequence[dict[str, Any]], cache: Any = None) 
     coef, thresholds = fit_head(vecs, [KIND_LEVEL[r["kind"]] for r in rows], [r.get("weight", 1.0) for r in rows])
     meta = {**probe.meta, "thresholds": thresholds, "head_refit_rows": len(rows),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    return Probe(probe.model_id, coef, -thresholds[1], meta, text_hashes(texts))
+    refit = Probe(probe.model_id, coef, -thresholds[1], meta, text_hashes(texts))
+    english = np.array([r.get("lang", "en") == "en" for r in rows])
+    return place_decision_point(refit, vecs[english], [r["kind"] for r, e in zip(rows, english, strict=True) if e])
+
+
+def place_decision_point(probe: Probe, vectors: np.ndarray, kinds: Sequence[str],
+                         quantile: float = UNSAFE_QUANTILE) -> Probe:
+    """Record where boundary scoring puts `p_refuse = 0.5`: the `quantile` of the (English) unsafe training rows'
+    scores (`decision_point.offset`, subtracted by `boundary_offset`). The ordinal threshold sits between the
+    safe-but-scary and unsafe training rows, where 16% of held-out safe-but-scary prompts still read harmful (dev);
+    this point keeps them under 0.5. The probe's own margin (trigger occlusion, de-harm) is left as it was."""
+    raw = np.asarray(vectors, dtype=np.float32) @ probe.coef + probe.intercept
+    unsafe = np.asarray(kinds) == "unsafe"
+    if not unsafe.any():
+        return probe
+    probe.meta["decision_point"] = {"unsafe_quantile": quantile, "offset": float(np.quantile(raw[unsafe], quantile)),
+                                    "rule": "boundary p_refuse = 0.5 at this quantile of the English unsafe training "
+                                            "rows' scores"}
+    return probe
+
+
+def _training_vectors(probe: Probe, texts: Sequence[str], workspace_root: Path) -> np.ndarray:
+    """The fine-tuned encoder's vectors of the training prompts (through the workspace embedding cache)."""
+    from curation.models.embeddings import embed, encoder_from_spec, workspace_cache
+
+    encoder = encoder_from_spec(probe.model_id)
+    with workspace_cache(workspace_root, encoder.model_id) as cache:
+        return embed(list(texts), encoder, cache)
 
 
 def cached_model(workspace_root: Path, cfg: TrainConfig | None = None) -> Path | None:
