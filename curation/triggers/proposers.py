@@ -30,6 +30,7 @@ WRAPPER_VERBS = frozenset({
     "explain", "show", "help", "give", "write", "describe", "want", "need", "know", "teach", "list", "provide",
     "let", "please", "try", "like", "wonder", "ask", "suggest", "recommend", "learn", "say", "think", "mean",
     "outline", "detail", "share", "create", "generate", "draft", "compose", "find", "use", "go", "work", "keep",
+    "develop", "design", "devise", "produce",
 })
 # Aspectual and control verbs that take the request's verb as their complement ("start trafficking", "manage to
 # steal"): the complement carries the request, so they are passed through like wrappers when they have one.
@@ -225,9 +226,25 @@ def verb_object_idioms(verb) -> list[tuple[int, int]]:
     return out
 
 
+def possessed_phrases(doc) -> list[tuple[int, int]]:
+    """Token bounds of what a possessor owns, without the possessor ("Elon Musk's net worth" -> "net worth", "my
+    neighbour's licence plate" -> "licence plate"): the personal-information phrase of a privacy question is the
+    possessed noun with its compounds and modifiers, while the noun chunk also holds the person."""
+    found = []
+    for tok in doc:
+        if tok.dep_ != "poss" or tok.head.pos_ not in ("NOUN", "PROPN") or tok.head.i <= tok.i:
+            continue
+        start = max(t.i for t in tok.subtree) + 1
+        while start < tok.head.i and (doc[start].dep_ == "case" or doc[start].tag_ == "POS" or doc[start].is_punct):
+            start += 1
+        if 1 < tok.head.i + 1 - start <= 4:  # one word is a word candidate already
+            found.append((start, tok.head.i + 1))
+    return found
+
+
 class SyntacticProposer:
     """Main verb + its object (from the dependency parse), phrasal verbs and verb + object idioms, noun chunks,
-    whole named entities (no word spans inside a name) and content words."""
+    possessed phrases without their possessor, whole named entities (no word spans inside a name) and content words."""
 
     def __init__(self, name: str, content_words: bool = True) -> None:
         self.name = name
@@ -263,6 +280,8 @@ class SyntacticProposer:
                         self._add(row, start, end, "idiom")
                 for start, end in phrasal_verbs(doc):
                     self._add(row, start, end, "phrasal")
+                for start, end in possessed_phrases(doc):
+                    self._add(row, start, end, "chunk")
             names = []
             for ent in doc.ents:
                 bounds = _trimmed(ent)

@@ -418,7 +418,7 @@ def training_hits(model: SpanModel, rows: Sequence[Row], golds: Sequence[list[tu
     for row, gold in zip(rows, golds, strict=True):
         if not gold:
             continue
-        spans = select_ranked(row, model, cfg.top_k, cfg.context_k, cfg.min_score, cfg.cue_threshold)
+        spans = select_ranked(row, model, cfg.top_k, cfg.context_k, cfg.context_min_score, cfg.cue_threshold)
         inside = [any(s["start"] <= g0 and g1 <= s["end"] for g0, g1 in gold) for s in spans]
         total += 1
         hit1 += bool(inside[:1] and inside[0])

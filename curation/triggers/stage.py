@@ -64,7 +64,9 @@ class TriggersConfig(BaseModel):
     span_model: str | None = Field(None, description="Span model JSON (default: the workspace's, else shipped).")
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     cue_threshold: float = Field(0.5, ge=0, le=1, description="Occlusion evidence that makes a span a cue.")
-    min_score: float = Field(0.05, ge=0, le=1, description="Spans scoring below this are dropped.")
+    min_score: float = Field(0.05, ge=0, le=1, description="Spans scoring below this are dropped (noisy_or).")
+    context_min_score: float = Field(0.0, ge=0, le=1, description="learned ranker: target/context spans (kept as "
+                                     "data after the cues, at most context_k) scoring below this are dropped.")
     max_chars: int = Field(2000, ge=16, description="Longer prompts are truncated (flagged 'truncated').")
     max_candidates: int = Field(16, ge=1, description="Spans occluded per prompt (most promising first).")
     entities: bool = Field(True, description="Run NER for entity candidates.")
@@ -210,7 +212,7 @@ class TriggerTagger:
 
     def spans(self, row: Row) -> list[dict]:
         if self.model is not None:
-            return select_ranked(row, self.model, self.cfg.top_k, self.cfg.context_k, self.cfg.min_score,
+            return select_ranked(row, self.model, self.cfg.top_k, self.cfg.context_k, self.cfg.context_min_score,
                                  self.cfg.cue_threshold)
         return select_spans(row, self.cfg.weights, self.cfg.top_k, self.cfg.min_score, self.cfg.cue_threshold)
 
