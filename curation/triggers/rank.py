@@ -465,19 +465,21 @@ def shipped_examples() -> list[dict]:
     return base
 
 
-def contrast_harmless() -> list[str]:
+def contrast_harmless(kind: str = "harmless") -> list[str]:
     """The built-in contrast set's harmless prompts (its plain ones, without a lexicon hit, are the loop refit's
-    no-cue negatives that set the abstain threshold)."""
+    no-cue negatives that set the abstain threshold), or its harmful ones (`kind="harmful"`: the cue prompts of
+    the row model)."""
     from importlib import resources
 
-    text = resources.files("curation").joinpath("data/contrast/harmless.jsonl").read_text(encoding="utf-8")
+    text = resources.files("curation").joinpath(f"data/contrast/{kind}.jsonl").read_text(encoding="utf-8")
     return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
 
 
 def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
                            base: Sequence[dict] | None = None) -> Path:
     """Refit on annotators' labelled spans + `base` (default: the shipped eval rows, v1 and dev, never test), with
-    the built-in contrast set's plain harmless prompts as no-cue negatives, on the workspace's own probe; saved where
+    the built-in contrast set's plain harmless prompts as no-cue negatives and its harmful prompts as cue prompts
+    (row model), on the workspace's own probe; saved where
     the workspace's triggers stage loads it."""
     from curation.triggers.stage import TriggersConfig, TriggerTagger
 
@@ -487,6 +489,7 @@ def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
             raise InputError("span model refit: the workspace has no harm probe to read occlusion evidence from",
                              "fit one with `curate probe fit`, or skip the refit (`curate loop --no-span-refit`)")
         model = fit_span_model(tagger, [*base, *examples], contrast_harmless(), plain_only=True,
+                               cue_prompts=contrast_harmless("harmful"),
                                meta={"fit_on": f"{len(base)} shipped eval rows (v1 + dev) and {len(examples)} "
                                                "annotated examples"})
     return model.save(workspace_model_path(workspace_root))
