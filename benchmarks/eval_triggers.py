@@ -81,6 +81,18 @@ def no_cue_prompts(n: int) -> tuple[list[str], str]:
     return sample, f"harmless_train ({len(sample)} sampled, seed 20)"
 
 
+def harm_eval_rows(split: str) -> list[dict]:
+    """The #18 harm eval set's rows (text, lang, category, label safe/unsafe) of one split."""
+    path = Path(__file__).resolve().parents[1] / "curation" / "data" / "eval" / f"harm_contextual_{split}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def harm_dev_prompts() -> list[dict]:
+    """The #18 harm eval set's dev split as cue-label prompts (never its frozen test split)."""
+    return [{"prompt": r["text"], "lang": r.get("lang"), "harmful": r["label"] == "unsafe"}
+            for r in harm_eval_rows("dev")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=os.path.join(tempfile.gettempdir(), "curate-eval-triggers"))
@@ -131,8 +143,10 @@ def main() -> None:
             cue_prompts = shared("harmful_train")
             model = fit_span_model(tagger, shipped_examples(), none_prompts,
                                    max_none_share=args.none_share, cue_prompts=cue_prompts,
+                                   label_prompts=harm_dev_prompts(),
                                    meta={"fit_on": f"trigger_eval v1 + v2 dev; {none_source} as no-cue; "
-                                                   f"harmful_train ({len(cue_prompts)}) as cue prompts (row model)",
+                                                   f"harmful_train ({len(cue_prompts)}) as cue prompts (row model); "
+                                                   "harm_contextual_dev as cue-label prompts",
                                          "probe": probe_source})
         model.save(SHIPPED_MODEL)
         print(f"span model refit -> {SHIPPED_MODEL}: {json.dumps(model.meta)}; cue_min_p {model.cue_min_p}")
@@ -181,8 +195,7 @@ def main() -> None:
     figures["harm_contextual"] = {}
     print("\n## top cue label agreement on the #18 harm eval sets (prompt safe/unsafe; no gold spans)")
     for name in ("dev", "test"):
-        path = Path(__file__).resolve().parents[1] / "curation" / "data" / "eval" / f"harm_contextual_{name}.jsonl"
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = harm_eval_rows(name)
         items = [{"prompt": r["text"], "gold": "x", "harmful": r["label"] == "unsafe"} for r in rows]
         with TriggerTagger(TriggersConfig(), ws) as tagger:
             spans = tagger.tag([r["text"] for r in rows], [r.get("lang", "en") for r in rows])[0]

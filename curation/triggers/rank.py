@@ -298,7 +298,8 @@ CUE_LABEL_VALUES = {"harmful_cue": 1, "benign_homonym": 0}
 
 def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence[str] = (),
                    max_none_share: float = 0.08, meta: dict[str, Any] | None = None,
-                   plain_only: bool = False, cue_prompts: Sequence[str] = ()) -> SpanModel:
+                   plain_only: bool = False, cue_prompts: Sequence[str] = (),
+                   label_prompts: Sequence[dict] = ()) -> SpanModel:
     """Fit the span model on labelled spans.
 
     `examples`: {prompt, lang?, spans: [(start, end, label)], weight?}; a span labelled harmful_cue/benign_homonym
@@ -310,7 +311,9 @@ def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence
     without any lexicon hit (a contrast set of benign homonyms is not a set of prompts without a cue).
     `cue_prompts`: prompts that hold a cue but have no labelled span (harmful requests): with the labelled examples
     (positive when they have a cue span) and `none_prompts` (negative) they fit the row model, the prompt-level
-    abstain decision, whose threshold `row_min_p` keeps at most `max_none_share` of `none_prompts` with a cue."""
+    abstain decision, whose threshold `row_min_p` keeps at most `max_none_share` of `none_prompts` with a cue.
+    `label_prompts`: {prompt, lang?, harmful} prompts without labelled spans whose top cue (as this model ranks it)
+    takes the prompt's safe/unsafe as its cue label: more and more varied examples for the cue-label model."""
     prompts = [e["prompt"] for e in examples]
     rows = tagger.tag_rows(prompts, [e.get("lang") for e in examples])
     golds = [[(int(s), int(t)) for s, t, lab in e["spans"] if lab in CUE_LABEL_VALUES] for e in examples]
@@ -333,7 +336,14 @@ def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence
     cue_rows = tagger.tag_rows(list(cue_prompts)) if cue_prompts else []
     if none_rows and (cue_rows or any(golds)):
         _fit_row_model(tagger.cfg, model, rows, golds, weights, cue_rows, none_rows, max_none_share)
-    model.label = _fit_label_model(tagger, rows, examples, model)
+    extra = []
+    if label_prompts:
+        for row, item in zip(tagger.tag_rows([e["prompt"] for e in label_prompts],
+                                             [e.get("lang") for e in label_prompts]), label_prompts, strict=True):
+            cues = model.cues(row, tagger.cfg.cue_threshold) if row.margin is not None else []
+            if cues:
+                extra.append((row, max(cues, key=lambda cp: cp[1])[0], int(bool(item["harmful"])), 1.0))
+    model.label = _fit_label_model(tagger, rows, examples, model, extra)
     return model
 
 
@@ -426,12 +436,13 @@ def training_hits(model: SpanModel, rows: Sequence[Row], golds: Sequence[list[tu
     return round((hit1 + hit3) / max(1, total), 4)
 
 
-def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict], model: SpanModel
-                     ) -> Logistic | None:
-    """The cue-label model on the labelled cue spans (label = the span's annotated harmful_cue/benign_homonym)."""
+def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict], model: SpanModel,
+                     extra: Sequence[tuple[Row, Candidate, int, float]] = ()) -> Logistic | None:
+    """The cue-label model on the labelled cue spans (label = the span's annotated harmful_cue/benign_homonym)
+    plus `extra` (row, top cue, label, weight) from prompts labelled safe/unsafe."""
     if not tagger.can_score_spans:
         return None
-    picked: list[tuple[Row, Candidate, int, float]] = []
+    picked: list[tuple[Row, Candidate, int, float]] = list(extra)
     for row, ex in zip(rows, examples, strict=True):
         if row.margin is None:
             continue
