@@ -30,7 +30,7 @@ TRIGGER_FEATURES = ("lexicon", "identity", "personal_info", "syntactic", "occlus
                     "no_occlusion", "log_tokens", "prompt_margin", *(f"role_{r}" for r in ROLES),
                     "cue_gate", "occlusion_top", "margin_x_occlusion", "inside_cue", "contains_cue", "syn_object")
 OBJECT_DEPS = frozenset({"dobj", "obj", "pobj", "dative", "iobj", "nsubjpass", "obl"})
-LABEL_FEATURES = ("margin_full", "margin_alone", "context_shift", "drop")
+LABEL_FEATURES = ("margin_full", "margin_alone", "context_shift", "drop", "margin_second")
 ROW_FEATURES = ("margin", "lexicon_max", "identity_max", "personal_info_max", "best_logit", "best_cue_logit",
                 "top_drop", "any_evidence")
 MIN_RAW_DROP = 0.15  # probe-margin drop (logit units) that counts as occlusion evidence of a cue
@@ -286,10 +286,13 @@ def trigger_training_set(rows: Sequence[Row], golds: Sequence[Sequence[tuple[int
     return np.array(xs, dtype=np.float64).reshape(-1, len(TRIGGER_FEATURES)), np.array(ys), np.array(ws)
 
 
-def label_features(margin_full: float, margin_alone: float, drop: float) -> list[float]:
+def label_features(margin_full: float, margin_alone: float, drop: float, margin_second: float | None = None
+                   ) -> list[float]:
     """Context evidence of one cue: the prompt's probe margin, the span's margin on its own, how far the context
-    moves the score from the span alone, and the drop when the span is masked."""
-    return [_clip(margin_full), _clip(margin_alone), _clip(margin_full - margin_alone), _clip(drop)]
+    moves the score from the span alone, the drop when the span is masked, and the whole prompt's margin under a
+    second probe on another encoder (the same training rows; the prompt's own margin when there is none)."""
+    second = margin_full if margin_second is None else margin_second
+    return [_clip(margin_full), _clip(margin_alone), _clip(margin_full - margin_alone), _clip(drop), _clip(second)]
 
 
 # fitting ----------------------------------------------------------------------------------------------------------
@@ -455,8 +458,10 @@ def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict],
     if len({p[2] for p in picked}) < 2:
         return None
     alone = tagger.score_alone([r for r, _, _, _ in picked], [c.text for _, c, _, _ in picked])
-    x = [label_features(r.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0))
-         for (r, c, _, _), m in zip(picked, alone, strict=True)]
+    second = tagger.second_margins([r for r, _, _, _ in picked])
+    x = [label_features(r.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0), s2)
+         for (r, c, _, _), m, s2 in zip(picked, alone, second, strict=True)]
+    model.meta["label_second_probe"] = tagger.second_probe_name
     model.meta["label_examples"] = len(picked)
     return fit_logistic(np.array(x), np.array([p[2] for p in picked]), LABEL_FEATURES,
                         np.array([p[3] for p in picked]))
