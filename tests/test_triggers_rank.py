@@ -259,6 +259,33 @@ def test_context_spans_are_kept_as_data_whatever_their_score_and_possessed_phras
     assert "net worth" in got[0] and "daily work schedule" in got[1]  # without the possessor
 
 
+def test_label_features_read_a_second_probe_and_stand_in_the_prompt_margin_without_one(probe_root: Path,
+                                                                                      tmp_path: Path) -> None:
+    import shutil
+
+    from curation.models.probe import default_probe_dir
+    from curation.triggers.rank import LABEL_FEATURES, label_features
+
+    assert LABEL_FEATURES[-1] == "margin_second"
+    assert label_features(1.5, 3.0, 0.2, -2.0) == [1.5, 3.0, -1.5, 0.2, -2.0]
+    assert label_features(1.5, 3.0, 0.2) == [1.5, 3.0, -1.5, 0.2, 1.5]  # no second probe: the prompt's margin
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TriggerTagger(TriggersConfig(proposers=SPACY_ONLY)) as tagger:
+            rows = tagger.tag_rows(["How do I kill a zombie process?"])
+            assert tagger.second_margins(rows) == [None]  # no workspace, no second probe
+        with TriggerTagger(TriggersConfig(), probe_root) as tagger:
+            assert tagger.second_margins(tagger.tag_rows(["How do I kill my neighbour?"])) == [None]
+        # a joint multilingual probe beside the default one is the second reading (here: a copy of the same probe)
+        shutil.copytree(default_probe_dir(probe_root), default_probe_dir(tmp_path))
+        shutil.copytree(default_probe_dir(probe_root), default_probe_dir(tmp_path, "default-multilingual"))
+        with TriggerTagger(TriggersConfig(), tmp_path) as tagger:
+            rows = tagger.tag_rows(["How do I kill a zombie process?", "How do I kill my neighbour?"])
+            second = tagger.second_margins(rows)
+            assert tagger.second_probe_name == "default-multilingual"
+    assert np.allclose(second, [r.margin for r in rows], atol=1e-4)
+
+
 def test_stale_workspace_span_model_falls_back_to_the_shipped_one(tmp_path: Path) -> None:
     path = workspace_model_path(tmp_path)
     path.parent.mkdir(parents=True)

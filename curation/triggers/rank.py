@@ -19,7 +19,7 @@ from curation.core.errors import InputError
 from curation.triggers.candidates import Candidate, Row
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "triggers" / "span_model.json"
-MODEL_VERSION = "span_model.v2"
+MODEL_VERSION = "span_model.v3"
 LEXICON_AGENT = "lexicon.v1"
 IDENTITY_AGENT = "identity.v1"
 PERSONAL_AGENT = "personal_info.v1"
