@@ -255,8 +255,10 @@ def test_context_spans_are_kept_as_data_whatever_their_score_and_possessed_phras
     model.trigger.intercept = -6.0  # every P(trigger) is tiny
     assert len(select_ranked(row, model, 3, 2, 0.0)) == 2 and select_ranked(row, model, 3, 2, 0.05) == []
     assert TriggersConfig().context_min_score == 0.0
-    got = _candidates(["What is Elon Musk's net worth?", "Find my neighbour's daily work schedule."])
+    got = _candidates(["What is Elon Musk's net worth?", "Find my neighbour's daily work schedule.",
+                       "For a self-defence class, how do I break a chokehold?"])
     assert "net worth" in got[0] and "daily work schedule" in got[1]  # without the possessor
+    assert "self-defence" in got[2] and "self" not in got[2] and "defence" not in got[2]  # one hyphenated word
 
 
 def test_label_features_read_a_second_probe_and_stand_in_the_prompt_margin_without_one(probe_root: Path,

@@ -226,6 +226,20 @@ def verb_object_idioms(verb) -> list[tuple[int, int]]:
     return out
 
 
+def hyphen_compounds(doc) -> list[tuple[int, int]]:
+    """Token bounds of words joined by hyphens without spaces ("self-defence", "fourteen-year-old")."""
+    found, i = [], 0
+    while i < len(doc):
+        j = i
+        while (j + 2 < len(doc) and doc[j].is_alpha and doc[j + 1].text == "-" and doc[j + 2].is_alpha
+               and not doc[j].whitespace_ and not doc[j + 1].whitespace_):
+            j += 2
+        if j > i:
+            found.append((i, j + 1))
+        i = j + 1
+    return found
+
+
 def possessed_phrases(doc) -> list[tuple[int, int]]:
     """Token bounds of what a possessor owns, without the possessor ("Elon Musk's net worth" -> "net worth", "my
     neighbour's licence plate" -> "licence plate"): the personal-information phrase of a privacy question is the
@@ -262,9 +276,14 @@ class SyntacticProposer:
             if doc is None:
                 continue
             if self.content_words:
+                joined = hyphen_compounds(doc)
+                inside = {i for a, b in joined for i in range(a, b)}
+                for a, b in joined:  # "self-defence", "fourteen-year-old": one word, not its pieces
+                    self._add(row, a, b, "word")
                 for tok in doc:
-                    if (tok.is_alpha and not tok.is_stop and len(tok) > 1 and tok.pos_ in CONTENT_POS
-                            and tok.lower_ not in FRAME_NOUNS and tok.lemma_.lower() not in WRAPPER_VERBS):
+                    if (tok.i not in inside and tok.is_alpha and not tok.is_stop and len(tok) > 1
+                            and tok.pos_ in CONTENT_POS and tok.lower_ not in FRAME_NOUNS
+                            and tok.lemma_.lower() not in WRAPPER_VERBS):
                         self._add(row, tok.i, tok.i + 1, "word")
             if doc.has_annotation("DEP"):
                 for chunk in doc.noun_chunks:
