@@ -307,7 +307,9 @@ def _artifact_stamp(tagger: TriggerTagger) -> list[str]:
     stamps += [f"{Path(p).stat().st_mtime_ns}:{p}" for p in tagger.cfg.lexicons if Path(p).exists()]
     if tagger.model is not None:  # a refit span model re-runs the stage
         stamps.append(json.dumps([tagger.model.trigger.as_dict(), tagger.model.cue_min_p,
-                                  tagger.model.label.as_dict() if tagger.model.label else None]))
+                                  tagger.model.label.as_dict() if tagger.model.label else None,
+                                  tagger.model.row.as_dict() if tagger.model.row else None, tagger.model.row_min_p,
+                                  tagger.model.margin_floor]))
     root = tagger.ctx.workspace_root
     probe_dir = Path(tagger.cfg.probe_path) if tagger.cfg.probe_path else (
         default_probe_dir(root, tagger.cfg.probe) if root else None)
