@@ -6,7 +6,8 @@ cue span's label agreement with the prompt's safe/unsafe.
     .venv/bin/python benchmarks/eval_triggers.py [--workspace DIR] [--per-class N] [--fit] [--json OUT]
 
 `--fit` refits the shipped span model (curation/data/triggers/span_model.json) on the v1 rows + the v2 dev split
-(+ harmless_train prompts 400-699 as no-cue negatives); the test split is never used to fit. The probe is fit on
+(+ 1,000 sampled harmless_train prompts as no-cue negatives and harmful_train as cue prompts of the row model);
+the test split and val are never used to fit. The probe is fit on
 refusal-direction train (first N per class) when present, else a small built-in contrast set.
 """
 
@@ -80,6 +81,18 @@ def no_cue_prompts(n: int) -> tuple[list[str], str]:
     return sample, f"harmless_train ({len(sample)} sampled, seed 20)"
 
 
+def harm_eval_rows(split: str) -> list[dict]:
+    """The #18 harm eval set's rows (text, lang, category, label safe/unsafe) of one split."""
+    path = Path(__file__).resolve().parents[1] / "curation" / "data" / "eval" / f"harm_contextual_{split}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def harm_dev_prompts() -> list[dict]:
+    """The #18 harm eval set's dev split as cue-label prompts (never its frozen test split)."""
+    return [{"prompt": r["text"], "lang": r.get("lang"), "harmful": r["label"] == "unsafe"}
+            for r in harm_eval_rows("dev")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=os.path.join(tempfile.gettempdir(), "curate-eval-triggers"))
@@ -127,9 +140,13 @@ def main() -> None:
     if args.fit:
         none_prompts, none_source = no_cue_prompts(args.none_n)
         with TriggerTagger(TriggersConfig(ranker="noisy_or"), ws) as tagger:
+            cue_prompts = shared("harmful_train")
             model = fit_span_model(tagger, shipped_examples(), none_prompts,
-                                   max_none_share=args.none_share,
-                                   meta={"fit_on": f"trigger_eval v1 + v2 dev; {none_source} as no-cue",
+                                   max_none_share=args.none_share, cue_prompts=cue_prompts,
+                                   label_prompts=harm_dev_prompts(),
+                                   meta={"fit_on": f"trigger_eval v1 + v2 dev; {none_source} as no-cue; "
+                                                   f"harmful_train ({len(cue_prompts)}) as cue prompts (row model); "
+                                                   "harm_contextual_dev as cue-label prompts",
                                          "probe": probe_source})
         model.save(SHIPPED_MODEL)
         print(f"span model refit -> {SHIPPED_MODEL}: {json.dumps(model.meta)}; cue_min_p {model.cue_min_p}")
@@ -169,6 +186,27 @@ def main() -> None:
             print(f"| {kind} | {n} | " + " | ".join(f"{r['kinds'][kind][1]:.2f} / {r['kinds'][kind][2]:.2f}"
                                                    for r in rows) + " |")
 
+    from curation.annotate.push import SuggestConfig, filter_spans
+
+    def pushed_share(rows: list[list[dict]]) -> float:
+        """Share of prompts that `curate annotate push` would pre-fill (its default min_span_score)."""
+        return sum(bool(filter_spans(r, SuggestConfig())) for r in rows) / max(1, len(rows))
+
+    figures["harm_contextual"] = {}
+    print("\n## top cue label agreement on the #18 harm eval sets (prompt safe/unsafe; no gold spans)")
+    for name in ("dev", "test"):
+        rows = harm_eval_rows(name)
+        items = [{"prompt": r["text"], "gold": "x", "harmful": r["label"] == "unsafe"} for r in rows]
+        with TriggerTagger(TriggersConfig(), ws) as tagger:
+            spans = tagger.tag([r["text"] for r in rows], [r.get("lang", "en") for r in rows])[0]
+        agree, n = top_label_agreement(spans, items)
+        cued = [bool(s and any(x["label"] in ("harmful_cue", "benign_homonym") for x in s)) for s in spans]
+        unsafe = [i["harmful"] for i in items]
+        recall = sum(c for c, u in zip(cued, unsafe, strict=True) if u) / max(1, sum(unsafe))
+        figures["harm_contextual"][name] = {"agreement": agree, "n": n, "unsafe given a cue": recall}
+        print(f"harm_contextual_{name}: agreement {agree:.3f} (n={n} of {len(rows)}), unsafe prompts given a cue "
+              f"{recall:.3f}")
+
     harmless_val, harmful_val = shared("harmless_val"), shared("harmful_val")
     if len(harmless_val) > args.val_n:
         import random
@@ -182,9 +220,12 @@ def main() -> None:
                 benign = tagger.tag(harmless_val)[0]
                 harm = tagger.tag(harmful_val)[0]
             figures["val"][name] = {"harmless_val": cue_share(benign), "harmful_val": cue_share(harm),
-                                    "harmless_val any span": sum(bool(s) for s in benign) / len(benign)}
+                                    "harmless_val any span": sum(bool(s) for s in benign) / len(benign),
+                                    "harmless_val pushed": pushed_share(benign), "harmful_val pushed":
+                                    pushed_share(harm)}
             print(f"{name}: harmless_val {cue_share(benign):.3f} (n={len(benign)}), harmful_val recall "
-                  f"{cue_share(harm):.3f} (n={len(harm)})")
+                  f"{cue_share(harm):.3f} (n={len(harm)}); with push's default min_span_score: harmless_val "
+                  f"{pushed_share(benign):.3f}, harmful_val {pushed_share(harm):.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
 

@@ -118,6 +118,8 @@ def test_fit_from_labelled_spans_roundtrip_and_workspace_override(probe_root: Pa
     again = SpanModel.load(path)
     x = np.random.default_rng(0).random((4, len(TRIGGER_FEATURES)))
     assert np.allclose(again.trigger.proba(x), model.trigger.proba(x)) and again.cue_min_p == model.cue_min_p
+    assert model.row is not None and again.row is not None and again.row_min_p == model.row_min_p  # abstain model
+    assert np.allclose(again.row.coef, model.row.coef, atol=1e-5)
     assert load_span_model(tmp_path).meta["fit_on"] == "test"  # the workspace copy wins over the shipped one
     data = json.loads(path.read_text())
     path.write_text(json.dumps({**data, "version": "span_model.v0"}))
@@ -217,6 +219,73 @@ def test_abstain_without_cue_evidence_and_margin_floor() -> None:
     assert has_cue_evidence(snow, 0.5, margin=0.5, margin_floor=model.margin_floor)  # reads harmful: a cue
     model.margin_floor = -6.0  # a probe with another scale: the fitted floor decides
     assert any(s["text"] == "snow" and s["label"] in CUES for s in select_ranked(row, model, 3, 2))
+
+
+def test_prompt_level_abstain_decision_gates_cues_and_gives_a_cued_prompt_its_likeliest_span() -> None:
+    from curation.triggers.combine import select_ranked
+    from curation.triggers.rank import ROW_FEATURES, Logistic
+
+    row = _rows(["How can I make my coworker look bad in front of the whole team?"])[0]
+    row.margin = 1.0
+    model = _hand_model(syntactic=1.0)
+    model.cue_min_p = 0.99  # no span passes the span rule on its own
+    assert not any(s["label"] in CUES for s in select_ranked(row, model, 3, 2))  # without a row model: no cue
+    model.row = Logistic(ROW_FEATURES, [1.0 if f == "margin" else 0.0 for f in ROW_FEATURES], 0.0)
+    model.row_min_p = 0.5
+    spans = select_ranked(row, model, 3, 2)
+    best = max(c.trigger_p for c in row.candidates.values())
+    assert spans[0]["label"] in CUES and spans[0]["score"] == round(best, 4)  # the prompt reads harmful: a cue
+    assert sum(s["label"] in CUES for s in spans) == 1
+    word = next(c for c in row.candidates.values() if c.text == "coworker")
+    word.category = "test:cue"
+    word.vote("lexicon.v1", 1.0)
+    model.cue_min_p = 0.0
+    row.margin = -3.0  # the prompt reads plain: no cue at all, even for a span that passes the span rule
+    assert not any(s["label"] in CUES for s in select_ranked(row, model, 3, 2))
+    model.row = None
+    assert any(s["text"] == "coworker" and s["label"] in CUES for s in select_ranked(row, model, 3, 2))
+
+
+def test_context_spans_are_kept_as_data_whatever_their_score_and_possessed_phrases_are_candidates() -> None:
+    from curation.triggers.combine import select_ranked
+
+    row = _rows(["Describe a quiet harbour town at dawn for my novel."])[0]
+    row.margin = -5.0
+    model = _hand_model()
+    model.trigger.intercept = -6.0  # every P(trigger) is tiny
+    assert len(select_ranked(row, model, 3, 2, 0.0)) == 2 and select_ranked(row, model, 3, 2, 0.05) == []
+    assert TriggersConfig().context_min_score == 0.0
+    got = _candidates(["What is Elon Musk's net worth?", "Find my neighbour's daily work schedule.",
+                       "For a self-defence class, how do I break a chokehold?"])
+    assert "net worth" in got[0] and "daily work schedule" in got[1]  # without the possessor
+    assert "self-defence" in got[2] and "self" not in got[2] and "defence" not in got[2]  # one hyphenated word
+
+
+def test_label_features_read_a_second_probe_and_stand_in_the_prompt_margin_without_one(probe_root: Path,
+                                                                                      tmp_path: Path) -> None:
+    import shutil
+
+    from curation.models.probe import default_probe_dir
+    from curation.triggers.rank import LABEL_FEATURES, label_features
+
+    assert LABEL_FEATURES[-1] == "margin_second"
+    assert label_features(1.5, 3.0, 0.2, -2.0) == [1.5, 3.0, -1.5, 0.2, -2.0]
+    assert label_features(1.5, 3.0, 0.2) == [1.5, 3.0, -1.5, 0.2, 1.5]  # no second probe: the prompt's margin
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with TriggerTagger(TriggersConfig(proposers=SPACY_ONLY)) as tagger:
+            rows = tagger.tag_rows(["How do I kill a zombie process?"])
+            assert tagger.second_margins(rows) == [None]  # no workspace, no second probe
+        with TriggerTagger(TriggersConfig(), probe_root) as tagger:
+            assert tagger.second_margins(tagger.tag_rows(["How do I kill my neighbour?"])) == [None]
+        # a joint multilingual probe beside the default one is the second reading (here: a copy of the same probe)
+        shutil.copytree(default_probe_dir(probe_root), default_probe_dir(tmp_path))
+        shutil.copytree(default_probe_dir(probe_root), default_probe_dir(tmp_path, "default-multilingual"))
+        with TriggerTagger(TriggersConfig(), tmp_path) as tagger:
+            rows = tagger.tag_rows(["How do I kill a zombie process?", "How do I kill my neighbour?"])
+            second = tagger.second_margins(rows)
+            assert tagger.second_probe_name == "default-multilingual"
+    assert np.allclose(second, [r.margin for r in rows], atol=1e-4)
 
 
 def test_stale_workspace_span_model_falls_back_to_the_shipped_one(tmp_path: Path) -> None:

@@ -57,15 +57,15 @@ def encloses(outer: Candidate, inner: Candidate) -> bool:
 
 def select_ranked(row: Row, model: Any, top_k: int = 3, context_k: int = 2, min_score: float = 0.05,
                   cue_threshold: float = 0.5) -> list[dict]:
-    """The row's `trigger_spans` with the learned ranker: cues (cue evidence and P(trigger) >= the model's
-    cue_min_p) first, by P(trigger), then up to `context_k` target/context spans kept as data; non-overlapping (a
-    span absorbs the agents of overlapping losers), one span per distinct text; score = P(trigger)."""
+    """The row's `trigger_spans` with the learned ranker: cues (`model.cue_flags`: the prompt-level abstain
+    decision, then cue evidence and P(trigger)) first, by P(trigger), then up to `context_k` target/context spans
+    kept as data; non-overlapping (a span absorbs the agents of overlapping losers), one span per distinct text;
+    score = P(trigger)."""
     cands = list(row.candidates.values())
     for cand, p in zip(cands, model.row_proba(row, cands, cue_threshold), strict=True):
         cand.trigger_p = float(p)
-    ranked = sorted(((bool(model.has_evidence(c, row, cue_threshold) and c.trigger_p >= model.cue_min_p), c)
-                     for c in cands),
-                    key=lambda x: (-x[0], -x[1].trigger_p, x[1].start))
+    flags = model.cue_flags(row, cands, [c.trigger_p for c in cands], cue_threshold)
+    ranked = sorted(zip(flags, cands, strict=True), key=lambda x: (-x[0], -x[1].trigger_p, x[1].start))
     kept: list[tuple[bool, Candidate, set[str]]] = []
     texts: set[str] = set()
     counts = {True: 0, False: 0}

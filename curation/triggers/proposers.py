@@ -30,6 +30,7 @@ WRAPPER_VERBS = frozenset({
     "explain", "show", "help", "give", "write", "describe", "want", "need", "know", "teach", "list", "provide",
     "let", "please", "try", "like", "wonder", "ask", "suggest", "recommend", "learn", "say", "think", "mean",
     "outline", "detail", "share", "create", "generate", "draft", "compose", "find", "use", "go", "work", "keep",
+    "develop", "design", "devise", "produce",
 })
 # Aspectual and control verbs that take the request's verb as their complement ("start trafficking", "manage to
 # steal"): the complement carries the request, so they are passed through like wrappers when they have one.
@@ -225,9 +226,39 @@ def verb_object_idioms(verb) -> list[tuple[int, int]]:
     return out
 
 
+def hyphen_compounds(doc) -> list[tuple[int, int]]:
+    """Token bounds of words joined by hyphens without spaces ("self-defence", "fourteen-year-old")."""
+    found, i = [], 0
+    while i < len(doc):
+        j = i
+        while (j + 2 < len(doc) and doc[j].is_alpha and doc[j + 1].text == "-" and doc[j + 2].is_alpha
+               and not doc[j].whitespace_ and not doc[j + 1].whitespace_):
+            j += 2
+        if j > i:
+            found.append((i, j + 1))
+        i = j + 1
+    return found
+
+
+def possessed_phrases(doc) -> list[tuple[int, int]]:
+    """Token bounds of what a possessor owns, without the possessor ("Elon Musk's net worth" -> "net worth", "my
+    neighbour's licence plate" -> "licence plate"): the personal-information phrase of a privacy question is the
+    possessed noun with its compounds and modifiers, while the noun chunk also holds the person."""
+    found = []
+    for tok in doc:
+        if tok.dep_ != "poss" or tok.head.pos_ not in ("NOUN", "PROPN") or tok.head.i <= tok.i:
+            continue
+        start = max(t.i for t in tok.subtree) + 1
+        while start < tok.head.i and (doc[start].dep_ == "case" or doc[start].tag_ == "POS" or doc[start].is_punct):
+            start += 1
+        if 1 < tok.head.i + 1 - start <= 4:  # one word is a word candidate already
+            found.append((start, tok.head.i + 1))
+    return found
+
+
 class SyntacticProposer:
     """Main verb + its object (from the dependency parse), phrasal verbs and verb + object idioms, noun chunks,
-    whole named entities (no word spans inside a name) and content words."""
+    possessed phrases without their possessor, whole named entities (no word spans inside a name) and content words."""
 
     def __init__(self, name: str, content_words: bool = True) -> None:
         self.name = name
@@ -245,9 +276,14 @@ class SyntacticProposer:
             if doc is None:
                 continue
             if self.content_words:
+                joined = hyphen_compounds(doc)
+                inside = {i for a, b in joined for i in range(a, b)}
+                for a, b in joined:  # "self-defence", "fourteen-year-old": one word, not its pieces
+                    self._add(row, a, b, "word")
                 for tok in doc:
-                    if (tok.is_alpha and not tok.is_stop and len(tok) > 1 and tok.pos_ in CONTENT_POS
-                            and tok.lower_ not in FRAME_NOUNS and tok.lemma_.lower() not in WRAPPER_VERBS):
+                    if (tok.i not in inside and tok.is_alpha and not tok.is_stop and len(tok) > 1
+                            and tok.pos_ in CONTENT_POS and tok.lower_ not in FRAME_NOUNS
+                            and tok.lemma_.lower() not in WRAPPER_VERBS):
                         self._add(row, tok.i, tok.i + 1, "word")
             if doc.has_annotation("DEP"):
                 for chunk in doc.noun_chunks:
@@ -263,6 +299,8 @@ class SyntacticProposer:
                         self._add(row, start, end, "idiom")
                 for start, end in phrasal_verbs(doc):
                     self._add(row, start, end, "phrasal")
+                for start, end in possessed_phrases(doc):
+                    self._add(row, start, end, "chunk")
             names = []
             for ent in doc.ents:
                 bounds = _trimmed(ent)

@@ -19,7 +19,7 @@ from curation.core.errors import InputError
 from curation.triggers.candidates import Candidate, Row
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "triggers" / "span_model.json"
-MODEL_VERSION = "span_model.v2"
+MODEL_VERSION = "span_model.v3"
 LEXICON_AGENT = "lexicon.v1"
 IDENTITY_AGENT = "identity.v1"
 PERSONAL_AGENT = "personal_info.v1"
@@ -30,7 +30,9 @@ TRIGGER_FEATURES = ("lexicon", "identity", "personal_info", "syntactic", "occlus
                     "no_occlusion", "log_tokens", "prompt_margin", *(f"role_{r}" for r in ROLES),
                     "cue_gate", "occlusion_top", "margin_x_occlusion", "inside_cue", "contains_cue", "syn_object")
 OBJECT_DEPS = frozenset({"dobj", "obj", "pobj", "dative", "iobj", "nsubjpass", "obl"})
-LABEL_FEATURES = ("margin_full", "margin_alone", "context_shift", "drop")
+LABEL_FEATURES = ("margin_full", "margin_alone", "context_shift", "drop", "margin_second")
+ROW_FEATURES = ("margin", "lexicon_max", "identity_max", "personal_info_max", "best_logit", "best_cue_logit",
+                "top_drop", "any_evidence")
 MIN_RAW_DROP = 0.15  # probe-margin drop (logit units) that counts as occlusion evidence of a cue
 MARGIN_FLOOR = -1.0  # default floor: below this prompt margin an occlusion drop alone is no cue evidence (the span
 # model stores its own `margin_floor`, chosen when fit, since the scale depends on the probe)
@@ -100,6 +102,26 @@ def has_cue_evidence(cand: Candidate, cue_threshold: float = 0.5, margin: float 
     return bool(rel >= cue_threshold and raw >= MIN_RAW_DROP)
 
 
+def _logit(p: float) -> float:
+    p = min(1 - 1e-4, max(1e-4, float(p)))
+    return math.log(p / (1 - p))
+
+
+def row_features(row: Row, cands: Sequence[Candidate], ps: Sequence[float], evidence: Sequence[bool]
+                 ) -> list[float]:
+    """The prompt-level evidence that it holds a cue at all (see ROW_FEATURES): how harmful the whole prompt reads,
+    its strongest lexicon hits, its most likely trigger span (with and without cue evidence), its largest drop."""
+    def top(agent: str) -> float:
+        return max((c.evidence.get(agent, 0.0) for c in cands), default=0.0)
+
+    best = max(ps, default=0.0)
+    best_cue = max((p for p, e in zip(ps, evidence, strict=True) if e), default=0.0)
+    drop = max((c.attribution.get("probe_occlusion.v1", 0.0) for c in cands), default=0.0)
+    return [_clip(row.margin if row.margin is not None else 0.0, -6.0, 4.0), top(LEXICON_AGENT),
+            top(IDENTITY_AGENT), top(PERSONAL_AGENT), _clip(_logit(best), -8.0, 8.0),
+            _clip(_logit(best_cue), -8.0, 8.0), _clip(drop), float(any(evidence))]
+
+
 @dataclass
 class Logistic:
     """A fitted logistic model over named features (weights stored as data)."""
@@ -148,6 +170,8 @@ class SpanModel:
     cue_min_p: float = 0.3
     meta: dict[str, Any] = field(default_factory=dict)
     margin_floor: float = MARGIN_FLOOR
+    row: Logistic | None = None
+    row_min_p: float = 0.5
 
     def row_proba(self, row: Row, cands: Sequence[Candidate] | None = None, cue_threshold: float = 0.5
                   ) -> np.ndarray:
@@ -162,18 +186,44 @@ class SpanModel:
     def has_evidence(self, cand: Candidate, row: Row, cue_threshold: float = 0.5) -> bool:
         return has_cue_evidence(cand, cue_threshold, row.margin, self.margin_floor)
 
+    def row_cue_p(self, row: Row, cands: Sequence[Candidate], ps: Sequence[float], evidence: Sequence[bool]
+                  ) -> float | None:
+        """P(the prompt holds a cue at all) from the row model (None without one)."""
+        if self.row is None or not cands:
+            return None
+        return float(self.row.proba(np.array(row_features(row, cands, ps, evidence)))[0])
+
+    def cue_flags(self, row: Row, cands: Sequence[Candidate], ps: Sequence[float], cue_threshold: float = 0.5
+                  ) -> list[bool]:
+        """Which candidates are cues. Without a row model: cue evidence and P(trigger) >= cue_min_p. With one, the
+        abstain decision is the prompt's: below `row_min_p` no cue at all; above it the likeliest span is a cue
+        even when its P(trigger) is low or its own evidence weak (a harmful prompt whose harm
+        is spread over several words splits P between them), plus every other span that passes the span rule."""
+        evidence = [self.has_evidence(c, row, cue_threshold) for c in cands]
+        flags = [bool(e and p >= self.cue_min_p) for e, p in zip(evidence, ps, strict=True)]
+        row_p = self.row_cue_p(row, cands, ps, evidence)
+        if row_p is None:
+            return flags
+        if row_p < self.row_min_p:
+            return [False] * len(cands)
+        if not any(flags):
+            flags[max(range(len(cands)), key=lambda i: (ps[i], -cands[i].start))] = True
+        return flags
+
     def cues(self, row: Row, cue_threshold: float = 0.5) -> list[tuple[Candidate, float]]:
-        """(candidate, P) of the row's cues: cue evidence and P(trigger) >= cue_min_p."""
+        """(candidate, P) of the row's cues (see `cue_flags`)."""
         cands = list(row.candidates.values())
-        return [(c, float(p)) for c, p in zip(cands, self.row_proba(row, cands, cue_threshold), strict=True)
-                if p >= self.cue_min_p and self.has_evidence(c, row, cue_threshold)]
+        ps = [float(p) for p in self.row_proba(row, cands, cue_threshold)]
+        return [(c, p) for c, p, f in zip(cands, ps, self.cue_flags(row, cands, ps, cue_threshold), strict=True)
+                if f]
 
     def save(self, path: Path | str) -> Path:
         from curation.core.workspace import atomic_write_text
 
         data = {"version": MODEL_VERSION, "trigger": self.trigger.as_dict(), "cue_min_p": self.cue_min_p,
                 "margin_floor": round(self.margin_floor, 4),
-                "label": self.label.as_dict() if self.label else None, "meta": self.meta}
+                "label": self.label.as_dict() if self.label else None, "meta": self.meta,
+                "row": self.row.as_dict() if self.row else None, "row_min_p": round(self.row_min_p, 4)}
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -190,8 +240,10 @@ class SpanModel:
             raise InputError(f"span model {path} is version {data.get('version')!r}, not {MODEL_VERSION}",
                              "refit it with `curate loop` or `python benchmarks/eval_triggers.py --fit`")
         label = Logistic.from_dict(data["label"], LABEL_FEATURES) if data.get("label") else None
+        row = Logistic.from_dict(data["row"], ROW_FEATURES) if data.get("row") else None
         return cls(Logistic.from_dict(data["trigger"], TRIGGER_FEATURES), label, float(data.get("cue_min_p", 0.3)),
-                   data.get("meta", {}), float(data.get("margin_floor", MARGIN_FLOOR)))
+                   data.get("meta", {}), float(data.get("margin_floor", MARGIN_FLOOR)), row,
+                   float(data.get("row_min_p", 0.5)))
 
 
 def workspace_model_path(workspace_root: Path | str) -> Path:
@@ -234,10 +286,13 @@ def trigger_training_set(rows: Sequence[Row], golds: Sequence[Sequence[tuple[int
     return np.array(xs, dtype=np.float64).reshape(-1, len(TRIGGER_FEATURES)), np.array(ys), np.array(ws)
 
 
-def label_features(margin_full: float, margin_alone: float, drop: float) -> list[float]:
+def label_features(margin_full: float, margin_alone: float, drop: float, margin_second: float | None = None
+                   ) -> list[float]:
     """Context evidence of one cue: the prompt's probe margin, the span's margin on its own, how far the context
-    moves the score from the span alone, and the drop when the span is masked."""
-    return [_clip(margin_full), _clip(margin_alone), _clip(margin_full - margin_alone), _clip(drop)]
+    moves the score from the span alone, the drop when the span is masked, and the whole prompt's margin under a
+    second probe on another encoder (the same training rows; the prompt's own margin when there is none)."""
+    second = margin_full if margin_second is None else margin_second
+    return [_clip(margin_full), _clip(margin_alone), _clip(margin_full - margin_alone), _clip(drop), _clip(second)]
 
 
 # fitting ----------------------------------------------------------------------------------------------------------
@@ -246,7 +301,8 @@ CUE_LABEL_VALUES = {"harmful_cue": 1, "benign_homonym": 0}
 
 def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence[str] = (),
                    max_none_share: float = 0.08, meta: dict[str, Any] | None = None,
-                   plain_only: bool = False) -> SpanModel:
+                   plain_only: bool = False, cue_prompts: Sequence[str] = (),
+                   label_prompts: Sequence[dict] = ()) -> SpanModel:
     """Fit the span model on labelled spans.
 
     `examples`: {prompt, lang?, spans: [(start, end, label)], weight?}; a span labelled harmful_cue/benign_homonym
@@ -255,7 +311,12 @@ def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence
     (at most `max_none_share`, and never above the P(trigger) of 90% of the labelled triggers). The margin floor of
     occlusion cue evidence depends on the probe's scale, so it is chosen among quantiles of the labelled prompts'
     margins by the training examples' hit@1 + hit@3 at that threshold. `plain_only`: keep only the no-cue prompts
-    without any lexicon hit (a contrast set of benign homonyms is not a set of prompts without a cue)."""
+    without any lexicon hit (a contrast set of benign homonyms is not a set of prompts without a cue).
+    `cue_prompts`: prompts that hold a cue but have no labelled span (harmful requests): with the labelled examples
+    (positive when they have a cue span) and `none_prompts` (negative) they fit the row model, the prompt-level
+    abstain decision, whose threshold `row_min_p` keeps at most `max_none_share` of `none_prompts` with a cue.
+    `label_prompts`: {prompt, lang?, harmful} prompts without labelled spans whose top cue (as this model ranks it)
+    takes the prompt's safe/unsafe as its cue label: more and more varied examples for the cue-label model."""
     prompts = [e["prompt"] for e in examples]
     rows = tagger.tag_rows(prompts, [e.get("lang") for e in examples])
     golds = [[(int(s), int(t)) for s, t, lab in e["spans"] if lab in CUE_LABEL_VALUES] for e in examples]
@@ -275,8 +336,62 @@ def fit_span_model(tagger: Any, examples: Sequence[dict], none_prompts: Sequence
             best = (score, model)
     model = best[1]
     model.meta["margin_floor_grid (training hit@1 + hit@3)"] = grid
-    model.label = _fit_label_model(tagger, rows, examples, model)
+    cue_rows = tagger.tag_rows(list(cue_prompts)) if cue_prompts else []
+    if none_rows and (cue_rows or any(golds)):
+        _fit_row_model(tagger.cfg, model, rows, golds, weights, cue_rows, none_rows, max_none_share)
+    extra = []
+    if label_prompts:
+        for row, item in zip(tagger.tag_rows([e["prompt"] for e in label_prompts],
+                                             [e.get("lang") for e in label_prompts]), label_prompts, strict=True):
+            cues = model.cues(row, tagger.cfg.cue_threshold) if row.margin is not None else []
+            if cues:
+                extra.append((row, max(cues, key=lambda cp: cp[1])[0], int(bool(item["harmful"])), 1.0))
+    model.label = _fit_label_model(tagger, rows, examples, model, extra)
     return model
+
+
+def _row_inputs(model: SpanModel, row: Row, cue_threshold: float) -> list[float] | None:
+    cands = list(row.candidates.values())
+    if not cands:
+        return None
+    ps = [float(p) for p in model.row_proba(row, cands, cue_threshold)]
+    return row_features(row, cands, ps, [model.has_evidence(c, row, cue_threshold) for c in cands])
+
+
+def _fit_row_model(cfg: Any, model: SpanModel, rows: Sequence[Row], golds: Sequence[list[tuple[int, int]]],
+                   weights: Sequence[float], cue_rows: Sequence[Row], none_rows: Sequence[Row],
+                   max_none_share: float) -> None:
+    """The prompt-level cue model (has a cue: labelled rows with a cue span and `cue_rows`; has none: labelled
+    rows without one and `none_rows`) and its threshold: the share of `none_rows` let through <= max_none_share."""
+    xs, ys, ws = [], [], []
+    for row, y, w in [*((r, int(bool(g)), w) for r, g, w in zip(rows, golds, weights, strict=True)),
+                      *((r, 1, 1.0) for r in cue_rows), *((r, 0, 1.0) for r in none_rows)]:
+        x = _row_inputs(model, row, cfg.cue_threshold)
+        if x is not None:
+            xs.append(x), ys.append(y), ws.append(w)
+    if len(set(ys)) < 2:
+        return
+    model.row = fit_logistic(np.array(xs), np.array(ys), ROW_FEATURES, np.array(ws))
+
+    def row_p(group: Sequence[Row]) -> list[float]:
+        out = []
+        for row in group:
+            x = _row_inputs(model, row, cfg.cue_threshold)
+            out.append(float(model.row.proba(np.array(x))[0]) if x is not None else 0.0)
+        return out
+
+    none_p = sorted(row_p(none_rows), reverse=True)
+    cut = int(max_none_share * len(none_p))
+    model.row_min_p = round(none_p[cut] + 1e-6 if cut < len(none_p) else 0.0, 4)
+    cue_p = row_p(cue_rows)
+    gold_p = row_p([r for r, g in zip(rows, golds, strict=True) if g])
+    model.meta.update({
+        "row_examples": len(ys), "row_cue_prompts": len(cue_rows),
+        "row_train_recall (cue_prompts)": round(float(np.mean([p >= model.row_min_p for p in cue_p])), 4)
+        if cue_p else None,
+        "row_train_recall (labelled cue rows)": round(float(np.mean([p >= model.row_min_p for p in gold_p])), 4)
+        if gold_p else None,
+        "row_train_share (none_prompts)": round(float(np.mean([p >= model.row_min_p for p in none_p])), 4)})
 
 
 def _fit_at_floor(cfg: Any, rows: Sequence[Row], golds: Sequence[list[tuple[int, int]]], weights: Sequence[float],
@@ -316,7 +431,7 @@ def training_hits(model: SpanModel, rows: Sequence[Row], golds: Sequence[list[tu
     for row, gold in zip(rows, golds, strict=True):
         if not gold:
             continue
-        spans = select_ranked(row, model, cfg.top_k, cfg.context_k, cfg.min_score, cfg.cue_threshold)
+        spans = select_ranked(row, model, cfg.top_k, cfg.context_k, cfg.context_min_score, cfg.cue_threshold)
         inside = [any(s["start"] <= g0 and g1 <= s["end"] for g0, g1 in gold) for s in spans]
         total += 1
         hit1 += bool(inside[:1] and inside[0])
@@ -324,12 +439,13 @@ def training_hits(model: SpanModel, rows: Sequence[Row], golds: Sequence[list[tu
     return round((hit1 + hit3) / max(1, total), 4)
 
 
-def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict], model: SpanModel
-                     ) -> Logistic | None:
-    """The cue-label model on the labelled cue spans (label = the span's annotated harmful_cue/benign_homonym)."""
+def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict], model: SpanModel,
+                     extra: Sequence[tuple[Row, Candidate, int, float]] = ()) -> Logistic | None:
+    """The cue-label model on the labelled cue spans (label = the span's annotated harmful_cue/benign_homonym)
+    plus `extra` (row, top cue, label, weight) from prompts labelled safe/unsafe."""
     if not tagger.can_score_spans:
         return None
-    picked: list[tuple[Row, Candidate, int, float]] = []
+    picked: list[tuple[Row, Candidate, int, float]] = list(extra)
     for row, ex in zip(rows, examples, strict=True):
         if row.margin is None:
             continue
@@ -342,8 +458,10 @@ def _fit_label_model(tagger: Any, rows: Sequence[Row], examples: Sequence[dict],
     if len({p[2] for p in picked}) < 2:
         return None
     alone = tagger.score_alone([r for r, _, _, _ in picked], [c.text for _, c, _, _ in picked])
-    x = [label_features(r.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0))
-         for (r, c, _, _), m in zip(picked, alone, strict=True)]
+    second = tagger.second_margins([r for r, _, _, _ in picked])
+    x = [label_features(r.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0), s2)
+         for (r, c, _, _), m, s2 in zip(picked, alone, second, strict=True)]
+    model.meta["label_second_probe"] = tagger.second_probe_name
     model.meta["label_examples"] = len(picked)
     return fit_logistic(np.array(x), np.array([p[2] for p in picked]), LABEL_FEATURES,
                         np.array([p[3] for p in picked]))
@@ -363,19 +481,21 @@ def shipped_examples() -> list[dict]:
     return base
 
 
-def contrast_harmless() -> list[str]:
+def contrast_harmless(kind: str = "harmless") -> list[str]:
     """The built-in contrast set's harmless prompts (its plain ones, without a lexicon hit, are the loop refit's
-    no-cue negatives that set the abstain threshold)."""
+    no-cue negatives that set the abstain threshold), or its harmful ones (`kind="harmful"`: the cue prompts of
+    the row model)."""
     from importlib import resources
 
-    text = resources.files("curation").joinpath("data/contrast/harmless.jsonl").read_text(encoding="utf-8")
+    text = resources.files("curation").joinpath(f"data/contrast/{kind}.jsonl").read_text(encoding="utf-8")
     return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
 
 
 def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
                            base: Sequence[dict] | None = None) -> Path:
     """Refit on annotators' labelled spans + `base` (default: the shipped eval rows, v1 and dev, never test), with
-    the built-in contrast set's plain harmless prompts as no-cue negatives, on the workspace's own probe; saved where
+    the built-in contrast set's plain harmless prompts as no-cue negatives and its harmful prompts as cue prompts
+    (row model), on the workspace's own probe; saved where
     the workspace's triggers stage loads it."""
     from curation.triggers.stage import TriggersConfig, TriggerTagger
 
@@ -385,6 +505,7 @@ def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
             raise InputError("span model refit: the workspace has no harm probe to read occlusion evidence from",
                              "fit one with `curate probe fit`, or skip the refit (`curate loop --no-span-refit`)")
         model = fit_span_model(tagger, [*base, *examples], contrast_harmless(), plain_only=True,
+                               cue_prompts=contrast_harmless("harmful"),
                                meta={"fit_on": f"{len(base)} shipped eval rows (v1 + dev) and {len(examples)} "
                                                "annotated examples"})
     return model.save(workspace_model_path(workspace_root))

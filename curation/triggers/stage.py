@@ -64,7 +64,9 @@ class TriggersConfig(BaseModel):
     span_model: str | None = Field(None, description="Span model JSON (default: the workspace's, else shipped).")
     weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     cue_threshold: float = Field(0.5, ge=0, le=1, description="Occlusion evidence that makes a span a cue.")
-    min_score: float = Field(0.05, ge=0, le=1, description="Spans scoring below this are dropped.")
+    min_score: float = Field(0.05, ge=0, le=1, description="Spans scoring below this are dropped (noisy_or).")
+    context_min_score: float = Field(0.0, ge=0, le=1, description="learned ranker: target/context spans (kept as "
+                                     "data after the cues, at most context_k) scoring below this are dropped.")
     max_chars: int = Field(2000, ge=16, description="Longer prompts are truncated (flagged 'truncated').")
     max_candidates: int = Field(16, ge=1, description="Spans occluded per prompt (most promising first).")
     entities: bool = Field(True, description="Run NER for entity candidates.")
@@ -117,6 +119,8 @@ class TriggerTagger:
         self.probe_proposer = next((p for p in self.proposers if getattr(p, "name", "") == "probe_occlusion.v1"),
                                    None)
         self.score_fn = getattr(self.probe_proposer, "score_fn", None)
+        self._second: Any = None  # the second probe's score function, loaded on first use (False: none)
+        self.second_probe_name: str | None = None
 
     @property
     def can_score_spans(self) -> bool:
@@ -130,6 +134,39 @@ class TriggerTagger:
         if self.score_fn is not None:
             return np.asarray(self.score_fn(list(texts)), dtype=np.float64).reshape(-1)
         return self.probe_proposer.score_rows(rows, texts)
+
+    def _second_probe(self) -> Any:
+        """The joint multilingual probe fit beside the stage's probe (`curate probe fit` fits it on the same rows
+        for non-English prompts): a reading of the whole prompt from another encoder, for the cue-label model."""
+        if self._second is None:
+            self._second = False
+            root = self.ctx.workspace_root
+            if root is not None and self.probe_proposer is not None and not self.cfg.probe_path:
+                from curation.models.embeddings import encoder_from_spec, workspace_cache
+                from curation.models.probe import Probe, default_probe_dir
+                from curation.models.probe_routing import language_probe_name
+                from curation.triggers.attribution import probe_score_fn
+
+                name = language_probe_name(self.cfg.probe, "multilingual")
+                folder = default_probe_dir(root, name)
+                if (folder / "probe.json").exists():
+                    probe = Probe.load(folder)
+                    encoder = encoder_from_spec(probe.model_id, self.cfg.device)
+                    cache = workspace_cache(root, encoder.model_id)
+                    self.ctx.closers.append(cache.close)
+                    self._second = probe_score_fn(probe, encoder, cache, self.cfg.embed_batch_size)
+                    self.second_probe_name = name
+        return self._second
+
+    def second_margins(self, rows: Sequence[Row]) -> list[float | None]:
+        """Each row's whole-prompt margin under the second probe (None each when there is no second probe; one
+        call for the distinct prompts)."""
+        score = self._second_probe()
+        if not score or not rows:
+            return [None] * len(rows)
+        texts = list(dict.fromkeys(r.text for r in rows))
+        margins = dict(zip(texts, np.asarray(score(texts), dtype=np.float64).reshape(-1).tolist(), strict=True))
+        return [margins[r.text] for r in rows]
 
     def close(self) -> None:
         for close in self.ctx.closers:
@@ -187,7 +224,8 @@ class TriggerTagger:
 
     def context_labels(self, rows: list[Row]) -> None:
         """Each likely cue's P(harmful_cue) from its context: the probe scores the span alone (one call for the
-        batch) and the label model reads how the prompt's context moves that score (rank.label_features)."""
+        batch) and the label model reads how the prompt's context moves that score, with a second probe's reading
+        of the whole prompt (rank.label_features)."""
         from curation.triggers.rank import label_features
 
         model = self.model
@@ -203,14 +241,15 @@ class TriggerTagger:
         if not picked:
             return
         alone = self.score_alone([row for row, _ in picked], [c.text for _, c in picked])
-        feats = [label_features(row.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0))
-                 for (row, c), m in zip(picked, alone, strict=True)]
+        second = self.second_margins([row for row, _ in picked])
+        feats = [label_features(row.margin, float(m), c.attribution.get("probe_occlusion.v1", 0.0), s2)
+                 for (row, c), m, s2 in zip(picked, alone, second, strict=True)]
         for (_, c), p in zip(picked, model.label.proba(np.array(feats)), strict=True):
             c.harm_p = float(p)
 
     def spans(self, row: Row) -> list[dict]:
         if self.model is not None:
-            return select_ranked(row, self.model, self.cfg.top_k, self.cfg.context_k, self.cfg.min_score,
+            return select_ranked(row, self.model, self.cfg.top_k, self.cfg.context_k, self.cfg.context_min_score,
                                  self.cfg.cue_threshold)
         return select_spans(row, self.cfg.weights, self.cfg.top_k, self.cfg.min_score, self.cfg.cue_threshold)
 
@@ -268,7 +307,9 @@ def _artifact_stamp(tagger: TriggerTagger) -> list[str]:
     stamps += [f"{Path(p).stat().st_mtime_ns}:{p}" for p in tagger.cfg.lexicons if Path(p).exists()]
     if tagger.model is not None:  # a refit span model re-runs the stage
         stamps.append(json.dumps([tagger.model.trigger.as_dict(), tagger.model.cue_min_p,
-                                  tagger.model.label.as_dict() if tagger.model.label else None]))
+                                  tagger.model.label.as_dict() if tagger.model.label else None,
+                                  tagger.model.row.as_dict() if tagger.model.row else None, tagger.model.row_min_p,
+                                  tagger.model.margin_floor]))
     root = tagger.ctx.workspace_root
     probe_dir = Path(tagger.cfg.probe_path) if tagger.cfg.probe_path else (
         default_probe_dir(root, tagger.cfg.probe) if root else None)
