@@ -4,7 +4,7 @@
 each with its label and gold cue words (`harmful_cue` / `benign_homonym`). The threshold is chosen on dev; test is
 frozen (sha256 in docs/human-review.md). Runs the triggers stage as the demo does (probe fit on the built-in
 contrast set) and reports, per threshold: pushed cue spans per prompt (benign / harmful), precision of location
-(overlaps a gold cue) and of location + label. `python benchmarks/bench_suggestions.py [--split test]`."""
+(overlaps a gold cue) and of location + label, with and without the top-cue rule. `python benchmarks/bench_suggestions.py [--split test]`."""
 
 from __future__ import annotations
 
@@ -88,7 +88,10 @@ def main() -> None:
                       "before (every span)": measure(rows, spans, None),
                       "default": {"min_span_score": SuggestConfig().min_span_score,
                                   **measure(rows, spans, SuggestConfig())},
-                      "by_threshold": {t: measure(rows, spans, SuggestConfig(min_span_score=t)) for t in THRESHOLDS}},
+                      "by_threshold": {t: measure(rows, spans, SuggestConfig(min_span_score=t)) for t in THRESHOLDS},
+                      "by_threshold, no top cue": {t: measure(rows, spans, SuggestConfig(min_span_score=t,
+                                                                                         top_cue=False))
+                                                   for t in THRESHOLDS}},
                      indent=1))
 
 

@@ -265,14 +265,17 @@ def _offline_record(row: dict, suggest=None) -> dict:
     return {s["question_id"]: s for s in build_record(row, spec, ids, {}, suggest=suggest)["suggestions"]}
 
 
-def test_only_confident_cue_spans_are_pre_filled():
+def test_top_cue_and_confident_cue_spans_are_pre_filled():
     from curation.annotate.push import SuggestConfig
 
     prompt = "Write a haiku about autumn leaves in my garden."
     no_cue = {"id": "a", "prompt": prompt, "trigger_spans": [
         {"start": 36, "end": 46, "label": "context", "score": 0.9},
         {"start": 8, "end": 13, "label": "benign_homonym", "score": 0.11}]}
-    assert "trigger_spans" not in _offline_record(no_cue)  # a weak cue and a context span: nothing pre-filled
+    assert "trigger_spans" not in _offline_record(no_cue, SuggestConfig(top_cue=False))  # weak cue: not pre-filled
+    # the stage labels a span a cue only after its prompt-level decision: the top cue is pre-filled, context is not
+    assert _offline_record(no_cue)["trigger_spans"]["value"] == [{"label": "benign_homonym", "start": 8, "end": 13}]
+    assert "trigger_spans" not in _offline_record({**no_cue, "trigger_spans": no_cue["trigger_spans"][:1]})
     kill = "How do I kill a stuck process?"
     row = {"id": "b", "prompt": kill, "trigger_spans": [
         {"start": 9, "end": 13, "label": "benign_homonym", "score": 0.8},
@@ -280,7 +283,10 @@ def test_only_confident_cue_spans_are_pre_filled():
     assert _offline_record(row)["trigger_spans"]["value"] == [{"label": "benign_homonym", "start": 9, "end": 13}]
     asked = _offline_record(row, SuggestConfig(span_labels=["harmful_cue", "benign_homonym", "target"]))
     assert [s["label"] for s in asked["trigger_spans"]["value"]] == ["benign_homonym", "target"]
-    assert "trigger_spans" not in _offline_record(row, SuggestConfig(min_span_score=0.9))
+    assert "trigger_spans" not in _offline_record(row, SuggestConfig(min_span_score=0.9, top_cue=False))
+    two = {**row, "trigger_spans": [*row["trigger_spans"], {"start": 0, "end": 3, "label": "harmful_cue",
+                                                            "score": 0.5}]}
+    assert [s["start"] for s in _offline_record(two)["trigger_spans"]["value"]] == [9]  # 2nd cue below 0.6
 
 
 def test_label_suggestions_agree_with_each_other():

@@ -62,20 +62,28 @@ DEFAULT_MIN_SPAN_SCORE = 0.6  # smallest with label precision >= 0.8 on the dev 
 
 
 class SuggestConfig(BaseModel):
-    """What push pre-fills: cue spans above a calibrated score, and label suggestions that agree with each other."""
+    """What push pre-fills: the prompt's likeliest cue span, further cue spans above a calibrated score, and label
+    suggestions that agree with each other."""
 
     model_config = ConfigDict(extra="forbid")
 
     min_span_score: float = Field(DEFAULT_MIN_SPAN_SCORE, ge=0.0, le=1.0,
-                                  description="Spans scoring below this are not pre-filled.")
+                                  description="Spans scoring below this are not pre-filled (except the top cue, "
+                                              "see top_cue).")
+    top_cue: bool = Field(True, description="Pre-fill the prompt's likeliest cue span whatever its score: the "
+                                            "triggers stage labels a span a cue only after its prompt-level "
+                                            "decision that the prompt holds one (docs/triggers.md).")
     span_labels: list[str] = Field(default_factory=lambda: list(CUE_LABELS),
                                    description="Span labels pre-filled; add target/context to pre-fill those too.")
 
 
 def filter_spans(spans: Iterable[dict[str, Any]], cfg: SuggestConfig) -> list[dict[str, Any]]:
-    """The spans worth pre-filling: wanted labels at or above the score; none at all without a cue span."""
-    kept = [s for s in spans if s.get("label") in cfg.span_labels and _clip01(s.get("score"), 0.0) >=
-            cfg.min_span_score]
+    """The spans worth pre-filling: the top cue (when `top_cue`) and wanted labels at or above the score; none at
+    all without a cue span."""
+    spans = [s for s in spans if s.get("label") in cfg.span_labels]
+    cues = [s for s in spans if s["label"] in CUE_LABELS]
+    top = max(cues, key=lambda s: _clip01(s.get("score"), 0.0)) if cues and cfg.top_cue else None
+    kept = [s for s in spans if s is top or _clip01(s.get("score"), 0.0) >= cfg.min_span_score]
     return kept if any(s["label"] in CUE_LABELS for s in kept) else []
 
 

@@ -22,7 +22,11 @@ def push(
                                            "language's guidelines and annotators."),
     languages: str = typer.Option(None, "--languages", help="--per-language: only these languages (fr,de)."),
     min_span_score: float = typer.Option(None, "--min-span-score", min=0.0, max=1.0,
-                                         help="Pre-fill spans scoring at least this (default 0.6, measured)."),
+                                         help="Pre-fill further cue spans scoring at least this (default 0.6, "
+                                              "measured); the prompt's top cue is always pre-filled."),
+    top_cue: bool = typer.Option(None, "--top-cue/--no-top-cue",
+                                 help="Pre-fill the prompt's likeliest cue whatever its score (default on: the "
+                                      "triggers stage already decided the prompt holds a cue)."),
     prefill_labels: str = typer.Option(None, "--prefill-labels",
                                        help="Span labels to pre-fill (default harmful_cue,benign_homonym; add "
                                             "target,context to pre-fill those too)."),
@@ -40,6 +44,7 @@ def push(
     ws = common.workspace()
     suggest = SuggestConfig(**{k: v for k, v in {
         "min_span_score": min_span_score,
+        "top_cue": top_cue,
         "span_labels": [x.strip() for x in prefill_labels.split(",") if x.strip()] if prefill_labels else None,
     }.items() if v is not None})
     ds = ws.load_dataset(dataset)
