@@ -201,6 +201,46 @@ def test_data_survives_killed_processes(argilla_stack):
     assert len(hits) == 4
 
 
+def test_buffered_search_writes_of_a_killed_server_are_rebuilt_from_the_database(argilla_stack, monkeypatch):
+    """Write buffering: a read through the server sees its own buffered writes; writes still buffered when the server
+    is killed are missing from noida-db, and the next start rebuilds that index from SQLite (search equal again)."""
+    import argilla as rg
+
+    from curation.annotate.push import push_records
+    from curation.server.search_compat import FLUSH_IDLE_ENV, UNFLUSHED_FILE
+
+    stack, client = argilla_stack.stack, argilla_stack.client
+    monkeypatch.setenv(FLUSH_IDLE_ENV, "600")  # nothing is flushed on idle: only reads flush
+    stack.stop(("server",))
+    assert stack.start().healthy
+    try:
+        rows = _records(30, "buffered")
+        push_records(rows.select(range(20)), "trigger_spans", "buffered", client, show_progress=False)
+        dataset = client.datasets(name="buffered", workspace="argilla")
+        found = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered"))))
+        assert len(found.to_list(flatten=True)) == 20  # the search flushed the buffer first
+        push_records(rows.select(range(20, 30)), "trigger_spans", "buffered", client, show_progress=False)
+        index = f"rg.{dataset.id}"
+        listed = json.loads((stack.data_dir("home") / UNFLUSHED_FILE).read_text())
+        assert index in listed
+        stack.kill("server")
+        noida = httpx.Client(base_url=f"http://127.0.0.1:{stack.part_port('search')}", timeout=60)
+        noida.post(f"/{index}/_refresh").raise_for_status()
+        assert noida.get(f"/{index}/_count").json()["count"] == 20  # the last 10 never reached the search store
+    finally:
+        monkeypatch.delenv(FLUSH_IDLE_ENV)
+        assert stack.start().healthy
+    assert "search indices rebuilt from the database" in stack.log_path("server").read_text()
+    assert noida.get(f"/{index}/_count").json()["count"] == 30
+    found = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered"))))
+    assert len(found.to_list(flatten=True)) == 30
+    similar = dataset.records(query=rg.Query(similar=rg.Similar(name="prompt_vector", value=[30.0] + [0.5] * 383)),
+                              limit=3).to_list(flatten=True)
+    assert similar[0]["id"] == rows[29]["id"]
+    assert not (stack.data_dir("home") / UNFLUSHED_FILE).exists() or \
+        index not in json.loads((stack.data_dir("home") / UNFLUSHED_FILE).read_text())
+
+
 def test_a_failing_part_is_named_with_its_log(tmp_path):
     """A corrupt database makes argilla-server exit during start-up: the error names the part and its log."""
     stack = LocalStack(tmp_path / "ws", StackConfig(port=0, start_timeout=60))
@@ -369,7 +409,8 @@ def test_patched_and_upstream_servers_store_and_find_the_same(argilla_stack, tmp
     try:
         server_log = argilla_stack.stack.log_path("server").read_text()
         assert ("perf_compat applied: cached-settings-adapters, record-events-only-with-webhooks, "
-                "core-upserts-of-suggestions-and-vectors, orjson-on-the-push-path; refresh coalescing on") in server_log
+                "core-upserts-of-suggestions-and-vectors, orjson-on-the-push-path; refresh coalescing on; "
+                "write buffering on") in server_log
         assert "perf_compat applied" not in upstream.log_path("server").read_text()
         snapshots = []
         for client in (argilla_stack.client, connect(upstream.credentials()["api_url"],
