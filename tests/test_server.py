@@ -234,9 +234,9 @@ def test_buffered_search_writes_of_a_killed_server_are_rebuilt_from_the_database
     assert noida.get(f"/{index}/_count").json()["count"] == 30
     found = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered"))))
     assert len(found.to_list(flatten=True)) == 30
-    similar = dataset.records(query=rg.Query(similar=rg.Similar(name="prompt_vector", value=[30.0] + [0.5] * 383)),
-                              limit=3).to_list(flatten=True)
-    assert similar[0]["id"] == rows[29]["id"]
+    similar = list(dataset.records(query=rg.Query(similar=rg.Similar(name="prompt_vector",
+                                                                      value=[1.0] + [0.5] * 383)), limit=3))
+    assert similar[0][0].id == rows[0]["id"] and similar[0][1] > similar[1][1]
     assert not (stack.data_dir("home") / UNFLUSHED_FILE).exists() or \
         index not in json.loads((stack.data_dir("home") / UNFLUSHED_FILE).read_text())
 

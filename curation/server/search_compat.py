@@ -19,7 +19,8 @@ rewrites while any write is pending, and it answers nothing during a rewrite (1.
 ~23k records, several seconds at 50k), so a push that sends a bulk every 250 records waits on ever longer rewrites
 (docs/push-performance.md). Here the bulk actions of the API server are serialized into a per-index buffer and sent
 to noida-db in large bulks (`flush_docs` per request): when the index has had no write for `idle_s`, when the
-buffer passes `max_bytes` (in the background: the push goes on), and before anything else touches that index
+buffer passes `max_bytes` (in the background: the push goes on; a write that finds twice that buffered waits for
+the flush, so memory stays bounded when the store falls behind), and before anything else touches that index
 (search, similarity, aggregation, document update, mapping, delete), so reads through this server see their own
 writes as upstream. The SQL database stays the record of truth: the indices with buffered (or just flushed and not
 yet persisted) writes are listed in `<ARGILLA_HOME_PATH>/search-unflushed.json`, and `recover()` (run by the
@@ -136,7 +137,7 @@ FLUSH_IDLE_ENV = "CURATE_SEARCH_FLUSH_IDLE_S"  # seconds without writes before a
 class WriteBuffer:
     """Serialized bulk actions per index, sent to the search store in large bulks (see the module docstring)."""
 
-    def __init__(self, idle_s: float | None = None, max_bytes: int = 64 * 2**20, flush_docs: int = 2000) -> None:
+    def __init__(self, idle_s: float | None = None, max_bytes: int = 32 * 2**20, flush_docs: int = 2000) -> None:
         self.enabled = False
         self.idle_s = float(os.environ.get(FLUSH_IDLE_ENV, 2.0)) if idle_s is None else idle_s
         self.max_bytes, self.flush_docs = max_bytes, flush_docs
@@ -371,7 +372,11 @@ class CompatElasticSearchEngine(ElasticSearchEngine):
         """Into the write buffer when buffering is on; else upstream's bulk request, without the per-request
         refresh when coalescing is on."""
         if BUFFER.enabled:
-            return BUFFER.add(actions, self.client.transport.serializers, type(self))
+            BUFFER.add(actions, self.client.transport.serializers, type(self))
+            for index in {action["_index"] for action in actions}:  # back-pressure: the store fell behind
+                if BUFFER.size.get(index, 0) >= 2 * BUFFER.max_bytes:
+                    await BUFFER.flush(self.client, index)
+            return None
         if not REFRESH.enabled:
             return await super()._bulk_op_request(actions)
         _, errors = await helpers.async_bulk(client=self.client, actions=actions, raise_on_error=False,
