@@ -268,6 +268,14 @@ def test_perf_patches_match_the_installed_argilla_server():
     assert perf_compat.mismatches() == [], "argilla-server changed; see curation/server/perf_compat.py"
 
 
+def test_search_write_buffer_matches_the_installed_argilla_server():
+    """Fails when argilla-server changes code the write buffer relies on: re-check search_compat, then record the
+    new hash in BUFFER_UPSTREAM (until then the launcher leaves buffering off)."""
+    from curation.server import search_compat
+
+    assert search_compat.buffering_mismatches() == [], "argilla-server changed; see curation/server/search_compat.py"
+
+
 def test_a_patch_whose_upstream_changed_is_not_applied(monkeypatch):
     from curation.server import perf_compat
 

@@ -40,7 +40,13 @@ def main() -> None:
     serving = sys.argv[1:2] == ["start"]
     if perf_compat.enabled():
         applied = perf_compat.apply()
-        search_compat.REFRESH.enabled = search_compat.BUFFER.enabled = serving
+        search_compat.REFRESH.enabled = serving
+        stale = search_compat.buffering_mismatches() if serving else []
+        if stale:
+            print(f"write buffering off: upstream changed ({', '.join(stale)})", flush=True)
+        search_compat.BUFFER.enabled = serving and not stale
+        if search_compat.BUFFER.enabled:
+            search_compat.flush_before_dataset_jobs()
         print(f"perf_compat applied: {', '.join(applied) or 'none'}; refresh coalescing "
               f"{'on' if search_compat.REFRESH.enabled else 'off'}; write buffering "
               f"{'on' if search_compat.BUFFER.enabled else 'off'}", flush=True)

@@ -265,6 +265,43 @@ class WriteBuffer:
 
 
 BUFFER = WriteBuffer()
+# The upstream code the write buffer relies on (what writes go through _bulk_op_request, which requests touch an
+# index, how a dataset update reaches the worker, how recover() reindexes), with the sha256 of its source: when one
+# changes, buffering stays off (`buffering_mismatches`, checked by the launcher and by tests/test_server.py).
+BUFFER_UPSTREAM: tuple[tuple[str, str, str], ...] = (
+    ("argilla_server.search_engine.commons", "BaseElasticAndOpenSearchEngine.index_records",
+     "8e23a7a851682c7ec4dd3e9f4bdbb3070091d51820097b17b0525968a1ba89a6"),
+    ("argilla_server.search_engine.commons", "BaseElasticAndOpenSearchEngine.delete_records",
+     "ddc6b8c8e3197d56840831524720c997e8e68680aa5d38fd9a1d2f6e080b1e6f"),
+    ("argilla_server.search_engine.elasticsearch", "ElasticSearchEngine._bulk_op_request",
+     "9f00ec3dc9b7bf9961a75dd4f7a2595a2ceec23d23d84688d2def46f3832f4a9"),
+    ("argilla_server.search_engine.elasticsearch", "ElasticSearchEngine._update_document_request",
+     "f3b16187e3743202ebcef1b789e45e22c48440cbbb13ac2758ae42becd2a210a"),
+    ("argilla_server.search_engine.elasticsearch", "ElasticSearchEngine.put_index_mapping_request",
+     "1233b81884421a9a569ee4cae0984b0ab7044e44ef8844fe163d0cdcd9de0b6e"),
+    ("argilla_server.search_engine.elasticsearch", "ElasticSearchEngine._index_search_request",
+     "892c1fd693bf46f922e4bbb179d763b322ae378c850de27d8f4787593943e96c"),
+    ("argilla_server.search_engine.elasticsearch", "ElasticSearchEngine._request_similarity_search",
+     "03e52edafca973884a35548e158dfe5fe98d916d108def2895d3e222b83a408e"),
+    ("argilla_server.search_engine.elasticsearch", "ElasticSearchEngine._delete_index_request",
+     "1a574c341010501b405f72063406e87136214bc046a38b1114732adb34130c4f"),
+    ("argilla_server.contexts.datasets", "update_dataset",
+     "f36dc04b6f0f363d535ce96575c8636e92a2ec12c302738775acf9b238b204c5"),
+    ("argilla_server.cli.search_engine.reindex", "Reindexer.reindex_dataset_records",
+     "4ed2d42f1c4fcf5a80a22caf77e9b809808006f9bd7dc30592a3ebcff9538d9f"),
+)
+
+
+def buffering_mismatches() -> list[str]:
+    """Upstream functions the write buffer relies on whose source changed (empty: buffering is safe to turn on)."""
+    from importlib.metadata import version
+
+    from curation.server.perf_compat import SERVER_VERSION, upstream_source_sha256
+
+    if version("argilla-server") != SERVER_VERSION:
+        return [f"argilla-server {version('argilla-server')} (written for {SERVER_VERSION})"]
+    return [f"{module}.{qualname}" for module, qualname, sha in BUFFER_UPSTREAM
+            if upstream_source_sha256(module, qualname) != sha]
 
 
 def unflushed_indices() -> list[str]:
@@ -308,6 +345,24 @@ async def recover() -> list[str]:
     if home is not None:
         (home / UNFLUSHED_FILE).unlink(missing_ok=True)
     return rebuilt
+
+
+def flush_before_dataset_jobs() -> None:
+    """In the API server: flush a dataset's buffered writes before `update_dataset` enqueues the worker's job that
+    rewrites every record's status in the index (the worker cannot see this process's buffer; a flush after its
+    update would put back the older status)."""
+    from argilla_server.contexts import datasets
+
+    upstream = datasets.update_dataset
+    if getattr(upstream, "_flushes_first", False):
+        return
+
+    async def update_dataset(db: Any, dataset: Any, dataset_attrs: dict) -> Any:
+        await BUFFER._flush_with_new_client(es_index_name_for_dataset(dataset), CompatElasticSearchEngine)
+        return await upstream(db, dataset, dataset_attrs)
+
+    update_dataset._flushes_first = True  # type: ignore[attr-defined]
+    datasets.update_dataset = update_dataset
 
 
 def reset() -> None:
