@@ -221,6 +221,8 @@ class WriteBuffer:
                 raise
             self.flushes += 1
             self.flushed_at[index] = time.time()
+            del actions
+            _release_freed_memory()
         REFRESH.mark({index}, CompatElasticSearchEngine)
 
     async def _flush_with_new_client(self, index: str, engine_class: type) -> None:
@@ -262,6 +264,16 @@ class WriteBuffer:
             if done:
                 self.listed -= done
                 self._save_listed()
+
+
+def _release_freed_memory() -> None:
+    """Hand the freed buffer back to the OS (glibc keeps freed ~10 KB blocks in the heap: RSS stayed at its peak)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 BUFFER = WriteBuffer()
