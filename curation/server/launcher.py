@@ -51,7 +51,11 @@ def main() -> None:
               f"{'on' if search_compat.REFRESH.enabled else 'off'}; write buffering "
               f"{'on' if search_compat.BUFFER.enabled else 'off'}", flush=True)
     if serving and search_compat.unflushed_indices():
-        rebuilt = asyncio.run(search_compat.recover())
+        try:
+            rebuilt = asyncio.run(search_compat.recover())
+        except Exception as err:  # noqa: BLE001 - the server must not serve an index missing writes
+            sys.exit(f"rebuilding the search indices with unflushed writes failed ({err}); the list stays in "
+                     f"{search_compat.UNFLUSHED_FILE} for the next start (or run `curate server reindex`)")
         search_compat.reset()
         print(f"search indices rebuilt from the database (unflushed writes of a stopped server): "
               f"{', '.join(rebuilt) or 'none'}", flush=True)
