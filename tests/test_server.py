@@ -239,6 +239,10 @@ def test_buffered_search_writes_of_a_killed_server_are_rebuilt_from_the_database
     assert similar[0][0].id == rows[0]["id"] and similar[0][1] > similar[1][1]
     assert not (stack.data_dir("home") / UNFLUSHED_FILE).exists() or \
         index not in json.loads((stack.data_dir("home") / UNFLUSHED_FILE).read_text())
+    doomed = list(dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered")))))[:5]
+    dataset.records.delete(doomed)  # delete actions go through the buffer too, in order after the index actions
+    found = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered"))))
+    assert len(found.to_list(flatten=True)) == 25
 
 
 def test_a_failing_part_is_named_with_its_log(tmp_path):
