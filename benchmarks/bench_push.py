@@ -87,6 +87,23 @@ def _rss_mib(pid: int | None) -> float:
     return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2**20
 
 
+def _cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) of a process and its children so far: the load-independent cost."""
+    if pid is None:
+        return 0.0
+    import psutil
+
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def _du_mib(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
@@ -113,28 +130,55 @@ class Bench:
         """Push `rows` to a new dataset `name` with push_records ('curate') or SDK records.log ('sdk')."""
         import argilla as rg
 
+        parts = ("server", "search", "worker")
         if how == "sdk":
             settings = load_schema("trigger_spans", client=self.client)
             dataset = rg.Dataset(name=name, workspace="argilla", settings=settings, client=self.client).create()
             records = sdk_records(rows)  # built before timing: the SDK side is timed on `log` alone
+            cpu0, client0 = {part: _cpu_s(self.stack.pid(part)) for part in parts}, sum(os.times()[:2])
             t0 = time.perf_counter()
             dataset.records.log(records, batch_size=batch_size)
             seconds = time.perf_counter() - t0
         else:
             push_records(rows.select(range(1)), "trigger_spans", name, self.client, show_progress=False)
+            cpu0, client0 = {part: _cpu_s(self.stack.pid(part)) for part in parts}, sum(os.times()[:2])
             t0 = time.perf_counter()
             push_records(rows, "trigger_spans", name, self.client, batch_size=batch_size, show_progress=False)
             seconds = time.perf_counter() - t0
+        settle = self.settle(name)
+        cpu = {part: _cpu_s(self.stack.pid(part)) - cpu0[part] for part in parts}
+        client_cpu = sum(os.times()[:2]) - client0
         time.sleep(3)  # let the idle refresh run: the store and RSS below include it
         respond_ms, search_ms = self.annotate_latency(name)
         data = self.stack.data_dir()
         return {"stack": self.label, "client": how, "records": len(rows), "batch_size": batch_size,
                 "load_avg_1m": round(os.getloadavg()[0], 1),
                 "seconds": round(seconds, 1), "records_per_s": round(len(rows) / seconds, 1),
+                "searchable_after_s": round(settle, 1),
+                **{f"{part}_cpu_ms_per_record": round(cpu[part] / len(rows) * 1000, 2) for part in parts},
+                "client_cpu_ms_per_record": round(client_cpu / len(rows) * 1000, 2),
                 "server_rss_mib": round(_rss_mib(self.stack.pid("server")), 0),
                 "search_rss_mib": round(_rss_mib(self.stack.pid("search")), 0),
                 "store_mib": round(_du_mib(data), 1), "search_store_mib": round(_du_mib(data / "search"), 1),
                 "respond_ms": respond_ms, "pending_search_ms": search_ms}
+
+    def settle(self, name: str, timeout: float = 600.0) -> float:
+        """Seconds after the push until the search store holds every record: the patched server's write buffer
+        flushed (and persisted by noida-db), i.e. the dataset's index no longer listed as unflushed. The CPU
+        figures include this tail, so the search store's deferred work is counted."""
+        from curation.server.search_compat import UNFLUSHED_FILE
+
+        index = f"rg.{self.client.datasets(name=name, workspace='argilla').id}"
+        listed = self.stack.data_dir("home") / UNFLUSHED_FILE
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout:
+            try:
+                if not listed.exists() or index not in json.loads(listed.read_text()):
+                    break
+            except ValueError:  # replaced while read
+                pass
+            time.sleep(0.25)
+        return time.perf_counter() - t0
 
     def annotate_latency(self, name: str) -> tuple[float, float]:
         """What an annotator waits for at this size: one response stored, then the pending-queue search."""
@@ -172,6 +216,8 @@ def main() -> None:
                         help="largest size also run on the unpatched stack (push_records and bare SDK)")
     parser.add_argument("--batch-size", default="250", help="comma-separated batch sizes (patched stack)")
     parser.add_argument("--no-sdk", action="store_true", help="skip the bare SDK rows")
+    parser.add_argument("--sdk-only", action="store_true",
+                        help="on the unpatched stack run only the bare SDK (not push_records)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args()
     logging.getLogger("argilla.sdk").setLevel(logging.ERROR)
@@ -191,7 +237,8 @@ def main() -> None:
             with Bench(root, patches=False) as bench:
                 for n in baseline_sizes:
                     rows = make_rows(n)
-                    for how in ("curate",) + (() if args.no_sdk else ("sdk",)):
+                    hows = (() if args.sdk_only else ("curate",)) + (() if args.no_sdk else ("sdk",))
+                    for how in hows:
                         report(bench.measure(how, f"bench_{how}_{n}", rows, batches[0]))
                         bench.drop(f"bench_{how}_{n}")  # each push starts from an empty index
         with Bench(root, patches=True) as bench:
@@ -204,12 +251,15 @@ def main() -> None:
                         report(bench.pull(name, n))
                     bench.drop(name)
     print(f"\n{'stack':10} {'client':7} {'records':>8} {'batch':>5} {'s':>7} {'rec/s':>7} {'server MiB':>10} "
-          f"{'search MiB':>10} {'store MiB':>9} {'respond ms':>10} {'search ms':>9} {'load':>5}")
+          f"{'search MiB':>10} {'store MiB':>9} {'respond ms':>10} {'search ms':>9} {'load':>5} "
+          f"{'CPU ms/rec server':>17} {'search':>6} {'client':>6} {'searchable s':>12}")
     for r in results:
         print(f"{r['stack']:10} {r['client']:7} {r['records']:>8} {r.get('batch_size', ''):>5} {r['seconds']:>7} "
               f"{r['records_per_s']:>7} {r.get('server_rss_mib', ''):>10} {r.get('search_rss_mib', ''):>10} "
               f"{r.get('store_mib', ''):>9} {r.get('respond_ms', ''):>10} {r.get('pending_search_ms', ''):>9} "
-              f"{r['load_avg_1m']:>5}")
+              f"{r['load_avg_1m']:>5} {r.get('server_cpu_ms_per_record', ''):>17} "
+              f"{r.get('search_cpu_ms_per_record', ''):>6} {r.get('client_cpu_ms_per_record', ''):>6} "
+              f"{r.get('searchable_after_s', ''):>12}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

@@ -201,6 +201,50 @@ def test_data_survives_killed_processes(argilla_stack):
     assert len(hits) == 4
 
 
+def test_buffered_search_writes_of_a_killed_server_are_rebuilt_from_the_database(argilla_stack, monkeypatch):
+    """Write buffering: a read through the server sees its own buffered writes; writes still buffered when the server
+    is killed are missing from noida-db, and the next start rebuilds that index from SQLite (search equal again)."""
+    import argilla as rg
+
+    from curation.annotate.push import push_records
+    from curation.server.search_compat import FLUSH_IDLE_ENV, UNFLUSHED_FILE
+
+    stack, client = argilla_stack.stack, argilla_stack.client
+    monkeypatch.setenv(FLUSH_IDLE_ENV, "600")  # nothing is flushed on idle: only reads flush
+    stack.stop(("server",))
+    assert stack.start().healthy
+    try:
+        rows = _records(30, "buffered")
+        push_records(rows.select(range(20)), "trigger_spans", "buffered", client, show_progress=False)
+        dataset = client.datasets(name="buffered", workspace="argilla")
+        found = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered"))))
+        assert len(found.to_list(flatten=True)) == 20  # the search flushed the buffer first
+        push_records(rows.select(range(20, 30)), "trigger_spans", "buffered", client, show_progress=False)
+        index = f"rg.{dataset.id}"
+        listed = json.loads((stack.data_dir("home") / UNFLUSHED_FILE).read_text())
+        assert index in listed
+        stack.kill("server")
+        noida = httpx.Client(base_url=f"http://127.0.0.1:{stack.part_port('search')}", timeout=60)
+        noida.post(f"/{index}/_refresh").raise_for_status()
+        assert noida.get(f"/{index}/_count").json()["count"] == 20  # the last 10 never reached the search store
+    finally:
+        monkeypatch.delenv(FLUSH_IDLE_ENV)
+        assert stack.start().healthy
+    assert "search indices rebuilt from the database" in stack.log_path("server").read_text()
+    assert noida.get(f"/{index}/_count").json()["count"] == 30
+    found = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered"))))
+    assert len(found.to_list(flatten=True)) == 30
+    similar = list(dataset.records(query=rg.Query(similar=rg.Similar(name="prompt_vector",
+                                                                      value=[1.0] + [0.5] * 383)), limit=3))
+    assert similar[0][0].id == rows[0]["id"] and similar[0][1] > similar[1][1]
+    assert not (stack.data_dir("home") / UNFLUSHED_FILE).exists() or \
+        index not in json.loads((stack.data_dir("home") / UNFLUSHED_FILE).read_text())
+    doomed = list(dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered")))))[:5]
+    dataset.records.delete(doomed)  # delete actions go through the buffer too, in order after the index actions
+    found = dataset.records(query=rg.Query(filter=rg.Filter(("metadata.source", "==", "buffered"))))
+    assert len(found.to_list(flatten=True)) == 25
+
+
 def test_a_failing_part_is_named_with_its_log(tmp_path):
     """A corrupt database makes argilla-server exit during start-up: the error names the part and its log."""
     stack = LocalStack(tmp_path / "ws", StackConfig(port=0, start_timeout=60))
@@ -226,6 +270,14 @@ def test_perf_patches_match_the_installed_argilla_server():
     from curation.server import perf_compat
 
     assert perf_compat.mismatches() == [], "argilla-server changed; see curation/server/perf_compat.py"
+
+
+def test_search_write_buffer_matches_the_installed_argilla_server():
+    """Fails when argilla-server changes code the write buffer relies on: re-check search_compat, then record the
+    new hash in BUFFER_UPSTREAM (until then the launcher leaves buffering off)."""
+    from curation.server import search_compat
+
+    assert search_compat.buffering_mismatches() == [], "argilla-server changed; see curation/server/search_compat.py"
 
 
 def test_a_patch_whose_upstream_changed_is_not_applied(monkeypatch):
@@ -369,7 +421,8 @@ def test_patched_and_upstream_servers_store_and_find_the_same(argilla_stack, tmp
     try:
         server_log = argilla_stack.stack.log_path("server").read_text()
         assert ("perf_compat applied: cached-settings-adapters, record-events-only-with-webhooks, "
-                "core-upserts-of-suggestions-and-vectors, orjson-on-the-push-path; refresh coalescing on") in server_log
+                "core-upserts-of-suggestions-and-vectors, orjson-on-the-push-path; refresh coalescing on; "
+                "write buffering on") in server_log
         assert "perf_compat applied" not in upstream.log_path("server").read_text()
         snapshots = []
         for client in (argilla_stack.client, connect(upstream.credentials()["api_url"],
@@ -382,11 +435,13 @@ def test_patched_and_upstream_servers_store_and_find_the_same(argilla_stack, tmp
                                                 params={"limit": 100})["items"] if r["external_id"] == rows[3]["id"])
             raw_request(client, "POST", f"/api/v1/records/{first['id']}/responses",
                         json={"status": "discarded", "values": {}})
+            gone = {rows[5]["id"], rows[6]["id"]}  # deletes (through the write buffer on the patched stack)
+            dataset.records.delete([record for record in dataset.records if record.id in gone])
             snapshots.append(_snapshot(client, "same_push", probe))
     finally:
         upstream.stop()
     patched, plain = snapshots
-    assert len(patched["records"]) == 60 and patched["discarded"] == [rows[3]["id"]]
+    assert len(patched["records"]) == 58 and patched["discarded"] == [rows[3]["id"]]
     assert patched["similar"] and patched["text"] and patched["metadata_range_sorted"]
     updated = patched["records"][rows[0]["id"]]  # pushed with shift=13 first: the second push's values won
     assert updated["vectors"]["prompt_vector"] == pytest.approx(rows[0]["prompt_vector"])

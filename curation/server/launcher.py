@@ -2,9 +2,11 @@
 
 Importing `search_compat` registers the noida-db-safe search engine in this process (and in rq's forked worker
 children) before argilla-server reads ARGILLA_SEARCH_ENGINE; `perf_compat.apply()` installs the write-path
-speed-ups, and `start` (the API server, the one process that serves reads) turns on refresh coalescing; both are
-off with CURATE_SERVER_PATCHES=0. `init` migrates the database and creates the owner
-from CURATE_OWNER_PASSWORD / CURATE_OWNER_API_KEY (kept out of the process list) in one interpreter start.
+speed-ups, and `start` (the API server, the one process that serves reads) turns on refresh coalescing and write
+buffering, after rebuilding from the database any index a previous server left with unflushed writes
+(`search_compat.recover`); the speed-ups are off with CURATE_SERVER_PATCHES=0, the rebuild is not. `init`
+migrates the database and creates the owner from CURATE_OWNER_PASSWORD / CURATE_OWNER_API_KEY (kept out of the
+process list) in one interpreter start.
 """
 
 from __future__ import annotations
@@ -35,11 +37,28 @@ def main() -> None:
 
     from curation.server import perf_compat, search_compat
 
+    serving = sys.argv[1:2] == ["start"]
     if perf_compat.enabled():
         applied = perf_compat.apply()
-        search_compat.REFRESH.enabled = sys.argv[1:2] == ["start"]
+        search_compat.REFRESH.enabled = serving
+        stale = search_compat.buffering_mismatches() if serving else []
+        if stale:
+            print(f"write buffering off: upstream changed ({', '.join(stale)})", flush=True)
+        search_compat.BUFFER.enabled = serving and not stale
+        if search_compat.BUFFER.enabled:
+            search_compat.flush_before_dataset_jobs()
         print(f"perf_compat applied: {', '.join(applied) or 'none'}; refresh coalescing "
-              f"{'on' if search_compat.REFRESH.enabled else 'off'}", flush=True)
+              f"{'on' if search_compat.REFRESH.enabled else 'off'}; write buffering "
+              f"{'on' if search_compat.BUFFER.enabled else 'off'}", flush=True)
+    if serving and search_compat.unflushed_indices():
+        try:
+            rebuilt = asyncio.run(search_compat.recover())
+        except Exception as err:  # noqa: BLE001 - the server must not serve an index missing writes
+            sys.exit(f"rebuilding the search indices with unflushed writes failed ({err}); the list stays in "
+                     f"{search_compat.UNFLUSHED_FILE} for the next start (or run `curate server reindex`)")
+        search_compat.reset()
+        print(f"search indices rebuilt from the database (unflushed writes of a stopped server): "
+              f"{', '.join(rebuilt) or 'none'}", flush=True)
     if sys.argv[1:2] == ["init"]:
         init()
         return
