@@ -29,7 +29,7 @@ lint: $(STAMP)
 	@$(VENV)/bin/ruff check curation tests benchmarks
 
 test: $(STAMP) chromium lint
-	@$(VENV)/bin/pytest -q -p no:cacheprovider
+	@$(VENV)/bin/pytest -q -p no:cacheprovider --durations=25
 
 demo: $(STAMP)
 	@$(VENV)/bin/curate demo

@@ -4,7 +4,8 @@
 each with its label and gold cue words (`harmful_cue` / `benign_homonym`). The threshold is chosen on dev; test is
 frozen (sha256 in docs/human-review.md). Runs the triggers stage as the demo does (probe fit on the built-in
 contrast set) and reports, per threshold: pushed cue spans per prompt (benign / harmful), precision of location
-(overlaps a gold cue) and of location + label, with and without the top-cue rule. `python benchmarks/bench_suggestions.py [--split test]`."""
+(overlaps a gold cue) and of location + label, with and without the top-cue rule.
+`python benchmarks/bench_suggestions.py [--split test]`."""
 
 from __future__ import annotations
 
