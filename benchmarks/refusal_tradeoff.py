@@ -444,6 +444,21 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def merge_results(results: dict[str, Any], other: dict[str, Any], source: str) -> None:
+    """Take the finished arm/seed runs (and the direction) of another results file of the same settings (seeds may
+    differ: seeds run as parallel processes on several cores); its time and CPU go to `results["parts"]`."""
+    same = {k: v for k, v in other.get("config", {}).items() if k != "seeds"}
+    if same != {k: v for k, v in results["config"].items() if k != "seeds"}:
+        raise SystemExit(f"refusal_tradeoff: {source} has other settings; merge only runs of the same sizes")
+    for key, run in other.get("runs", {}).items():
+        results["runs"].setdefault(key, run)
+    if "direction" in other:
+        results.setdefault("direction", other["direction"])
+    results.setdefault("parts", {})[Path(source).name] = {
+        k: other.get(k) for k in ("timing", "wall_seconds_this_run", "cpu_seconds_this_run", "torch_threads")}
+    results["parts"][Path(source).name]["runs"] = sorted(other.get("runs", {}))
+
+
 def cpu_seconds() -> float:
     """User + system CPU seconds of this process and its finished children (the benchmark's compute, whatever else
     shares the cores)."""
@@ -478,6 +493,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     if results.get("config") != config:
         results = {"config": config, "runs": {}}
+    for other in args.merge or []:
+        merge_results(results, json.loads(Path(other).read_text()), other)
     data = load_data(Path(args.data), sizes)
     results["data"] = {"train": {"harmful": len(data.harmful_train), "harmless": len(data.harmless_train),
                                  "dev_held_out": sizes.n_dev},
@@ -548,6 +565,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split", default="test", choices=["dev", "test"],
                    help="dev: evaluate on held-out train prompts and the trigger sets' dev splits (for tuning)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: best on shared cores)")
+    p.add_argument("--merge", nargs="*", help="results files of the same settings (e.g. one seed per process) whose "
+                   "finished runs are taken over")
     p.add_argument("--no-direction", dest="direction", action="store_false", help="skip the refusal direction")
     for key, value in asdict(Sizes()).items():
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=None)

@@ -90,3 +90,15 @@ def test_quick_run_writes_results_resumes_and_plots(bench, tiny_lm_path, tmp_pat
     for model in ("base", "safety"):
         d = again["direction"][model]
         assert 0 <= d["harm_test_auroc_separation_layer"] <= 1 and "refusal_rate_by_layer" in d["ablation"]
+
+
+def test_merge_takes_runs_of_the_same_settings_only(bench):
+    config = {"model": "m", "seeds": [0, 1], "steps": 4}
+    results = {"config": config, "runs": {"safety/0": {"x": 1}}}
+    other = {"config": {**config, "seeds": [1]}, "runs": {"safety/0": {"x": 2}, "safety/1": {"x": 3}},
+             "direction": {"base": {}}, "cpu_seconds_this_run": 12.0, "wall_seconds_this_run": 20.0}
+    bench.merge_results(results, other, "/tmp/s1.json")
+    assert results["runs"] == {"safety/0": {"x": 1}, "safety/1": {"x": 3}} and "direction" in results
+    assert results["parts"]["s1.json"]["cpu_seconds_this_run"] == 12.0
+    with pytest.raises(SystemExit):
+        bench.merge_results(results, {"config": {**config, "steps": 8}, "runs": {}}, "other.json")
