@@ -495,6 +495,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         results = {"config": config, "runs": {}}
     for other in args.merge or []:
         merge_results(results, json.loads(Path(other).read_text()), other)
+    if results["runs"]:
+        results["summary"] = summarize(results["runs"])
     data = load_data(Path(args.data), sizes)
     results["data"] = {"train": {"harmful": len(data.harmful_train), "harmless": len(data.harmless_train),
                                  "dev_held_out": sizes.n_dev},
