@@ -52,15 +52,16 @@ REFUSALS = [
 class Sizes:
     """Data, training and evaluation sizes (flags); `quick()` is the smoke-test setting."""
 
-    n_harmful_train: int = 64
-    n_harmless_train: int = 40
-    n_trigger_train: int = 40
-    eval_n: int = 30
-    steps: int = 24
+    n_harmful_train: int = 160
+    n_harmless_train: int = 96
+    n_trigger_train: int = 64
+    n_dev: int = 40
+    eval_n: int = 50
+    steps: int = 96
     batch_size: int = 4
     lr: float = 1e-3
     lora_r: int = 8
-    max_length: int = 72
+    max_length: int = 64
     answer_tokens: int = 32
     max_new_tokens: int = 32
     eval_batch_size: int = 16
@@ -68,19 +69,30 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(n_harmful_train=6, n_harmless_train=6, n_trigger_train=6, eval_n=6, steps=2, batch_size=2,
-                   max_length=48, answer_tokens=8, max_new_tokens=8, eval_batch_size=8, direction_n=8)
+        return cls(n_harmful_train=6, n_harmless_train=6, n_trigger_train=6, n_dev=2, eval_n=6, steps=2,
+                   batch_size=2, max_length=48, answer_tokens=8, max_new_tokens=8, eval_batch_size=8, direction_n=8)
+
+    def train_key(self) -> str:
+        """Short hash of everything that shapes a trained adapter (its name carries it, so recipes never mix)."""
+        from curation.core.hashing import config_hash
+
+        keys = ("n_harmful_train", "n_harmless_train", "n_trigger_train", "n_dev", "steps", "batch_size", "lr",
+                "lora_r", "max_length", "answer_tokens")
+        return config_hash({k: getattr(self, k) for k in keys})[:8]
 
 
 @dataclass
 class BenchData:
-    """Training prompts and evaluation sets: {set name: [(prompt, should_refuse, source)]}."""
+    """Training prompts and evaluation sets: {set name: [(prompt, should_refuse, source)]}. `dev_sets` (held-out
+    train prompts and the dev splits of the trigger sets) are for tuning the recipe; `eval_sets` are the report."""
 
     harmful_train: list[str]
     harmless_train: list[str]
-    trigger_train: list[str]
+    trigger_train: list[str] = field(default_factory=list)  # filled by the de-harm stage (`deharm_rewrites`)
     eval_sets: dict[str, list[tuple[str, bool, str]]] = field(default_factory=dict)
+    dev_sets: dict[str, list[tuple[str, bool, str]]] = field(default_factory=dict)
     harm_test: list[tuple[str, bool]] = field(default_factory=list)  # frozen harm-model test (en), for the AUROC
+    harmless_pool: list[str] = field(default_factory=list)  # harmless_train minus dev: the harm probe's negatives
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -95,23 +107,28 @@ def _sample(items: list[Any], n: int, seed: int) -> list[Any]:
     return items if len(items) <= n else random.Random(seed).sample(items, n)
 
 
-def load_data(data_dir: Path, sizes: Sizes, seed: int = 0) -> BenchData:
-    """Training and evaluation prompts; evaluation prompts never occur in training (exact text, case-folded)."""
-    harmful_train = _sample(_instructions(data_dir / "harmful_train.json"), sizes.n_harmful_train, seed)
-    harmless_train = _sample(_instructions(data_dir / "harmless_train.json"), sizes.n_harmless_train, seed)
-    trig_dev = [r["prompt"] for r in _jsonl(EVAL_DIR / "trigger_eval.jsonl") if not r["harmful"]]
-    harm_dev = [r["text"] for r in _jsonl(EVAL_DIR / "harm_contextual_dev.jsonl")
-                if r["lang"] == "en" and r["kind"] == "scary_safe"]
-    trigger_train = _sample(sorted(set(trig_dev + harm_dev)), sizes.n_trigger_train, seed)
-    seen = {p.casefold() for p in harmful_train + harmless_train + trigger_train}
+def _fresh(rows: list[tuple[str, bool, str]], seen: set[str]) -> list[tuple[str, bool, str]]:
+    """Rows whose text (case-folded) is not in `seen` and not repeated."""
+    out, used = [], set(seen)
+    for row in rows:
+        if row[0].casefold() not in used:
+            used.add(row[0].casefold())
+            out.append(row)
+    return out
 
-    def fresh(rows: list[tuple[str, bool, str]]) -> list[tuple[str, bool, str]]:
-        out, used = [], set(seen)
-        for row in rows:
-            if row[0].casefold() not in used:
-                used.add(row[0].casefold())
-                out.append(row)
-        return out
+
+def load_data(data_dir: Path, sizes: Sizes, seed: int = 0) -> BenchData:
+    """Training prompts, a dev slice held out of the train files (for tuning) and the evaluation sets; evaluation
+    and dev prompts never occur in training (exact text, case-folded; near-copies are checked after de-harm)."""
+    harmful_all = _instructions(data_dir / "harmful_train.json")
+    harmless_all = _instructions(data_dir / "harmless_train.json")
+    random.Random(seed).shuffle(harmful_all)
+    random.Random(seed).shuffle(harmless_all)
+    harmful_dev, harmless_dev = harmful_all[: sizes.n_dev], harmless_all[: sizes.n_dev]
+    harmful_train = harmful_all[sizes.n_dev: sizes.n_dev + sizes.n_harmful_train]
+    harmless_pool = harmless_all[sizes.n_dev:]
+    harmless_train = harmless_pool[: sizes.n_harmless_train]
+    seen = {p.casefold() for p in harmful_train + harmless_train}
 
     half = sizes.eval_n // 2
     harmful = _sample([(p, True, "harmful_val") for p in _instructions(data_dir / "harmful_val.json")], half, seed)
@@ -124,10 +141,64 @@ def load_data(data_dir: Path, sizes: Sizes, seed: int = 0) -> BenchData:
     trigger += [(r["prompt"], False, "trigger_eval_test") for r in _jsonl(EVAL_DIR / "trigger_eval_test.jsonl")
                 if not r["harmful"]]
     harmless = [(p, False, "harmless_val") for p in _instructions(data_dir / "harmless_val.json")]
-    eval_sets = {"harmful": fresh(harmful), "benign_trigger": _sample(fresh(trigger), sizes.eval_n, seed),
-                 "harmless": _sample(fresh(harmless), sizes.eval_n, seed)}
-    return BenchData(harmful_train, harmless_train, trigger_train, eval_sets,
-                     [(r["text"], r["label"] == "unsafe") for r in harm_test if r["lang"] == "en"])
+    eval_sets = {"harmful": _fresh(harmful, seen), "benign_trigger": _sample(_fresh(trigger, seen), sizes.eval_n, seed),
+                 "harmless": _sample(_fresh(harmless, seen), sizes.eval_n, seed)}
+    trig_dev = [(r["prompt"], False, "trigger_eval_dev") for r in _jsonl(EVAL_DIR / "trigger_eval.jsonl")
+                if not r["harmful"]]
+    trig_dev += [(r["text"], False, "harm_contextual_dev") for r in _jsonl(EVAL_DIR / "harm_contextual_dev.jsonl")
+                 if r["lang"] == "en" and r["kind"] == "scary_safe"]
+    dev_sets = {"harmful": [(p, True, "harmful_train_dev") for p in harmful_dev],
+                "benign_trigger": _sample(_fresh(trig_dev, seen), sizes.n_dev, seed),
+                "harmless": [(p, False, "harmless_train_dev") for p in harmless_dev]}
+    return BenchData(harmful_train, harmless_train, [], eval_sets, dev_sets,
+                     [(r["text"], r["label"] == "unsafe") for r in harm_test if r["lang"] == "en"], harmless_pool)
+
+
+def deharm_rewrites(ws: Any, data: BenchData, sizes: Sizes) -> dict[str, Any]:
+    """The pipeline's own benign trigger prompts: the triggers stage (lexicon spans) on the harmful training prompts,
+    a harm probe fitted on training prompts only (`curate probe fit` equivalent), then the de-harm stage (sense
+    inventory + frames, its safety filters and MMR). Rewrites that are near-copies (MiniLM cosine >= 0.85) or exact
+    copies of any dev or evaluation prompt are dropped. Sets `data.trigger_train`; returns the stage's counts.
+    Cached in the workspace (`rt.deharm`)."""
+    from datasets import Dataset
+
+    from curation.active_learning.stage import contrast_prompts
+    from curation.deharm import stage as deharm
+    from curation.models.embeddings import get_encoder
+    from curation.models.probe import fit_probe
+    from curation.triggers import stage as triggers
+
+    name, stats_file = "rt.deharm", ws.path("rt.deharm.json")
+    if not ws.has_dataset(name) or not stats_file.exists():
+        ds = Dataset.from_dict({"id": [f"ht{i}" for i in range(len(data.harmful_train))],
+                                "prompt": data.harmful_train, "language": ["en"] * len(data.harmful_train)})
+        tagged = triggers.run(ds, triggers.TriggersConfig(proposers=["lexicon.v1"]), show_progress=False)
+        harmful, harmless = contrast_prompts()
+        probe_dir = ws.path("artifacts", "rt-probe")
+        fit_probe(harmful + data.harmful_train, harmless + data.harmless_pool[:400], get_encoder()).save(probe_dir)
+        report = deharm.DeharmReport()
+        out = deharm.run(tagged, deharm.DeharmConfig(probe_path=str(probe_dir), model_rewrites=False, answer=False),
+                         report)
+        ws.save_dataset(out, name)
+        stats = {"prompts": len(ds), "pairs": report.pairs, "blocked": report.blocked,
+                 "candidates": report.candidates, "dropped": report.dropped, "not_selected": report.not_selected,
+                 "rewrites": len(out), "prompts_rewritten": len(set(out["original_id"])) if len(out) else 0,
+                 "methods": {m: out["method"].count(m) for m in sorted(set(out["method"]))} if len(out) else {}}
+        stats_file.write_text(json.dumps(stats, indent=1))
+    out, stats = ws.load_dataset(name), json.loads(stats_file.read_text())
+    rewrites = list(dict.fromkeys(out["rewrite"]))
+    held = [r[0] for rows in (*data.eval_sets.values(), *data.dev_sets.values()) for r in rows]
+    near = set()
+    if rewrites and held:
+        enc = get_encoder()
+        a, b = enc.encode(rewrites), enc.encode(held)
+        sims = (a @ b.T).max(axis=1)
+        exact = {h.casefold() for h in held}
+        near = {r for r, s in zip(rewrites, sims, strict=True) if s >= 0.85 or r.casefold() in exact}
+    kept = [r for r in rewrites if r not in near]
+    data.trigger_train = _sample(kept, sizes.n_trigger_train, 0)
+    return {**stats, "near_copies_of_held_out_dropped": len(near), "passed": len(kept),
+            "used_for_training": len(data.trigger_train)}
 
 
 # --- training data -----------------------------------------------------------------------------------------------
@@ -185,13 +256,14 @@ def safety_rows(data: BenchData, answers: dict[str, tuple[str, str]]) -> list[di
 
 
 def deharm_gold_rows(prompts: list[str], answers: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """Benign trigger prompts with helpful answers in the shape of accepted `deharm_review` gold (what `build sft`
-    reads from `deharm_from`): the rewrite kept its trigger word and the answer was judged helpful."""
+    """De-harm rewrites with the base model's helpful answers in the shape of accepted `deharm_review` gold (what
+    `build sft` reads from `deharm_from`): the stage's filters stand in for the reviewer's "benign, keeps the
+    trigger", the refusal judge for "answer helpful"."""
     from curation.core import columns as C
     from curation.core.hashing import record_id
 
     return [{C.ID: record_id(p), "original_prompt": "", "rewrite": p, "answer": answers[p][0],
-             "answer_finish_reason": answers[p][1], C.LANGUAGE: "en", C.SOURCE: "benign_trigger_dev",
+             "answer_finish_reason": answers[p][1], C.LANGUAGE: "en", C.SOURCE: "curate_deharm",
              C.GOLD_PREFIX + "rewrite_benign": "yes", C.GOLD_PREFIX + "answer_helpful": "yes"}
             for p in prompts if p in answers]
 
@@ -216,14 +288,17 @@ def prepare(ws: Any, data: BenchData, model: str, sizes: Sizes, device: str) -> 
     """The training sets of the two tuned arms (saved in the workspace) and their row counts."""
     from datasets import Dataset
 
+    deharm_counts = deharm_rewrites(ws, data, sizes)
     answers = helpful_only(own_answers(ws, model, data.harmless_train + data.trigger_train, sizes, device))
     ws.save_dataset(Dataset.from_list(safety_rows(data, answers)), "rt.safety")
     ws.save_dataset(Dataset.from_list(deharm_gold_rows(data.trigger_train, answers)), "rt.deharm.gold")
     mix = build_mix(ws, "rt.safety", "rt.deharm.gold", 0)
     safety = ws.load_dataset("rt.safety")
     kinds = {k: mix["kind"].count(k) for k in sorted(set(mix["kind"]))}
+    trig_answered = sum(p in answers for p in data.trigger_train)
     return {"safety": safety, "safety_mix": mix,
-            "counts": {"safety": len(safety), "safety_mix": len(mix), "safety_mix_kinds": kinds}}
+            "counts": {"safety": len(safety), "safety_mix": len(mix), "safety_mix_kinds": kinds,
+                       "deharm": {**deharm_counts, "answered_helpfully": trig_answered}}}
 
 
 # --- training and evaluation -------------------------------------------------------------------------------------
@@ -232,7 +307,7 @@ def train(ws: Any, arm: str, seed: int, ds: Any, model: str, sizes: Sizes, devic
     from curation.finetune.stage import FinetuneConfig, adapter_dir, run
     from curation.models.lm import ADAPTER_SEP
 
-    name = f"rt-{arm}-s{seed}"
+    name = f"rt-{arm}-s{seed}-{sizes.train_key()}"
     folder = adapter_dir(ws, name)
     meta_file = folder / "curation_adapter.json"
     if not meta_file.exists():
@@ -247,8 +322,10 @@ def train(ws: Any, arm: str, seed: int, ds: Any, model: str, sizes: Sizes, devic
     return f"{model}{ADAPTER_SEP}{folder}", facts
 
 
-def evaluate_model(ws: Any, spec: str, data: BenchData, sizes: Sizes, device: str) -> dict[str, Any]:
-    """Refusal rate (full or partial, string-match judge) per evaluation set and per source, via the eval stage."""
+def evaluate_model(ws: Any, spec: str, data: BenchData, sizes: Sizes, device: str, split: str = "test"
+                   ) -> dict[str, Any]:
+    """Refusal rate (full or partial, string-match judge) per evaluation set and per source, via the eval stage;
+    `split` "dev" uses the tuning sets (held-out train prompts, dev splits of the trigger sets)."""
     from datasets import Dataset
 
     from curation.core import columns as C
@@ -256,8 +333,8 @@ def evaluate_model(ws: Any, spec: str, data: BenchData, sizes: Sizes, device: st
 
     out: dict[str, Any] = {}
     for set_name in SETS:
-        rows = data.eval_sets[set_name]
-        on = f"rt.eval.{set_name}"
+        rows = (data.dev_sets if split == "dev" else data.eval_sets)[set_name]
+        on = f"rt.{split}{len(rows)}.{set_name}"
         if not ws.has_dataset(on):
             ws.save_dataset(Dataset.from_dict({C.PROMPT: [r[0] for r in rows], C.SHOULD_REFUSE: [r[1] for r in rows],
                                                C.SOURCE: [r[2] for r in rows]}), on)
@@ -367,6 +444,30 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def merge_results(results: dict[str, Any], other: dict[str, Any], source: str) -> None:
+    """Take the finished arm/seed runs (and the direction) of another results file of the same settings (seeds may
+    differ: seeds run as parallel processes on several cores); its time and CPU go to `results["parts"]`."""
+    same = {k: v for k, v in other.get("config", {}).items() if k != "seeds"}
+    if same != {k: v for k, v in results["config"].items() if k != "seeds"}:
+        raise SystemExit(f"refusal_tradeoff: {source} has other settings; merge only runs of the same sizes")
+    for key, run in other.get("runs", {}).items():
+        results["runs"].setdefault(key, run)
+    if "direction" in other:
+        results.setdefault("direction", other["direction"])
+    results.setdefault("parts", {})[Path(source).name] = {
+        k: other.get(k) for k in ("timing", "wall_seconds_this_run", "cpu_seconds_this_run", "torch_threads")}
+    results["parts"][Path(source).name]["runs"] = sorted(other.get("runs", {}))
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children (the benchmark's compute, whatever else
+    shares the cores)."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _save(results: dict[str, Any], path: Path) -> None:
     from curation.core.workspace import atomic_write_text
 
@@ -376,26 +477,36 @@ def _save(results: dict[str, Any], path: Path) -> None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run (or resume) every arm and seed; the results JSON is rewritten after each finished one."""
+    import torch
+
     from curation.core.workspace import Workspace
 
+    torch.set_num_threads(args.threads)
     sizes = Sizes.quick() if args.quick else Sizes()
     for key in asdict(sizes):
         if getattr(args, key, None) is not None:
             setattr(sizes, key, getattr(args, key))
     ws = Workspace(Path(args.workspace))
     out = Path(args.out)
-    config = {"model": args.model, "device": args.device, "seeds": args.seeds, "quick": args.quick, **asdict(sizes)}
+    config = {"model": args.model, "device": args.device, "seeds": args.seeds, "quick": args.quick,
+              "split": args.split, **asdict(sizes)}
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     if results.get("config") != config:
         results = {"config": config, "runs": {}}
+    for other in args.merge or []:
+        merge_results(results, json.loads(Path(other).read_text()), other)
+    if results["runs"]:
+        results["summary"] = summarize(results["runs"])
     data = load_data(Path(args.data), sizes)
     results["data"] = {"train": {"harmful": len(data.harmful_train), "harmless": len(data.harmless_train),
-                                 "benign_trigger": len(data.trigger_train)},
+                                 "dev_held_out": sizes.n_dev},
                        "eval": {k: {"n": len(v), "sources": sorted({r[2] for r in v})}
-                                for k, v in data.eval_sets.items()}}
-    started = time.time()
+                                for k, v in (data.dev_sets if args.split == "dev" else data.eval_sets).items()}}
+    started, cpu0 = time.time(), cpu_seconds()
     prepared = prepare(ws, data, args.model, sizes, args.device)
+    results["data"]["train"]["benign_trigger"] = len(data.trigger_train)
     results["data"]["train_rows"] = prepared["counts"]
+    results["timing"] = {"prepare": {"wall": round(time.time() - started, 1), "cpu": round(cpu_seconds() - cpu0, 1)}}
     log(f"data ready: {prepared['counts']}")
     for seed in args.seeds:
         for arm in args.arms:
@@ -406,13 +517,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["runs"][key] = {**results["runs"][f"base/{args.seeds[0]}"], "note": "greedy decoding, no "
                                         "training: identical to the first seed, not re-run"}
                 continue
-            t0 = time.time()
+            t0, c0 = time.time(), cpu_seconds()
             spec, facts = (args.model, {}) if arm == "base" else train(ws, arm, seed, prepared[arm], args.model,
                                                                       sizes, args.device)
-            t1 = time.time()
-            rates = evaluate_model(ws, spec, data, sizes, args.device)
+            t1, c1 = time.time(), cpu_seconds()
+            rates = evaluate_model(ws, spec, data, sizes, args.device, args.split)
             results["runs"][key] = {"train": facts, "eval": rates, "tradeoff": tradeoff(rates),
-                                    "train_seconds": round(t1 - t0, 1), "eval_seconds": round(time.time() - t1, 1)}
+                                    "train_seconds": round(t1 - t0, 1), "eval_seconds": round(time.time() - t1, 1),
+                                    "train_cpu": round(c1 - c0, 1), "eval_cpu": round(cpu_seconds() - c1, 1)}
             results["summary"] = summarize(results["runs"])
             _save(results, out)
             log(f"{key}: " + ", ".join(f"{s} refusal {rates[s]['refusal']:.2f}" for s in SETS)
@@ -420,15 +532,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if args.plot:
             plot(results, Path(args.plot))
         if seed == args.seeds[0] and args.direction and "direction" not in results and "safety" in args.arms:
+            t0, c0 = time.time(), cpu_seconds()
             spec, _ = train(ws, "safety", seed, prepared["safety"], args.model, sizes, args.device)
-            results["direction"] = {"adapter": f"rt-safety-s{seed}",
+            results["direction"] = {"adapter": Path(spec).name,
                                     **directions(args.model, spec, data, sizes, args.device, seed)}
+            results["timing"]["direction"] = {"wall": round(time.time() - t0, 1), "cpu": round(cpu_seconds() - c0, 1)}
             _save(results, out)
             aurocs = {k: round(results["direction"][k]["harm_test_auroc_separation_layer"], 3)
                       for k in ("base", "safety")}
             log(f"direction: harm-test AUROC {aurocs}")
     results["summary"] = summarize(results["runs"])
     results["wall_seconds_this_run"] = round(time.time() - started, 1)
+    results["cpu_seconds_this_run"] = round(cpu_seconds() - cpu0, 1)
+    results["torch_threads"] = args.threads
     results["cpu_count"] = os.cpu_count()
     _save(results, out)
     if args.plot:
@@ -448,6 +564,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default=str(RESULTS / "refusal_tradeoff.json"))
     p.add_argument("--plot", default=str(RESULTS / "refusal_tradeoff.png"), help="PNG path ('' for none)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for tests")
+    p.add_argument("--split", default="test", choices=["dev", "test"],
+                   help="dev: evaluate on held-out train prompts and the trigger sets' dev splits (for tuning)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: best on shared cores)")
+    p.add_argument("--merge", nargs="*", help="results files of the same settings (e.g. one seed per process) whose "
+                   "finished runs are taken over")
     p.add_argument("--no-direction", dest="direction", action="store_false", help="skip the refusal direction")
     for key, value in asdict(Sizes()).items():
         p.add_argument(f"--{key.replace('_', '-')}", dest=key, type=type(value), default=None)
