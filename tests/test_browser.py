@@ -263,11 +263,12 @@ def test_after_the_demo_the_person_has_records_to_label(argilla_stack, chromium,
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_stack.api_key)
     ws = Workspace(tmp_path / "ws")
     upto = [step.name for step in demo.STEPS].index("annotate") + 1
-    cfg = demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4, harm_model="plain")  # the queue, not the model
+    cfg = demo.DemoConfig(model=str(tiny_lm_path), max_new_tokens=4, harm_model="plain",  # the queue, not the model
+                          triggers_dataset="browser-triggers", deharm_dataset="browser-deharm")  # own datasets
     ctx = demo.run(ws, cfg, steps=demo.STEPS[:upto], say=lambda line: None)
     assert ctx.results["person_pending"] >= 1
     password = ws.read_secret(demo.SIM_SECRET)[demo.HUMAN_USER]
-    dataset = get_dataset(argilla_stack.client, demo.DemoConfig().triggers_dataset)
+    dataset = get_dataset(argilla_stack.client, cfg.triggers_dataset)
     with _Screenshots("browser-demo-queue") as shots:
         page = shots.page(chromium)
         sign_in(page, argilla_stack.api_url, demo.HUMAN_USER, password)
