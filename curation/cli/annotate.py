@@ -24,8 +24,8 @@ def push(
     min_span_score: float = typer.Option(None, "--min-span-score", min=0.0, max=1.0,
                                          help="Pre-fill further cue spans scoring at least this (default 0.6, "
                                               "measured); the prompt's top cue is always pre-filled."),
-    top_cue: bool = typer.Option(None, "--top-cue/--no-top-cue",
-                                 help="Pre-fill the prompt's likeliest cue whatever its score (default on: the "
+    top_cue: bool = typer.Option(True, "--top-cue/--no-top-cue",
+                                 help="Pre-fill the prompt's likeliest cue whatever its score (the "
                                       "triggers stage already decided the prompt holds a cue)."),
     prefill_labels: str = typer.Option(None, "--prefill-labels",
                                        help="Span labels to pre-fill (default harmful_cue,benign_homonym; add "
