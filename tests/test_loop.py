@@ -45,6 +45,18 @@ def test_uncertainty_and_weights_are_simple_and_bounded():
 
 
 @pytest.mark.server
+def test_loop_suggests_the_top_cue_like_push():
+    spans = [{"start": 0, "end": 4, "label": "harmful_cue", "agents": ["weak"]},
+             {"start": 5, "end": 9, "label": "harmful_cue", "agents": ["weaker"]},
+             {"start": 10, "end": 14, "label": "target", "agents": ["strong"]}]
+    weights = {"weak": 0.3, "weaker": 0.1, "strong": 0.9}
+    made = loop._suggestions(0.8, spans, weights, loop.LoopConfig(), "default")
+    span_suggestion = next(s for s in made if s["question"] == loop.SPANS)
+    assert span_suggestion["value"] == [{"label": "harmful_cue", "start": 0, "end": 4}]  # the top cue, not the rest
+    assert all(s["question"] != loop.SPANS for s in loop._suggestions(0.8, spans[2:], weights, loop.LoopConfig(),
+                                                                        "default"))  # no cue: no span suggestion
+
+
 def test_loop_refits_reweights_and_rescores_pending_records(argilla_stack, encoder):
     from curation.annotate.pull import iter_raw_records, pull_records
     from curation.annotate.push import push_records

@@ -290,7 +290,9 @@ def _suggestions(p: float, spans: list[dict[str, Any]] | None, weights: dict[str
             "score": float(max(p, 1 - p))}]
     cues = [s for s in spans or [] if s.get("label") in CUE_LABELS]  # the push's rule: cue spans only, none without
     scored = sorted(((reweighted_score(list(s.get("agents") or []), weights), s) for s in cues), key=lambda x: -x[0])
-    kept = [(sc, s) for sc, s in scored if sc >= cfg.keep_threshold]  # no forced span: a prompt may have no cue
+    # push's rule (annotate.push.filter_spans): the top cue whatever its score, since the triggers stage labels a
+    # cue only after deciding the prompt holds one; further cues at keep_threshold; no cue span, no suggestion
+    kept = [(sc, s) for i, (sc, s) in enumerate(scored) if i == 0 or sc >= cfg.keep_threshold]
     if kept:
         kept.sort(key=lambda x: int(x[1]["start"]))
         out.append({"question": SPANS,
