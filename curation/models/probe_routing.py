@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,9 +135,8 @@ def fit_transfer_probe(harmful: Sequence[str], harmless: Sequence[str], workspac
     from curation.models.probe import fit_neighbour_vote
 
     encoder = encoder_from_spec(multilingual_model(settings))
-    cache = _cache(workspace_root, encoder)
     given_sets = (list(harmful), list(harmless))
-    try:
+    with _cache(workspace_root, encoder) as cache:
         harmful, harmless, mix = transfer_training_set(harmful, harmless, shipped, exclude, encoder, cache)
         probe = fit_probe(harmful, harmless, encoder, cache, seed=seed, batch_size=batch_size)
         probe.meta["language"] = JOINT
@@ -152,9 +152,6 @@ def fit_transfer_probe(harmful: Sequence[str], harmless: Sequence[str], workspac
             x = embed(pos + neg, encoder, cache, batch_size=batch_size)
             probe.neighbours = fit_neighbour_vote(probe, x, np.array([1] * len(pos) + [0] * len(neg)), neighbours,
                                                   seed)
-    finally:
-        if cache is not None:
-            cache.close()
     probe.meta["transfer_from"] = transfer_from
     probe.meta["languages"] = {"en": (len(harmful), len(harmless))}
     probe.meta["training_mix"] = mix
@@ -175,10 +172,11 @@ def occlusion_head(probe: Probe) -> Probe:
     return probe
 
 
-def _cache(workspace_root: Path | None, encoder: Encoder) -> EmbeddingCache | None:
+def _cache(workspace_root: Path | None, encoder: Encoder) -> AbstractContextManager[EmbeddingCache | None]:
+    """The workspace's embedding cache of `encoder`, closed on exit; None inside when there is no workspace."""
     from curation.models.embeddings import workspace_cache
 
-    return workspace_cache(workspace_root, encoder.model_id) if workspace_root else None
+    return workspace_cache(workspace_root, encoder.model_id) if workspace_root else nullcontext()
 
 
 def fit_language_probe(harmful: Sequence[str], harmless: Sequence[str], language: str, encoder: Encoder | None = None,
@@ -189,12 +187,8 @@ def fit_language_probe(harmful: Sequence[str], harmless: Sequence[str], language
     if encoder is None:
         encoder = encoder_from_spec(multilingual_model(settings)) if lang == JOINT else encoder_for_language(
             lang, settings)
-    cache = _cache(workspace_root, encoder)
-    try:
+    with _cache(workspace_root, encoder) as cache:
         probe = fit_probe(harmful, harmless, encoder, cache, seed=seed, batch_size=batch_size)
-    finally:
-        if cache is not None:
-            cache.close()
     probe.meta["language"] = lang
     return probe
 
@@ -268,26 +262,11 @@ class BlendedProbe:
 
     def score(self, texts: Sequence[str], router: ProbeRouter, batch_size: int = 64) -> np.ndarray:
         """Blended logits of `texts` (> 0 reads harmful)."""
-        from curation.models.embeddings import embed
-
-        encoder = router.encoder(self.transfer)
-        cache = _cache(router.workspace_root, encoder)
-        try:
-            vectors = embed(list(texts), encoder, cache, batch_size=batch_size)
-        finally:
-            if cache is not None:
-                cache.close()
+        vectors = router.vectors(self.transfer, texts, batch_size)
         transfer = self.transfer.decision(vectors)
         if not self.english:
             return self.blend.other(vectors, transfer)
-        encoder = router.encoder(self.base)
-        cache = _cache(router.workspace_root, encoder)
-        try:
-            contextual = self.base.score_texts(list(texts), encoder, cache, batch_size)
-        finally:
-            if cache is not None:
-                cache.close()
-        return self.blend.english(contextual, transfer)
+        return self.blend.english(self.base.decision(router.vectors(self.base, texts, batch_size)), transfer)
 
     def in_sample(self, texts: Sequence[str]) -> np.ndarray:
         """Rows among either model's training prompts."""
@@ -409,6 +388,14 @@ class ProbeRouter:
             self._encoders[probe.model_id] = encoder_from_spec(probe.model_id, self.device)
         return self._encoders[probe.model_id]
 
+    def vectors(self, probe: Probe, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """`texts` embedded by `probe`'s encoder, through the workspace's embedding cache."""
+        from curation.models.embeddings import embed
+
+        encoder = self.encoder(probe)
+        with _cache(self.workspace_root, encoder) as cache:
+            return embed(list(texts), encoder, cache, batch_size=batch_size)
+
     def groups(self, languages: Sequence[str | None]) -> dict[str, tuple[RoutedProbe, list[int]]]:
         """Probe name -> (routed probe, row indices), so each probe scores its rows in one batch."""
         out: dict[str, tuple[RoutedProbe, list[int]]] = {}
@@ -441,15 +428,9 @@ class ProbeRouter:
             if isinstance(probe, BlendedProbe):
                 scores[idx] = probe.score([texts[i] for i in idx], self, batch_size)
                 continue
-            encoder = self.encoder(probe)
-            cache = _cache(self.workspace_root, encoder)
-            try:
-                scores[idx] = probe.score_texts([texts[i] for i in idx], encoder, cache, batch_size)
-                if not self.linear_only:  # boundary scoring: the probe's recorded p_refuse = 0.5 point
-                    scores[idx] -= boundary_offset(probe)
-            finally:
-                if cache is not None:
-                    cache.close()
+            scores[idx] = probe.decision(self.vectors(probe, [texts[i] for i in idx], batch_size))
+            if not self.linear_only:  # boundary scoring: the probe's recorded p_refuse = 0.5 point
+                scores[idx] -= boundary_offset(probe)
         return scores, used
 
 

@@ -135,27 +135,34 @@ class TriggerTagger:
             return np.asarray(self.score_fn(list(texts)), dtype=np.float64).reshape(-1)
         return self.probe_proposer.score_rows(rows, texts)
 
+    def second_probe_dir(self) -> Path | None:
+        """Folder of the joint multilingual probe fit beside the stage's workspace probe, when there is one."""
+        root = self.ctx.workspace_root
+        if root is None or self.probe_proposer is None or self.cfg.probe_path:
+            return None
+        from curation.models.probe import default_probe_dir
+        from curation.models.probe_routing import JOINT, language_probe_name
+
+        folder = default_probe_dir(root, language_probe_name(self.cfg.probe, JOINT))
+        return folder if (folder / "probe.json").exists() else None
+
     def _second_probe(self) -> Any:
         """The joint multilingual probe fit beside the stage's probe (`curate probe fit` fits it on the same rows
         for non-English prompts): a reading of the whole prompt from another encoder, for the cue-label model."""
         if self._second is None:
             self._second = False
-            root = self.ctx.workspace_root
-            if root is not None and self.probe_proposer is not None and not self.cfg.probe_path:
+            folder = self.second_probe_dir()
+            if folder is not None:
                 from curation.models.embeddings import encoder_from_spec, workspace_cache
-                from curation.models.probe import Probe, default_probe_dir
-                from curation.models.probe_routing import language_probe_name
+                from curation.models.probe import Probe
                 from curation.triggers.attribution import probe_score_fn
 
-                name = language_probe_name(self.cfg.probe, "multilingual")
-                folder = default_probe_dir(root, name)
-                if (folder / "probe.json").exists():
-                    probe = Probe.load(folder)
-                    encoder = encoder_from_spec(probe.model_id, self.cfg.device)
-                    cache = workspace_cache(root, encoder.model_id)
-                    self.ctx.closers.append(cache.close)
-                    self._second = probe_score_fn(probe, encoder, cache, self.cfg.embed_batch_size)
-                    self.second_probe_name = name
+                probe = Probe.load(folder)
+                encoder = encoder_from_spec(probe.model_id, self.cfg.device)
+                cache = workspace_cache(self.ctx.workspace_root, encoder.model_id)
+                self.ctx.closers.append(cache.close)
+                self._second = probe_score_fn(probe, encoder, cache, self.cfg.embed_batch_size)
+                self.second_probe_name = folder.name
         return self._second
 
     def second_margins(self, rows: Sequence[Row]) -> list[float | None]:

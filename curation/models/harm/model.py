@@ -60,15 +60,18 @@ def _levels(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[int]]:
     return texts, [KIND_LEVEL[r["kind"]] for r in rows]
 
 
+def sampled_rows(rows: Sequence[dict[str, Any]], cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The rows a fit uses: all, or a seeded sample of `cfg.max_rows` (rows already that few stay as they are)."""
+    rows = list(rows)
+    return random.Random(cfg.seed).sample(rows, cfg.max_rows) if cfg.max_rows and len(rows) > cfg.max_rows else rows
+
+
 def train(rows: Sequence[dict[str, Any]], workspace_root: Path, cfg: TrainConfig | None = None,
           log: Any = None) -> tuple[Path, Probe, bool]:
     """Fine-tune (or reuse the cached) model on `rows` (prompt + kind); return its folder, the head as a Probe and
     whether it came from the cache."""
     cfg = cfg or TrainConfig()
-    rows = list(rows)
-    if cfg.max_rows and len(rows) > cfg.max_rows:
-        rows = random.Random(cfg.seed).sample(rows, cfg.max_rows)
-    texts, levels = _levels(rows)
+    texts, levels = _levels(sampled_rows(rows, cfg))
     digest = content_hash(texts, levels, cfg)
     folder = models_dir(workspace_root) / f"harm-{PRESET}-{digest}"
     if (folder / "harm_head.json").exists():
@@ -247,9 +250,7 @@ def fit_contextual_probe(workspace_root: Path, name: str = "default", harmful: S
         cfg.epochs = epochs
     if time_budget_s is not None:
         cfg.time_budget_s = time_budget_s
-    rows = training_rows(harmful, harmless, hard_negatives)
-    if cfg.max_rows and len(rows) > cfg.max_rows:  # the sample `train` takes (same seed), for the decision point
-        rows = random.Random(cfg.seed).sample(rows, cfg.max_rows)
+    rows = sampled_rows(training_rows(harmful, harmless, hard_negatives), cfg)  # the rows `train` uses
     folder, probe, cached = train(rows, workspace_root, cfg)
     probe.train_hashes = text_hashes([r["prompt"] for r in rows])
     english = [r for r in rows if r.get("lang", "en") == "en"]  # the encoder is English-only
