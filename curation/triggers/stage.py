@@ -322,6 +322,9 @@ def _artifact_stamp(tagger: TriggerTagger) -> list[str]:
         default_probe_dir(root, tagger.cfg.probe) if root else None)
     if probe_dir and (probe_dir / "probe.json").exists():
         stamps.append((probe_dir / "probe.json").read_text())
+    second = tagger.second_probe_dir()  # the cue-label model reads it too
+    if second is not None:
+        stamps.append((second / "probe.json").read_text())
     if tagger.cfg.direction and Path(tagger.cfg.direction).exists():
         stamps.append(f"{Path(tagger.cfg.direction).stat().st_mtime_ns}")
     if tagger.ctx.direction is not None:
