@@ -142,7 +142,6 @@ class WriteBuffer:
         self.idle_s = float(os.environ.get(FLUSH_IDLE_ENV, 2.0)) if idle_s is None else idle_s
         self.max_bytes, self.flush_docs = max_bytes, flush_docs
         self.pending: dict[str, list[tuple[bytes, bytes | None]]] = {}  # index -> (action line, source line)
-        self.docs: dict[str, int] = {}  # index -> actions buffered
         self.size: dict[str, int] = {}  # index -> bytes buffered
         self.last_write: dict[str, float] = {}  # index -> monotonic time of its last buffered action
         self.flushed_at: dict[str, float] = {}  # index -> wall time of its last flush (persisted yet?)
@@ -157,15 +156,21 @@ class WriteBuffer:
         home = os.environ.get("ARGILLA_HOME_PATH")
         return Path(home) if home else None
 
+    @classmethod
+    def unflushed_path(cls) -> Path | None:
+        """The unflushed-indices file (None without ARGILLA_HOME_PATH)."""
+        home = cls.home()
+        return home / UNFLUSHED_FILE if home else None
+
     def _save_listed(self) -> None:
         """Write the unflushed-indices file atomically (read by recover() at the next start)."""
-        home = self.home()
-        if home is None:
+        path = self.unflushed_path()
+        if path is None:
             return
-        home.mkdir(parents=True, exist_ok=True)
-        tmp = home / (UNFLUSHED_FILE + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(UNFLUSHED_FILE + ".tmp")
         tmp.write_text(json.dumps(sorted(self.listed)))
-        os.replace(tmp, home / UNFLUSHED_FILE)
+        os.replace(tmp, path)
 
     def add(self, actions: list[dict[str, Any]], serializers: Any, engine_class: type) -> None:
         """Buffer upstream's bulk actions (expanded as helpers.async_bulk does, serialized by the client's own
@@ -178,7 +183,6 @@ class WriteBuffer:
             source = None if body is None else serializers.dumps(body, mimetype="application/json")
             self.pending.setdefault(index, []).append((line, source))
             size = len(line) + len(source or b"")
-            self.docs[index] = self.docs.get(index, 0) + 1
             self.size[index] = self.size.get(index, 0) + size
             self.last_write[index] = now
             if index not in self.listed:
@@ -198,7 +202,6 @@ class WriteBuffer:
         lock = self._locks.setdefault(index, asyncio.Lock())
         async with lock:
             actions = self.pending.pop(index, None)
-            self.docs.pop(index, None)
             self.size.pop(index, None)
             if not actions:
                 return
@@ -216,7 +219,6 @@ class WriteBuffer:
             except BaseException:
                 rest = actions[sent:]
                 self.pending[index] = rest + self.pending.get(index, [])
-                self.docs[index] = self.docs.get(index, 0) + len(rest)
                 self.size[index] = self.size.get(index, 0) + sum(len(a) + len(b or b"") for a, b in rest)
                 raise
             self.flushes += 1
@@ -236,7 +238,7 @@ class WriteBuffer:
 
     def forget(self, index: str) -> None:
         """Drop what is buffered for a deleted index."""
-        for store in (self.pending, self.docs, self.size, self.last_write, self.flushed_at):
+        for store in (self.pending, self.size, self.last_write, self.flushed_at):
             store.pop(index, None)
         if index in self.listed:
             self.listed.discard(index)
@@ -318,8 +320,7 @@ def buffering_mismatches() -> list[str]:
 
 def unflushed_indices() -> list[str]:
     """Indices a previous server left with writes that may not have reached the search store."""
-    home = WriteBuffer.home()
-    path = home / UNFLUSHED_FILE if home else None
+    path = WriteBuffer.unflushed_path()
     if path is None or not path.exists():
         return []
     try:
@@ -353,9 +354,9 @@ async def recover() -> list[str]:
                 await engine.client.indices.refresh(index=index)
                 REFRESH.forget(index)
                 rebuilt.append(index)
-    home = WriteBuffer.home()
-    if home is not None:
-        (home / UNFLUSHED_FILE).unlink(missing_ok=True)
+    path = WriteBuffer.unflushed_path()
+    if path is not None:
+        path.unlink(missing_ok=True)
     return rebuilt
 
 
