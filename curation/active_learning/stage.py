@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from curation.core import columns as C
 from curation.core.errors import InputError
 from curation.core.report import StageReport
-from curation.models.probe import boundary_offset, margin_to_proba
+from curation.models.probe import boundary_offset, contrast_prompts, margin_to_proba
 
 UNCERTAINTY = "uncertainty"
 HARMFULNESS = "harmfulness"
 SPANS = C.TRIGGER_SPANS
 LOOP_AGENT = "loop"
-CONTRAST_DIR = "data/contrast"
 
 
 class LoopConfig(BaseModel):
@@ -68,15 +66,6 @@ class LoopReport(StageReport):
 
 
 # inputs -----------------------------------------------------------------------------------------------------------
-def contrast_prompts() -> tuple[list[str], list[str]]:
-    """The built-in contrast set (harmful, harmless), shipped with the package."""
-    out = []
-    for name in ("harmful", "harmless"):
-        text = resources.files("curation").joinpath(f"{CONTRAST_DIR}/{name}.jsonl").read_text(encoding="utf-8")
-        out.append([json.loads(line)[C.PROMPT] for line in text.splitlines() if line.strip()])
-    return out[0], out[1]
-
-
 def confirmed_labels(snapshot: Dataset, gold: Dataset | None = None) -> dict[str, tuple[str, bool]]:
     """record id -> (prompt, harmful?) from gold `harmfulness`, else the strict majority of submitted answers
     (ambiguous answers and ties are not confirmations)."""

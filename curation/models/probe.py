@@ -208,5 +208,20 @@ def fit_probe(
                  text_hashes(texts))
 
 
+CONTRAST_DIR = "data/contrast"
+
+
+def contrast_prompts() -> tuple[list[str], list[str]]:
+    """The built-in contrast set (harmful, harmless), shipped with the package: the demo's plain probe, the loop's
+    refit and the triggers' span-model refit train on it."""
+    from importlib import resources
+
+    out = []
+    for name in ("harmful", "harmless"):
+        text = resources.files("curation").joinpath(f"{CONTRAST_DIR}/{name}.jsonl").read_text(encoding="utf-8")
+        out.append([json.loads(line)["prompt"] for line in text.splitlines() if line.strip()])
+    return out[0], out[1]
+
+
 def default_probe_dir(workspace_root: Path, name: str = "default") -> Path:
     return Path(workspace_root) / "artifacts" / "probes" / name

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from curation.core.errors import InputError
+from curation.models.probe import contrast_prompts
 from curation.triggers.candidates import Candidate, Row
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "data" / "triggers" / "span_model.json"
@@ -481,16 +482,6 @@ def shipped_examples() -> list[dict]:
     return base
 
 
-def contrast_harmless(kind: str = "harmless") -> list[str]:
-    """The built-in contrast set's harmless prompts (its plain ones, without a lexicon hit, are the loop refit's
-    no-cue negatives that set the abstain threshold), or its harmful ones (`kind="harmful"`: the cue prompts of
-    the row model)."""
-    from importlib import resources
-
-    text = resources.files("curation").joinpath(f"data/contrast/{kind}.jsonl").read_text(encoding="utf-8")
-    return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
-
-
 def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
                            base: Sequence[dict] | None = None) -> Path:
     """Refit on annotators' labelled spans + `base` (default: the shipped eval rows, v1 and dev, never test), with
@@ -504,8 +495,8 @@ def refit_with_annotations(examples: Sequence[dict], workspace_root: Path | str,
         if tagger.probe_proposer is None:
             raise InputError("span model refit: the workspace has no harm probe to read occlusion evidence from",
                              "fit one with `curate probe fit`, or skip the refit (`curate loop --no-span-refit`)")
-        model = fit_span_model(tagger, [*base, *examples], contrast_harmless(), plain_only=True,
-                               cue_prompts=contrast_harmless("harmful"),
+        harmful, harmless = contrast_prompts()
+        model = fit_span_model(tagger, [*base, *examples], harmless, plain_only=True, cue_prompts=harmful,
                                meta={"fit_on": f"{len(base)} shipped eval rows (v1 + dev) and {len(examples)} "
                                                "annotated examples"})
     return model.save(workspace_model_path(workspace_root))
